@@ -1,0 +1,98 @@
+/**
+ * The hash chain as rows on disk: the column list, recomputing a row's hash, and a sequential
+ * check of a range. Shared by the writer's startup check, verification and specs.
+ * @internal
+ */
+import type Database from 'better-sqlite3';
+import { eventHash, GENESIS_HASH, HASHED_COLUMNS } from './codec.ts';
+
+/** An `events` row with SQLite's column names. */
+export interface EventRow {
+  sequence: number;
+  event_id: string;
+  stream_id: string;
+  stream_version: number;
+  type: string;
+  payload: string | null;
+  payload_meta: string | null;
+  metadata: string | null;
+  metadata_meta: string | null;
+  agent_id: string | null;
+  signature: string | null;
+  local_timestamp: number;
+  authority_timestamp: number;
+  prev_hash: string;
+  content_hash: string;
+}
+
+export const EVENT_COLUMNS = [...HASHED_COLUMNS, 'content_hash'].join(', ');
+
+/** Recomputes the content hash of a stored row from its columns. */
+export function rowHash(row: EventRow): string {
+  return eventHash(HASHED_COLUMNS.map((column) => row[column]));
+}
+
+/** Why a row fails verification. */
+export type ChainFaultReason = 'content_hash' | 'prev_hash' | 'sequence_gap' | 'stream_version';
+
+export interface ChainFault {
+  sequence: number;
+  reason: ChainFaultReason;
+  expected?: string | number;
+  actual?: string | number;
+}
+
+export interface ChainCheck {
+  ok: boolean;
+  checked: number;
+  firstBad?: ChainFault;
+}
+
+/**
+ * Walks every row in sequence order and checks sequence continuity, stream versions, prev_hash
+ * links and content hashes; stops at the first fault. Runs on any connection, no functions needed.
+ */
+export function checkChain(db: Database.Database): ChainCheck {
+  const rows = db.prepare(`SELECT ${EVENT_COLUMNS} FROM events ORDER BY sequence`).iterate() as IterableIterator<EventRow>;
+  const streamVersions = new Map<string, number>();
+  let expectedSequence = 1;
+  let prevHash = GENESIS_HASH;
+  let checked = 0;
+  for (const row of rows) {
+    const fault = faultOf(row, expectedSequence, prevHash, streamVersions);
+    if (fault) return { ok: false, checked, firstBad: fault };
+    streamVersions.set(row.stream_id, row.stream_version);
+    expectedSequence = row.sequence + 1;
+    prevHash = row.content_hash;
+    checked++;
+  }
+  return { ok: true, checked };
+}
+
+function faultOf(row: EventRow, sequence: number, prevHash: string, versions: Map<string, number>): ChainFault | undefined {
+  if (row.sequence !== sequence) return { sequence, reason: 'sequence_gap', expected: sequence, actual: row.sequence };
+  // Structural faults first, so an edited link or version is named as such rather than as the
+  // content hash mismatch it also causes.
+  if (row.prev_hash !== prevHash) return { sequence, reason: 'prev_hash', expected: prevHash, actual: row.prev_hash };
+  const version = (versions.get(row.stream_id) ?? -1) + 1;
+  if (row.stream_version !== version) {
+    return { sequence, reason: 'stream_version', expected: version, actual: row.stream_version };
+  }
+  const actualHash = rowHash(row);
+  if (actualHash !== row.content_hash) {
+    return { sequence, reason: 'content_hash', expected: row.content_hash, actual: actualHash };
+  }
+  return undefined;
+}
+
+/** The newest row's place in the chain, and a fault when its stored hash is not its content's. */
+export function checkHead(db: Database.Database): {
+  head: { sequence: number; contentHash: string } | null;
+  fault?: { sequence: number; expected: string; actual: string };
+} {
+  const row = db.prepare(`SELECT ${EVENT_COLUMNS} FROM events ORDER BY sequence DESC LIMIT 1`).get() as EventRow | undefined;
+  if (!row) return { head: null };
+  const head = { sequence: row.sequence, contentHash: row.content_hash };
+  const actual = rowHash(row);
+  return actual === row.content_hash ? { head } : { head, fault: { sequence: row.sequence, expected: row.content_hash, actual } };
+}

@@ -1,0 +1,170 @@
+/**
+ * All of Stele's encodings in one place: how values become stored text, and the exact bytes that
+ * are hashed. `native-sql/FORMAT.md` specifies the same rules for readers in other languages;
+ * change neither without the other (and a new hash domain version).
+ * @internal
+ */
+import { hash } from 'node:crypto';
+import superjson from 'superjson';
+
+/** Hash domain of the v1 event content hash. Part of the hashed bytes. */
+export const EVENT_HASH_DOMAIN = 'stele/event/v1';
+/** `prev_hash` of the first event: 64 zero hex digits. */
+export const GENESIS_HASH = '0'.repeat(64);
+
+/** The columns of an event row in hash order; FORMAT.md lists the same order. */
+export const HASHED_COLUMNS = [
+  'sequence',
+  'event_id',
+  'stream_id',
+  'stream_version',
+  'type',
+  'payload',
+  'payload_meta',
+  'metadata',
+  'metadata_meta',
+  'agent_id',
+  'signature',
+  'local_timestamp',
+  'authority_timestamp',
+  'prev_hash',
+] as const;
+
+const INTEGER_COLUMNS = new Set<number>(
+  ['sequence', 'stream_version', 'local_timestamp', 'authority_timestamp'].map((name) =>
+    HASHED_COLUMNS.indexOf(name as (typeof HASHED_COLUMNS)[number]),
+  ),
+);
+
+const TAG_NULL = 0x00;
+const TAG_INTEGER = 0x01;
+const TAG_TEXT = 0x02;
+const DOMAIN_BYTES = Buffer.from(EVENT_HASH_DOMAIN + '\n', 'utf8');
+
+/**
+ * The v1 content hash of one event row: SHA-256 over the domain line, then each column of
+ * {@link HASHED_COLUMNS} as a tagged field: NULL = 0x00; INTEGER = 0x01 + 8-byte big-endian
+ * two's complement; TEXT = 0x02 + 4-byte big-endian UTF-8 length + UTF-8 bytes. Lowercase hex.
+ *
+ * Integer columns are encoded as integers whatever SQLite storage class the value arrived in:
+ * inside an INSTEAD OF trigger a bound JS number is REAL, and `1.0` must hash like `1`.
+ */
+export function eventHash(values: ReadonlyArray<unknown>): string {
+  if (values.length !== HASHED_COLUMNS.length) {
+    throw new TypeError(`stele_event_hash takes ${HASHED_COLUMNS.length} arguments, got ${values.length}`);
+  }
+  let size = DOMAIN_BYTES.length;
+  const texts: (string | null)[] = new Array(values.length);
+  for (let i = 0; i < values.length; i++) {
+    const value = values[i];
+    if (value === null || value === undefined) {
+      size += 1;
+      texts[i] = null;
+    } else if (INTEGER_COLUMNS.has(i)) {
+      size += 9;
+      texts[i] = null;
+    } else {
+      const text = String(value);
+      texts[i] = text;
+      size += 5 + Buffer.byteLength(text, 'utf8');
+    }
+  }
+  const buffer = Buffer.allocUnsafe(size);
+  let offset = DOMAIN_BYTES.copy(buffer, 0);
+  for (let i = 0; i < values.length; i++) {
+    const value = values[i];
+    const text = texts[i] ?? null;
+    if (value === null || value === undefined) {
+      buffer[offset++] = TAG_NULL;
+    } else if (text === null) {
+      buffer[offset++] = TAG_INTEGER;
+      offset = buffer.writeBigInt64BE(toInteger(value, HASHED_COLUMNS[i]!), offset);
+    } else {
+      buffer[offset++] = TAG_TEXT;
+      const length = buffer.write(text, offset + 4, 'utf8');
+      buffer.writeUInt32BE(length, offset);
+      offset += 4 + length;
+    }
+  }
+  return hash('sha256', buffer, 'hex');
+}
+
+function toInteger(value: unknown, column: string): bigint {
+  if (typeof value === 'bigint') return value;
+  if (typeof value === 'number' && Number.isSafeInteger(value)) return BigInt(value);
+  throw new TypeError(`${column} must be an integer, got ${String(value)}`);
+}
+
+/** A value as stored: JSON text (queryable with json_extract) plus superjson's type annotations. */
+export interface EncodedValue {
+  json: string | null;
+  meta: string | null;
+}
+
+/** Thrown by {@link encodeValue}: `reason` and `path` say what could not be stored and where. */
+export class UnencodableValueError extends Error {
+  constructor(
+    readonly reason: string,
+    readonly path: string,
+  ) {
+    super(`${reason} at ${path}`);
+  }
+}
+
+const MAX_DEPTH = 256;
+
+/**
+ * Encodes a payload or metadata value. `undefined` is stored as NULL. Functions, symbols,
+ * cycles and nesting deeper than 256 levels are refused rather than silently dropped:
+ * a ledger that quietly loses part of an event is worse than one that says no.
+ */
+export function encodeValue(value: unknown, root: string): EncodedValue {
+  if (value === undefined) return { json: null, meta: null };
+  assertEncodable(value, root, 0, new Set());
+  const { json, meta } = superjson.serialize(value);
+  return { json: JSON.stringify(json), meta: meta === undefined ? null : JSON.stringify(meta) };
+}
+
+function assertEncodable(value: unknown, path: string, depth: number, ancestors: Set<object>): void {
+  switch (typeof value) {
+    case 'function':
+      throw new UnencodableValueError('a function cannot be stored', path);
+    case 'symbol':
+      throw new UnencodableValueError('a symbol cannot be stored', path);
+    case 'object':
+      break;
+    default:
+      return;
+  }
+  if (value === null) return;
+  if (depth >= MAX_DEPTH) throw new UnencodableValueError(`nesting deeper than ${MAX_DEPTH} levels`, path);
+  if (ancestors.has(value)) throw new UnencodableValueError('a cycle cannot be stored', path);
+  ancestors.add(value);
+  if (value instanceof Map) {
+    for (const [key, entry] of value) {
+      assertEncodable(key, `${path}<key>`, depth + 1, ancestors);
+      assertEncodable(entry, `${path}.get(${String(key)})`, depth + 1, ancestors);
+    }
+  } else if (value instanceof Set) {
+    let index = 0;
+    for (const entry of value) assertEncodable(entry, `${path}<${index++}>`, depth + 1, ancestors);
+  } else if (Array.isArray(value)) {
+    for (let i = 0; i < value.length; i++) assertEncodable(value[i], `${path}[${i}]`, depth + 1, ancestors);
+  } else if (!(value instanceof Date) && !(value instanceof RegExp) && !(value instanceof Error) && !ArrayBuffer.isView(value)) {
+    for (const key of Object.keys(value)) {
+      assertEncodable((value as Record<string, unknown>)[key], `${path}.${key}`, depth + 1, ancestors);
+    }
+    if (Object.getOwnPropertySymbols(value).length > 0) {
+      throw new UnencodableValueError('symbol-keyed properties cannot be stored', path);
+    }
+  }
+  ancestors.delete(value);
+}
+
+/** Decodes what {@link encodeValue} stored. */
+export function decodeValue(json: string | null, meta: string | null): unknown {
+  if (json === null) return undefined;
+  const parsed: unknown = JSON.parse(json);
+  if (meta === null) return parsed;
+  return superjson.deserialize({ json: parsed as never, meta: JSON.parse(meta) });
+}

@@ -1,0 +1,91 @@
+/**
+ * Every failure Stele reports on purpose is a {@link LedgerError} with a stable `code`.
+ * Codes never change meaning between versions; messages may improve.
+ */
+
+/** The stable codes a {@link LedgerError} can carry. */
+export type LedgerErrorCode =
+  | 'WRONG_EXPECTED_VERSION'
+  | 'STREAM_NOT_FOUND'
+  | 'EVENT_TOO_LARGE'
+  | 'INVALID_EVENT'
+  | 'DUPLICATE_EVENT_ID'
+  | 'APPEND_ONLY_VIOLATION'
+  | 'LEDGER_CLOSED'
+  | 'BACKPRESSURE'
+  | 'WRITER_LOCK_HELD'
+  | 'WRITER_INCONSISTENCY'
+  | 'WRITER_CRASHED'
+  | 'WRITE_FAILED';
+
+/** What a caller should do about each code; the first sentence of every message. */
+const ADVICE: Record<LedgerErrorCode, string> = {
+  WRONG_EXPECTED_VERSION: 'the stream moved on since you read it; re-read the stream and decide again',
+  STREAM_NOT_FOUND: 'no event has been appended to this stream yet',
+  EVENT_TOO_LARGE: 'the encoded event exceeds maxEventBytes; store large blobs elsewhere and append a reference',
+  INVALID_EVENT: 'the event cannot be appended as given; fix the named field',
+  DUPLICATE_EVENT_ID: 'this eventId is already used by an event with different content; use a new eventId',
+  APPEND_ONLY_VIOLATION: 'the ledger is append-only; rows cannot be changed, removed or inserted out of chain',
+  LEDGER_CLOSED: 'the ledger is closed; open it again to append or read',
+  BACKPRESSURE: 'too many appends are pending; await earlier appends or use onFull: "wait"',
+  WRITER_LOCK_HELD: 'another writer has this ledger open; close it, or open this one with readonly: true',
+  WRITER_INCONSISTENCY: 'the ledger file does not match what its writer expects; investigate before appending',
+  WRITER_CRASHED: 'the writer stopped before answering; the outcome is unknown, retry with the same eventId',
+  WRITE_FAILED: 'SQLite could not commit the append; nothing of it was written',
+};
+
+/**
+ * The one error class of Stele. `code` is stable and meant for `switch`; `details` carries the
+ * facts (expected and actual values, the sequence, the field) as plain data.
+ *
+ * @example
+ * ```ts
+ * try {
+ *   await ledger.append({ type: 'deposited', streamId: 'acct-1', expectedVersion: 3 });
+ * } catch (err) {
+ *   if (err instanceof LedgerError && err.code === 'WRONG_EXPECTED_VERSION') {
+ *     console.log(err.details.expected, err.details.actual);
+ *   }
+ * }
+ * ```
+ */
+export class LedgerError extends Error {
+  /** Stable machine-readable code. */
+  readonly code: LedgerErrorCode;
+  /** Facts about this failure; keys depend on the code and are documented with it. */
+  readonly details: Readonly<Record<string, unknown>>;
+
+  constructor(code: LedgerErrorCode, message: string, details: Record<string, unknown> = {}, options?: ErrorOptions) {
+    super(`${code}: ${message}`, options);
+    this.name = 'LedgerError';
+    this.code = code;
+    this.details = Object.freeze({ ...details });
+  }
+
+  /** Builds an error whose message starts with the standard advice for its code. */
+  static of(code: LedgerErrorCode, details: Record<string, unknown> = {}, extra?: string): LedgerError {
+    return new LedgerError(code, extra ? `${ADVICE[code]} (${extra})` : ADVICE[code], details);
+  }
+}
+
+/** True when `value` is a {@link LedgerError}, optionally with the given code. */
+export function isLedgerError(value: unknown, code?: LedgerErrorCode): value is LedgerError {
+  return value instanceof LedgerError && (code === undefined || value.code === code);
+}
+
+/** @internal The wire form of a LedgerError, for crossing a thread boundary. */
+export interface WireError {
+  code: LedgerErrorCode;
+  message: string;
+  details: Record<string, unknown>;
+}
+
+/** @internal */
+export function toWire(error: LedgerError): WireError {
+  return { code: error.code, message: error.message.slice(error.code.length + 2), details: { ...error.details } };
+}
+
+/** @internal */
+export function fromWire(wire: WireError): LedgerError {
+  return new LedgerError(wire.code, wire.message, wire.details);
+}

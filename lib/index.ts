@@ -1,0 +1,27 @@
+/**
+ * Stele: a tamper-evident, append-only event ledger on one SQLite file.
+ *
+ * @example
+ * ```ts
+ * import { openLedger } from 'stele';
+ *
+ * const ledger = await openLedger('./audit.db');
+ * await ledger.append({ type: 'user_login', streamId: 'user-ada', payload: { ip: '10.0.0.7' } });
+ * for (const event of ledger.readStream('user-ada')) console.log(event.sequence, event.type);
+ * await ledger.close();
+ * ```
+ * @packageDocumentation
+ */
+export { openLedger, Ledger } from './ledger.ts';
+export type {
+  AppendBatchOptions,
+  ReadAllOptions,
+  ReadStreamOptions,
+  ClockDriftWarning,
+  LedgerEvents,
+} from './ledger.ts';
+export { DEFAULT_STREAM } from './event.ts';
+export type { AppendInput, AppendResult, LedgerEvent, LedgerHead, ExpectedVersion } from './event.ts';
+export { LedgerError, isLedgerError } from './errors.ts';
+export type { LedgerErrorCode } from './errors.ts';
+export type { LedgerOptions } from './options.ts';

@@ -1,0 +1,288 @@
+/**
+ * The public facade: {@link openLedger} and {@link Ledger}. Appends travel to the writer worker;
+ * reads run synchronously on a read-only connection of the caller's thread.
+ */
+import { EventEmitter } from 'node:events';
+import { resolve as resolvePath } from 'node:path';
+import { LedgerError } from './errors.ts';
+import {
+  DEFAULT_STREAM,
+  encodeInput,
+  type AppendInput,
+  type AppendResult,
+  type ExpectedVersion,
+  type LedgerEvent,
+  type LedgerHead,
+} from './event.ts';
+import { resolveOptions, type LedgerOptions, type ResolvedOptions } from './options.ts';
+import { LedgerReader } from './reader.ts';
+import type { EncodedEvent, StoredEvent } from './writer/protocol.ts';
+import { WriterClient } from './writer/writer-client.ts';
+
+/** Options of {@link Ledger.appendBatch}. */
+export interface AppendBatchOptions {
+  /** Stream of every input that names none. */
+  streamId?: string;
+  /** Checked against the batch's first event, before anything of the batch is written. */
+  expectedVersion?: ExpectedVersion;
+}
+
+/** Options of {@link Ledger.readAll}. */
+export interface ReadAllOptions {
+  /** First sequence to return (default 1). */
+  from?: number;
+  /** Most events to return (default: all). */
+  limit?: number;
+}
+
+/** Options of {@link Ledger.readStream}. */
+export interface ReadStreamOptions {
+  /** First stream version to return (default 0). */
+  fromVersion?: number;
+  /** Most events to return (default: all). */
+  limit?: number;
+}
+
+/** A clock drift warning, emitted as `'warning'` after the event was accepted. */
+export interface ClockDriftWarning {
+  kind: 'clock_drift';
+  sequence: number;
+  eventId: string;
+  driftMs: number;
+  thresholdMs: number;
+}
+
+/** Events a {@link Ledger} emits. */
+export interface LedgerEvents {
+  warning: [ClockDriftWarning];
+}
+
+/**
+ * An open ledger file. Create one with {@link openLedger}.
+ *
+ * @example
+ * ```ts
+ * const ledger = await openLedger('audit.db');
+ * const { sequence } = await ledger.append({ type: 'user_login', payload: { user: 'ada' } });
+ * console.log(ledger.get(sequence)?.payload); // { user: 'ada' }
+ * await ledger.close();
+ * ```
+ */
+export class Ledger extends EventEmitter<LedgerEvents> {
+  readonly #path: string;
+  readonly #options: ResolvedOptions;
+  readonly #writer: WriterClient;
+  readonly #reader: LedgerReader;
+  #closing: Promise<void> | undefined;
+
+  /** @internal Use {@link openLedger}. */
+  constructor(path: string, options: ResolvedOptions, writer: WriterClient, reader: LedgerReader) {
+    super();
+    this.#path = path;
+    this.#options = options;
+    this.#writer = writer;
+    this.#reader = reader;
+  }
+
+  /** Absolute path of the ledger file. */
+  get path(): string {
+    return this.#path;
+  }
+
+  /** Events queued or in flight to the writer. */
+  get pendingAppends(): number {
+    return this.#writer.pendingAppends;
+  }
+
+  /**
+   * Appends one event. Resolves once it is committed (at the configured durability) and visible
+   * to every read of this ledger; rejects with a {@link LedgerError} and writes nothing otherwise.
+   *
+   * @example
+   * ```ts
+   * const r = await ledger.append({ type: 'deposited', streamId: 'acct-1', payload: { cents: 500n } });
+   * r.sequence; r.streamVersion; r.contentHash;
+   * ```
+   */
+  async append(input: AppendInput): Promise<AppendResult> {
+    this.#assertOpen();
+    const [stored] = await this.#writer.submit([encodeInput(input, undefined, this.#options.maxEventBytes)]);
+    return this.#acknowledge(stored!);
+  }
+
+  /**
+   * Appends several events atomically: all commit, in order and with consecutive sequences, or
+   * none does. Duplicate event ids inside one batch fail the whole batch.
+   *
+   * @example
+   * ```ts
+   * await ledger.appendBatch(
+   *   [{ type: 'item_added', payload: { sku: 'A' } }, { type: 'item_added', payload: { sku: 'B' } }],
+   *   { streamId: 'cart-7', expectedVersion: 'no_stream' },
+   * );
+   * ```
+   */
+  async appendBatch(inputs: AppendInput[], options: AppendBatchOptions = {}): Promise<AppendResult[]> {
+    this.#assertOpen();
+    if (!Array.isArray(inputs)) throw new TypeError(`appendBatch takes an array of events, got ${typeof inputs}`);
+    if (typeof options !== 'object' || options === null) throw new TypeError('appendBatch options must be an object');
+    if (inputs.length === 0) return [];
+    const events: EncodedEvent[] = inputs.map((input, index) => {
+      const withDefaults =
+        index === 0 && options.expectedVersion !== undefined && input?.expectedVersion === undefined
+          ? { ...input, expectedVersion: options.expectedVersion }
+          : input;
+      const stream = options.streamId !== undefined && input?.streamId === undefined ? { ...withDefaults, streamId: options.streamId } : withDefaults;
+      return encodeInput(stream, index, this.#options.maxEventBytes);
+    });
+    const ids = new Set<string>();
+    for (const [index, event] of events.entries()) {
+      if (ids.has(event.eventId)) {
+        throw LedgerError.of('DUPLICATE_EVENT_ID', { eventId: event.eventId, index }, 'the same eventId appears twice in one batch');
+      }
+      ids.add(event.eventId);
+    }
+    const stored = await this.#writer.submit(events);
+    return stored.map((event) => this.#acknowledge(event));
+  }
+
+  #acknowledge(stored: StoredEvent): AppendResult {
+    const driftMs = stored.authorityTimestamp - stored.localTimestamp;
+    // Same rule as the events_clock_drift trigger, which has already recorded the warning row.
+    if (Math.abs(driftMs) > this.#options.driftThresholdMs) {
+      this.emit('warning', {
+        kind: 'clock_drift',
+        sequence: stored.sequence,
+        eventId: stored.eventId,
+        driftMs,
+        thresholdMs: this.#options.driftThresholdMs,
+      });
+    }
+    return {
+      ...stored,
+      authorityTimestamp: new Date(stored.authorityTimestamp),
+      localTimestamp: new Date(stored.localTimestamp),
+    };
+  }
+
+  /** The event at `sequence`, or undefined. */
+  get(sequence: number): LedgerEvent | undefined {
+    this.#assertOpen();
+    return this.#reader.get(requireInteger('sequence', sequence, 1));
+  }
+
+  /** The event with this id, or undefined. */
+  getByEventId(eventId: string): LedgerEvent | undefined {
+    this.#assertOpen();
+    if (typeof eventId !== 'string') throw new TypeError(`eventId must be a string, got ${typeof eventId}`);
+    return this.#reader.getByEventId(eventId);
+  }
+
+  /** Events in sequence order, from `from` (default 1), at most `limit`. */
+  readAll(options: ReadAllOptions = {}): LedgerEvent[] {
+    this.#assertOpen();
+    const from = options.from === undefined ? 1 : requireInteger('from', options.from, 1);
+    return this.#reader.readAll(from, limitOf(options.limit));
+  }
+
+  /**
+   * A stream's events in version order. STREAM_NOT_FOUND when the stream has no event.
+   * Events appended without a streamId are in {@link DEFAULT_STREAM}.
+   */
+  readStream(streamId: string, options: ReadStreamOptions = {}): LedgerEvent[] {
+    this.#assertOpen();
+    if (typeof streamId !== 'string') throw new TypeError(`streamId must be a string, got ${typeof streamId}`);
+    const fromVersion = options.fromVersion === undefined ? 0 : requireInteger('fromVersion', options.fromVersion, 0);
+    return this.#reader.readStream(streamId, fromVersion, limitOf(options.limit));
+  }
+
+  /** Version of the stream's last event, or undefined when the stream has none. */
+  streamVersion(streamId: string = DEFAULT_STREAM): number | undefined {
+    this.#assertOpen();
+    if (typeof streamId !== 'string') throw new TypeError(`streamId must be a string, got ${typeof streamId}`);
+    return this.#reader.streamVersion(streamId);
+  }
+
+  /** The newest event's sequence and content hash, or undefined when the ledger is empty. */
+  head(): LedgerHead | undefined {
+    this.#assertOpen();
+    return this.#reader.head();
+  }
+
+  /** The highest sequence; 0 when the ledger is empty. */
+  maxSequence(): number {
+    return this.head()?.sequence ?? 0;
+  }
+
+  /** Whether every sequence in [start, end] exists, and which do not. */
+  verifyContinuity(start: number, end: number): { continuous: boolean; missing: number[] } {
+    this.#assertOpen();
+    requireInteger('start', start, 1);
+    requireInteger('end', end, start);
+    if (end - start > MAX_CONTINUITY_RANGE) {
+      throw new RangeError(`verifyContinuity checks at most ${MAX_CONTINUITY_RANGE} sequences at once; split the range`);
+    }
+    const missing = this.#reader.missingBetween(start, end);
+    return { continuous: missing.length === 0, missing };
+  }
+
+  /**
+   * Waits for pending appends, then closes the writer and the read connection. Appends after
+   * `close()` reject with LEDGER_CLOSED. Calling it again returns the same promise.
+   */
+  close(): Promise<void> {
+    this.#closing ??= (async () => {
+      try {
+        await this.#writer.close();
+      } finally {
+        this.#reader.close();
+      }
+    })();
+    return this.#closing;
+  }
+
+  #assertOpen(): void {
+    if (this.#closing) throw LedgerError.of('LEDGER_CLOSED', { path: this.#path });
+  }
+}
+
+const MAX_CONTINUITY_RANGE = 10_000_000;
+
+function requireInteger(name: string, value: unknown, min: number): number {
+  if (typeof value !== 'number') throw new TypeError(`${name} must be an integer, got ${typeof value}`);
+  if (!Number.isSafeInteger(value) || value < min) throw new RangeError(`${name} must be an integer >= ${min}, got ${value}`);
+  return value;
+}
+
+function limitOf(limit: unknown): number {
+  // SQLite treats a negative LIMIT as no limit.
+  return limit === undefined ? -1 : requireInteger('limit', limit, 0);
+}
+
+/**
+ * Opens (or creates) a ledger file and starts its writer. Fails with WRITER_LOCK_HELD when another
+ * writer has the file open, in this process or another.
+ *
+ * @example
+ * ```ts
+ * import { openLedger } from 'stele';
+ * const ledger = await openLedger('./audit.db', { durability: 'full' });
+ * ```
+ */
+export async function openLedger(path: string, options?: LedgerOptions): Promise<Ledger> {
+  if (typeof path !== 'string' || path.length === 0) throw new TypeError('openLedger needs a file path');
+  const resolved = resolveOptions(options);
+  const absolute = resolvePath(path);
+  const { client } = await WriterClient.start(
+    { path: absolute, durability: resolved.durability, driftThresholdMs: resolved.driftThresholdMs },
+    { maxPendingAppends: resolved.maxPendingAppends, onFull: resolved.onFull },
+  );
+  let reader: LedgerReader;
+  try {
+    reader = new LedgerReader(absolute);
+  } catch (error) {
+    await client.close();
+    throw error;
+  }
+  return new Ledger(absolute, resolved, client, reader);
+}

@@ -1,0 +1,90 @@
+/**
+ * Applies `native-sql/` to a ledger file and registers the SQL functions its triggers call.
+ * Imported by the writer worker (and by specs that need a raw connection that can append).
+ * @internal
+ */
+import { readdirSync, readFileSync } from 'node:fs';
+import { fileURLToPath } from 'node:url';
+import type Database from 'better-sqlite3';
+import { eventHash, HASHED_COLUMNS } from './codec.ts';
+
+/** `lib/` and `dist/` sit at the same depth below the package root, beside `native-sql/`. */
+export const NATIVE_SQL_DIR = fileURLToPath(new URL('../native-sql/', import.meta.url));
+
+/** One file of `native-sql/`: `NNN-name.sql`, applied in order of NNN. */
+export interface Migration {
+  version: number;
+  name: string;
+  sql: string;
+}
+
+let cached: Migration[] | undefined;
+
+/** The migrations shipped with this version of Stele, in order. */
+export function migrations(): Migration[] {
+  cached ??= readdirSync(NATIVE_SQL_DIR)
+    .filter((file) => /^\d{3}-[a-z0-9-]+\.sql$/.test(file))
+    .sort()
+    .map((file) => ({
+      version: Number(file.slice(0, 3)),
+      name: file.slice(4, -4),
+      sql: readFileSync(NATIVE_SQL_DIR + file, 'utf8'),
+    }));
+  return cached;
+}
+
+/** The schema version this build writes: the number of the last migration. */
+export function currentSchemaVersion(): number {
+  return migrations().at(-1)?.version ?? 0;
+}
+
+/**
+ * Brings the file up to {@link currentSchemaVersion}, one transaction per migration, recording
+ * the version in `PRAGMA user_version`. A file from a newer Stele is refused, never downgraded.
+ */
+export function applyMigrations(db: Database.Database): number {
+  const from = db.pragma('user_version', { simple: true }) as number;
+  const latest = currentSchemaVersion();
+  if (from > latest) {
+    throw new Error(`ledger schema version ${from} is newer than this Stele understands (${latest}); upgrade stele`);
+  }
+  for (const migration of migrations()) {
+    if (migration.version <= from) continue;
+    db.transaction(() => {
+      db.exec(migration.sql);
+      db.pragma(`user_version = ${migration.version}`);
+    }).immediate();
+  }
+  return latest;
+}
+
+/** Settings the triggers read through registered functions rather than from a table. */
+export interface NativeFunctionSettings {
+  driftThresholdMs: number;
+}
+
+/**
+ * Registers the functions that `native-sql/` triggers call. Without them a connection can read
+ * but cannot append: inserting into `events` does not even prepare.
+ */
+export function registerNativeFunctions(db: Database.Database, settings: NativeFunctionSettings): void {
+  db.function('stele_event_hash', { deterministic: true, varargs: true }, (...values: unknown[]) => {
+    if (values.length !== HASHED_COLUMNS.length) {
+      throw new TypeError(`stele_event_hash takes ${HASHED_COLUMNS.length} arguments, got ${values.length}`);
+    }
+    return eventHash(values);
+  });
+  db.function('stele_drift_threshold_ms', { deterministic: true }, () => settings.driftThresholdMs);
+}
+
+/**
+ * Pragmas of the one read-write connection. `trusted_schema` must be ON for triggers to call
+ * app functions; `recursive_triggers` ON so INSERT OR REPLACE fires the delete guard.
+ */
+export function configureWriterConnection(db: Database.Database, durability: 'full' | 'normal'): void {
+  db.pragma('journal_mode = WAL');
+  db.pragma(`synchronous = ${durability === 'full' ? 'FULL' : 'NORMAL'}`);
+  db.pragma('trusted_schema = ON');
+  db.pragma('recursive_triggers = ON');
+  db.pragma('foreign_keys = ON');
+}

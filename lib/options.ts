@@ -1,0 +1,85 @@
+/**
+ * `openLedger` options in three labelled phases: defaults, validation (TypeError/RangeError
+ * naming the option and the fix), and the frozen, fully resolved config the rest of Stele uses.
+ */
+
+/** Options of {@link openLedger}. Every option is optional. */
+export interface LedgerOptions {
+  /**
+   * SQLite `synchronous` level of the writer. `'full'` (default): an acknowledged append survives
+   * power loss. `'normal'`: it survives a process crash; the last commits may be lost on power loss.
+   */
+  durability?: 'full' | 'normal';
+  /** Most events queued or in flight at once (default 10,000); bounds memory whatever callers do. */
+  maxPendingAppends?: number;
+  /** When `maxPendingAppends` is reached: `'wait'` for room (default) or `'reject'` with BACKPRESSURE. */
+  onFull?: 'wait' | 'reject';
+  /** Largest encoded event (payload, metadata, ids) in bytes (default 1 MiB); larger is EVENT_TOO_LARGE. */
+  maxEventBytes?: number;
+  /** Drift between local and authority timestamps that records a warning (default 5,000 ms). */
+  driftThresholdMs?: number;
+}
+
+/** @internal */
+export interface ResolvedOptions {
+  readonly durability: 'full' | 'normal';
+  readonly maxPendingAppends: number;
+  readonly onFull: 'wait' | 'reject';
+  readonly maxEventBytes: number;
+  readonly driftThresholdMs: number;
+}
+
+const DEFAULTS: ResolvedOptions = {
+  durability: 'full',
+  maxPendingAppends: 10_000,
+  onFull: 'wait',
+  maxEventBytes: 1024 * 1024,
+  driftThresholdMs: 5_000,
+};
+
+const KNOWN = new Set(Object.keys(DEFAULTS));
+
+/** @internal */
+export function resolveOptions(options: LedgerOptions | undefined): ResolvedOptions {
+  // Phase 1: shape.
+  if (options === undefined) return DEFAULTS;
+  if (typeof options !== 'object' || options === null || Array.isArray(options)) {
+    throw new TypeError(`openLedger options must be an object, got ${describe(options)}`);
+  }
+  for (const key of Object.keys(options)) {
+    if (!KNOWN.has(key)) {
+      const near = [...KNOWN].find((known) => known.toLowerCase() === key.toLowerCase());
+      throw new TypeError(
+        near ? `Misspelled option "${key}" should be "${near}"` : `Unknown option "${key}"; known options: ${[...KNOWN].join(', ')}`,
+      );
+    }
+  }
+  // Phase 2: validate each value.
+  const resolved = { ...DEFAULTS };
+  const given = options as Record<string, unknown>;
+  if (given.durability !== undefined) resolved.durability = oneOf('durability', given.durability, ['full', 'normal']);
+  if (given.onFull !== undefined) resolved.onFull = oneOf('onFull', given.onFull, ['wait', 'reject']);
+  if (given.maxPendingAppends !== undefined) resolved.maxPendingAppends = positiveInteger('maxPendingAppends', given.maxPendingAppends);
+  if (given.maxEventBytes !== undefined) resolved.maxEventBytes = positiveInteger('maxEventBytes', given.maxEventBytes);
+  if (given.driftThresholdMs !== undefined) resolved.driftThresholdMs = positiveInteger('driftThresholdMs', given.driftThresholdMs);
+  // Phase 3: the frozen config.
+  return Object.freeze(resolved);
+}
+
+function oneOf<T extends string>(name: string, value: unknown, allowed: readonly T[]): T {
+  if (typeof value !== 'string') throw new TypeError(`${name} must be one of ${allowed.map((a) => `'${a}'`).join(', ')}, got ${describe(value)}`);
+  if (!allowed.includes(value as T)) throw new RangeError(`${name} must be one of ${allowed.map((a) => `'${a}'`).join(', ')}, got '${value}'`);
+  return value as T;
+}
+
+function positiveInteger(name: string, value: unknown): number {
+  if (typeof value !== 'number') throw new TypeError(`${name} must be a positive integer, got ${describe(value)}`);
+  if (!Number.isSafeInteger(value) || value <= 0) throw new RangeError(`${name} must be a positive integer, got ${value}`);
+  return value;
+}
+
+function describe(value: unknown): string {
+  if (value === null) return 'null';
+  if (Array.isArray(value)) return 'an array';
+  return typeof value === 'string' ? `'${value}'` : typeof value;
+}

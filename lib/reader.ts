@@ -1,0 +1,104 @@
+/**
+ * Reads over a read-only connection on the caller's thread: synchronous, and consistent with
+ * every acknowledged append (WAL lets readers see each commit without blocking the writer).
+ * @internal
+ */
+import Database from 'better-sqlite3';
+import { decodeValue } from './codec.ts';
+import { EVENT_COLUMNS, type EventRow } from './chain.ts';
+import { LedgerError } from './errors.ts';
+import type { LedgerEvent, LedgerHead } from './event.ts';
+
+export class LedgerReader {
+  readonly #db: Database.Database;
+  readonly #get: Database.Statement<[number], EventRow>;
+  readonly #getByEventId: Database.Statement<[string], EventRow>;
+  readonly #readAll: Database.Statement<[number, number], EventRow>;
+  readonly #readStream: Database.Statement<[string, number, number], EventRow>;
+  readonly #streamVersion: Database.Statement<[string], { v: number | null }>;
+  readonly #head: Database.Statement<[], { sequence: number; contentHash: string }>;
+  readonly #sequencesBetween: Database.Statement<[number, number], number>;
+
+  constructor(path: string) {
+    this.#db = new Database(path, { readonly: true, fileMustExist: true });
+    const select = `SELECT ${EVENT_COLUMNS} FROM events`;
+    this.#get = this.#db.prepare(`${select} WHERE sequence = ?`);
+    this.#getByEventId = this.#db.prepare(`${select} WHERE event_id = ?`);
+    this.#readAll = this.#db.prepare(`${select} WHERE sequence >= ? ORDER BY sequence LIMIT ?`);
+    this.#readStream = this.#db.prepare(
+      `${select} WHERE stream_id = ? AND stream_version >= ? ORDER BY stream_version LIMIT ?`,
+    );
+    this.#streamVersion = this.#db.prepare('SELECT max(stream_version) AS v FROM events WHERE stream_id = ?');
+    this.#head = this.#db.prepare(
+      'SELECT sequence, content_hash AS contentHash FROM events ORDER BY sequence DESC LIMIT 1',
+    );
+    this.#sequencesBetween = this.#db
+      .prepare<[number, number], number>('SELECT sequence FROM events WHERE sequence BETWEEN ? AND ? ORDER BY sequence')
+      .pluck();
+  }
+
+  get(sequence: number): LedgerEvent | undefined {
+    const row = this.#get.get(sequence);
+    return row && decodeRow(row);
+  }
+
+  getByEventId(eventId: string): LedgerEvent | undefined {
+    const row = this.#getByEventId.get(eventId);
+    return row && decodeRow(row);
+  }
+
+  readAll(from: number, limit: number): LedgerEvent[] {
+    return this.#readAll.all(from, limit).map(decodeRow);
+  }
+
+  readStream(streamId: string, fromVersion: number, limit: number): LedgerEvent[] {
+    const rows = this.#readStream.all(streamId, fromVersion, limit);
+    if (rows.length === 0 && this.streamVersion(streamId) === undefined) {
+      throw LedgerError.of('STREAM_NOT_FOUND', { streamId });
+    }
+    return rows.map(decodeRow);
+  }
+
+  streamVersion(streamId: string): number | undefined {
+    return this.#streamVersion.get(streamId)?.v ?? undefined;
+  }
+
+  head(): LedgerHead | undefined {
+    return this.#head.get();
+  }
+
+  /** Sequences absent from [start, end]. */
+  missingBetween(start: number, end: number): number[] {
+    const missing: number[] = [];
+    let expected = start;
+    for (const sequence of this.#sequencesBetween.iterate(start, end)) {
+      while (expected < sequence) missing.push(expected++);
+      expected = sequence + 1;
+    }
+    while (expected <= end) missing.push(expected++);
+    return missing;
+  }
+
+  close(): void {
+    this.#db.close();
+  }
+}
+
+/** @internal */
+export function decodeRow(row: EventRow): LedgerEvent {
+  return {
+    sequence: row.sequence,
+    eventId: row.event_id,
+    streamId: row.stream_id,
+    streamVersion: row.stream_version,
+    type: row.type,
+    payload: decodeValue(row.payload, row.payload_meta),
+    metadata: decodeValue(row.metadata, row.metadata_meta),
+    agentId: row.agent_id ?? undefined,
+    signature: row.signature ?? undefined,
+    localTimestamp: new Date(row.local_timestamp),
+    authorityTimestamp: new Date(row.authority_timestamp),
+    prevHash: row.prev_hash,
+    contentHash: row.content_hash,
+  };
+}

@@ -1,0 +1,161 @@
+-- 001-core: the events table, the append path, and the rules that make the table append-only.
+--
+-- Trust boundary: everything that makes a row trustworthy is computed or checked here, by the
+-- database, not by application code. The writer registers the functions used below
+-- (stele_event_hash, stele_drift_threshold_ms); a connection without them (the sqlite3 shell,
+-- a stray script) can read every table but cannot prepare an insert into `events` at all.
+-- See FORMAT.md for the columns and the exact hash encoding.
+
+CREATE TABLE ledger_meta (
+  key   TEXT PRIMARY KEY,
+  value TEXT NOT NULL
+) STRICT;
+
+INSERT INTO ledger_meta (key, value) VALUES
+  ('format', 'stele'),
+  ('event_hash', 'stele/event/v1'),
+  ('created_at', strftime('%Y-%m-%dT%H:%M:%fZ', 'now'));
+
+CREATE TABLE events (
+  sequence            INTEGER PRIMARY KEY,        -- 1, 2, 3 ... with no gaps; the authoritative order
+  event_id            TEXT    NOT NULL UNIQUE,    -- caller-supplied or generated; durable idempotency key
+  stream_id           TEXT    NOT NULL,
+  stream_version      INTEGER NOT NULL,           -- 0, 1, 2 ... per stream
+  type                TEXT    NOT NULL,
+  payload             TEXT,                       -- JSON text (json_extract works), NULL = undefined
+  payload_meta        TEXT,                       -- superjson type annotations, NULL when plain JSON
+  metadata            TEXT,
+  metadata_meta       TEXT,
+  agent_id            TEXT,
+  signature           TEXT,
+  local_timestamp     INTEGER NOT NULL,           -- caller's clock, ms since the Unix epoch
+  authority_timestamp INTEGER NOT NULL,           -- the database's clock at append, ms since the Unix epoch
+  prev_hash           TEXT    NOT NULL,           -- content_hash of sequence - 1 (64 zeros for sequence 1)
+  content_hash        TEXT    NOT NULL,           -- stele/event/v1 hash of this row, see FORMAT.md
+  UNIQUE (stream_id, stream_version)
+) STRICT;
+
+CREATE TABLE clock_drift_warnings (
+  sequence            INTEGER PRIMARY KEY REFERENCES events (sequence),
+  local_timestamp     INTEGER NOT NULL,
+  authority_timestamp INTEGER NOT NULL,
+  drift_ms            INTEGER NOT NULL,           -- authority - local
+  threshold_ms        INTEGER NOT NULL
+) STRICT;
+
+-- The only sanctioned way to append: insert into this view. The INSTEAD OF trigger assigns
+-- sequence, stream version, authority timestamp, prev_hash and content_hash; callers supply
+-- only what the event says. `expected_version` is 'any' | 'no_stream' | 'stream_exists' | n.
+CREATE VIEW append_event AS
+SELECT event_id, stream_id, type, payload, payload_meta, metadata, metadata_meta,
+       agent_id, signature, local_timestamp, NULL AS expected_version
+FROM events;
+
+CREATE TRIGGER append_event_insert INSTEAD OF INSERT ON append_event
+BEGIN
+  -- Durable idempotency: the same event id with the same content is a retry of an append that
+  -- already happened (perhaps before a crash or restart). Nothing more to do; the writer reads
+  -- the original row back. Checked before the expected version, which the original moved on.
+  SELECT RAISE(IGNORE) FROM events AS e
+   WHERE e.event_id = NEW.event_id
+     AND e.type = NEW.type AND e.stream_id = NEW.stream_id
+     AND e.payload IS NEW.payload AND e.payload_meta IS NEW.payload_meta
+     AND e.metadata IS NEW.metadata AND e.metadata_meta IS NEW.metadata_meta
+     AND e.agent_id IS NEW.agent_id AND e.signature IS NEW.signature;
+  SELECT RAISE(ABORT, 'STELE:DUPLICATE_EVENT_ID:' ||
+                      json_object('eventId', NEW.event_id, 'sequence', sequence))
+    FROM events WHERE event_id = NEW.event_id;
+
+  SELECT RAISE(ABORT, 'STELE:WRONG_EXPECTED_VERSION:' ||
+                      json_object('streamId', NEW.stream_id, 'expected', NEW.expected_version,
+                                  'actual', coalesce(v, 'no_stream')))
+    FROM (SELECT max(stream_version) AS v FROM events WHERE stream_id = NEW.stream_id)
+   WHERE CASE
+           WHEN NEW.expected_version IS NULL OR NEW.expected_version = 'any' THEN 0
+           WHEN NEW.expected_version = 'no_stream' THEN v IS NOT NULL
+           WHEN NEW.expected_version = 'stream_exists' THEN v IS NULL
+           WHEN typeof(NEW.expected_version) IN ('integer', 'real') THEN v IS NOT NEW.expected_version
+           ELSE RAISE(ABORT, 'STELE:INVALID_EVENT:{"field":"expectedVersion"}')
+         END;
+
+  INSERT INTO events (sequence, event_id, stream_id, stream_version, type, payload, payload_meta,
+                      metadata, metadata_meta, agent_id, signature, local_timestamp,
+                      authority_timestamp, prev_hash, content_hash)
+  SELECT a.sequence, NEW.event_id, NEW.stream_id, a.stream_version, NEW.type, NEW.payload,
+         NEW.payload_meta, NEW.metadata, NEW.metadata_meta, NEW.agent_id, NEW.signature,
+         NEW.local_timestamp, a.now, a.prev_hash,
+         stele_event_hash(a.sequence, NEW.event_id, NEW.stream_id, a.stream_version, NEW.type,
+                          NEW.payload, NEW.payload_meta, NEW.metadata, NEW.metadata_meta,
+                          NEW.agent_id, NEW.signature, NEW.local_timestamp, a.now, a.prev_hash)
+    FROM (SELECT coalesce((SELECT max(sequence) FROM events), 0) + 1 AS sequence,
+                 coalesce((SELECT content_hash FROM events ORDER BY sequence DESC LIMIT 1),
+                          '0000000000000000000000000000000000000000000000000000000000000000') AS prev_hash,
+                 coalesce((SELECT max(stream_version) FROM events WHERE stream_id = NEW.stream_id), -1) + 1
+                   AS stream_version,
+                 -- 'now' is fixed for the whole statement, so the guard below sees the same value.
+                 CAST(round(unixepoch('subsec') * 1000) AS INTEGER) AS now) AS a;
+END;
+
+-- The table guards itself, so that a direct INSERT (ours included) must extend the chain exactly
+-- as the view would have: next sequence, linked prev_hash, next stream version, the database's
+-- clock, and the correct content hash.
+CREATE TRIGGER events_insert_extends_chain BEFORE INSERT ON events
+BEGIN
+  SELECT RAISE(ABORT, 'STELE:APPEND_ONLY_VIOLATION:sequence')
+   WHERE NEW.sequence IS NOT coalesce((SELECT max(sequence) FROM events), 0) + 1;
+  SELECT RAISE(ABORT, 'STELE:APPEND_ONLY_VIOLATION:prev_hash')
+   WHERE NEW.prev_hash IS NOT coalesce((SELECT content_hash FROM events WHERE sequence = NEW.sequence - 1),
+                                       '0000000000000000000000000000000000000000000000000000000000000000');
+  SELECT RAISE(ABORT, 'STELE:APPEND_ONLY_VIOLATION:stream_version')
+   WHERE NEW.stream_version IS NOT
+         coalesce((SELECT max(stream_version) FROM events WHERE stream_id = NEW.stream_id), -1) + 1;
+  SELECT RAISE(ABORT, 'STELE:APPEND_ONLY_VIOLATION:authority_timestamp')
+   WHERE NEW.authority_timestamp IS NOT CAST(round(unixepoch('subsec') * 1000) AS INTEGER);
+  SELECT RAISE(ABORT, 'STELE:APPEND_ONLY_VIOLATION:content_hash')
+   WHERE NEW.content_hash IS NOT
+         stele_event_hash(NEW.sequence, NEW.event_id, NEW.stream_id, NEW.stream_version, NEW.type,
+                          NEW.payload, NEW.payload_meta, NEW.metadata, NEW.metadata_meta,
+                          NEW.agent_id, NEW.signature, NEW.local_timestamp,
+                          NEW.authority_timestamp, NEW.prev_hash);
+END;
+
+-- recursive_triggers is ON on the writer connection, so INSERT OR REPLACE and UPSERT, which
+-- delete or update the conflicting row, reach these triggers too.
+CREATE TRIGGER events_no_update BEFORE UPDATE ON events
+BEGIN
+  SELECT RAISE(ABORT, 'STELE:APPEND_ONLY_VIOLATION:update');
+END;
+
+CREATE TRIGGER events_no_delete BEFORE DELETE ON events
+BEGIN
+  SELECT RAISE(ABORT, 'STELE:APPEND_ONLY_VIOLATION:delete');
+END;
+
+-- Clock drift is information, not a reason to refuse: the event is accepted and a row is kept.
+CREATE TRIGGER events_clock_drift AFTER INSERT ON events
+WHEN abs(NEW.authority_timestamp - NEW.local_timestamp) > stele_drift_threshold_ms()
+BEGIN
+  INSERT INTO clock_drift_warnings (sequence, local_timestamp, authority_timestamp, drift_ms, threshold_ms)
+  VALUES (NEW.sequence, NEW.local_timestamp, NEW.authority_timestamp,
+          NEW.authority_timestamp - NEW.local_timestamp, stele_drift_threshold_ms());
+END;
+
+CREATE TRIGGER clock_drift_warnings_no_update BEFORE UPDATE ON clock_drift_warnings
+BEGIN
+  SELECT RAISE(ABORT, 'STELE:APPEND_ONLY_VIOLATION:update');
+END;
+
+CREATE TRIGGER clock_drift_warnings_no_delete BEFORE DELETE ON clock_drift_warnings
+BEGIN
+  SELECT RAISE(ABORT, 'STELE:APPEND_ONLY_VIOLATION:delete');
+END;
+
+CREATE TRIGGER ledger_meta_no_update BEFORE UPDATE ON ledger_meta
+BEGIN
+  SELECT RAISE(ABORT, 'STELE:APPEND_ONLY_VIOLATION:update');
+END;
+
+CREATE TRIGGER ledger_meta_no_delete BEFORE DELETE ON ledger_meta
+BEGIN
+  SELECT RAISE(ABORT, 'STELE:APPEND_ONLY_VIOLATION:delete');
+END;
