@@ -1,0 +1,54 @@
+/**
+ * Spec helpers: a fresh ledger file in its own temp directory, closed and removed after the test.
+ */
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import type { TestContext } from 'node:test';
+import Database from 'better-sqlite3';
+import { openLedger, type Ledger, type LedgerOptions } from '../../lib/index.ts';
+import { checkChain, type ChainCheck } from '../../lib/chain.ts';
+
+/** A new empty directory, removed after the test. */
+export function tempDir(t: TestContext): string {
+  const dir = mkdtempSync(join(tmpdir(), 'stele-spec-'));
+  t.after(() => rmSync(dir, { recursive: true, force: true }));
+  return dir;
+}
+
+/** Path of a ledger file that does not exist yet, in a directory removed after the test. */
+export function tempLedgerPath(t: TestContext, name = 'ledger.db'): string {
+  return join(tempDir(t), name);
+}
+
+/** Opens a new ledger in a temp directory; it is closed (if still open) and removed after the test. */
+export async function createLedger(t: TestContext, options?: LedgerOptions): Promise<Ledger> {
+  const path = tempLedgerPath(t);
+  const ledger = await openLedger(path, options);
+  t.after(() => ledger.close());
+  return ledger;
+}
+
+/** Opens a ledger that is closed after the test (for reopening an existing file). */
+export async function reopen(t: TestContext, path: string, options?: LedgerOptions): Promise<Ledger> {
+  const ledger = await openLedger(path, options);
+  t.after(() => ledger.close());
+  return ledger;
+}
+
+/** A raw read-write better-sqlite3 connection with none of Stele's functions, closed after the test. */
+export function rawConnection(t: TestContext, path: string): Database.Database {
+  const db = new Database(path);
+  t.after(() => db.close());
+  return db;
+}
+
+/** Checks the whole chain of a ledger file from a separate read-only connection. */
+export function chainOf(path: string): ChainCheck {
+  const db = new Database(path, { readonly: true });
+  try {
+    return checkChain(db);
+  } finally {
+    db.close();
+  }
+}
