@@ -1,0 +1,92 @@
+import assert from 'node:assert/strict';
+import { describe, test } from 'node:test';
+import { openLedger, type LedgerError } from '../lib/index.ts';
+import { chainOf, createLedger, tempLedgerPath } from './helpers/temp-ledger.ts';
+
+function invalid(field: string, extra: Record<string, unknown> = {}) {
+  return (err: LedgerError) => {
+    assert.equal(err.code, 'INVALID_EVENT');
+    assert.equal(err.details.field, field);
+    for (const [key, value] of Object.entries(extra)) assert.equal(err.details[key], value);
+    return true;
+  };
+}
+
+describe('bad input fails that request only', () => {
+  test('EVENT_TOO_LARGE reports size and limit; the next valid append works', async (t) => {
+    const ledger = await createLedger(t, { maxEventBytes: 2048 });
+    await assert.rejects(ledger.append({ type: 'big', payload: 'é'.repeat(2000) }), (err: LedgerError) => {
+      assert.equal(err.code, 'EVENT_TOO_LARGE');
+      assert.equal(err.details.limit, 2048);
+      assert.ok((err.details.size as number) > 4000, 'size counts UTF-8 bytes');
+      return true;
+    });
+    assert.equal((await ledger.append({ type: 'small', payload: 'ok' })).sequence, 1);
+  });
+
+  test('payloads that cannot be serialised are INVALID_EVENT with the path', async (t) => {
+    const ledger = await createLedger(t);
+    const cycle: Record<string, unknown> = { a: 1 };
+    cycle.self = cycle;
+    await assert.rejects(ledger.append({ type: 'f', payload: { handler: () => 1 } }), invalid('payload', { path: 'payload.handler' }));
+    await assert.rejects(ledger.append({ type: 's', payload: [1, Symbol('x')] }), invalid('payload', { path: 'payload[1]' }));
+    await assert.rejects(ledger.append({ type: 'c', payload: cycle }), invalid('payload', { path: 'payload.self' }));
+    await assert.rejects(ledger.append({ type: 'm', metadata: new Map([['k', () => 0]]) }), invalid('metadata'));
+    let deep: unknown = 'bottom';
+    for (let i = 0; i < 1000; i++) deep = [deep];
+    await assert.rejects(ledger.append({ type: 'deep', payload: deep }), invalid('payload'));
+    // Shared references that are not cycles are fine.
+    const shared = { n: 1 };
+    const ok = await ledger.append({ type: 'shared', payload: { a: shared, b: shared } });
+    assert.deepEqual(ledger.get(ok.sequence)!.payload, { a: { n: 1 }, b: { n: 1 } });
+    assert.equal(ledger.maxSequence(), 1);
+  });
+
+  test('malformed fields are INVALID_EVENT naming the field', async (t) => {
+    const ledger = await createLedger(t);
+    await assert.rejects(ledger.append(null as never), invalid('input'));
+    await assert.rejects(ledger.append({} as never), invalid('type'));
+    await assert.rejects(ledger.append({ type: '' }), invalid('type'));
+    await assert.rejects(ledger.append({ type: 'x'.repeat(300) }), invalid('type'));
+    await assert.rejects(ledger.append({ type: 'a\uD800b' }), invalid('type'));
+    await assert.rejects(ledger.append({ type: 't', streamId: 42 as never }), invalid('streamId'));
+    await assert.rejects(ledger.append({ type: 't', streamId: '$system' }), invalid('streamId'));
+    await assert.rejects(ledger.append({ type: 't', eventId: '' }), invalid('eventId'));
+    await assert.rejects(ledger.append({ type: 't', localTimestamp: new Date(Number.NaN) }), invalid('localTimestamp'));
+    await assert.rejects(ledger.append({ type: 't', localTimestamp: 12 as never }), invalid('localTimestamp'));
+    await assert.rejects(ledger.appendBatch([{ type: 'ok' }, { type: '' }]), invalid('type', { index: 1 }));
+    assert.equal(ledger.maxSequence(), 0);
+    assert.equal((await ledger.append({ type: 'valid' })).sequence, 1);
+    assert.equal(chainOf(ledger.path).ok, true);
+  });
+
+  test('misused arguments throw TypeError or RangeError naming the fix', async (t) => {
+    const ledger = await createLedger(t);
+    assert.throws(() => ledger.get(Number.NaN), RangeError);
+    assert.throws(() => ledger.get(0), RangeError);
+    assert.throws(() => ledger.get('1' as never), TypeError);
+    assert.throws(() => ledger.readAll({ limit: -1 }), RangeError);
+    assert.throws(() => ledger.readAll({ from: 1.5 }), RangeError);
+    assert.throws(() => ledger.readStream(7 as never), TypeError);
+    await assert.rejects(ledger.appendBatch('nope' as never), TypeError);
+  });
+
+  test('bad options throw before anything is opened', async (t) => {
+    const path = tempLedgerPath(t);
+    await assert.rejects(openLedger(path, { durability: 'sometimes' as never }), {
+      name: 'RangeError',
+      message: "durability must be one of 'full', 'normal', got 'sometimes'",
+    });
+    await assert.rejects(openLedger(path, { maxPendingAppends: -1 }), {
+      name: 'RangeError',
+      message: 'maxPendingAppends must be a positive integer, got -1',
+    });
+    await assert.rejects(openLedger(path, { maxEventBytes: '1mb' as never }), TypeError);
+    await assert.rejects(openLedger(path, { onfull: 'reject' } as never), {
+      name: 'TypeError',
+      message: 'Misspelled option "onfull" should be "onFull"',
+    });
+    await assert.rejects(openLedger(path, { flavour: 1 } as never), /Unknown option "flavour"/);
+    await assert.rejects(openLedger(''), TypeError);
+  });
+});
