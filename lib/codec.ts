@@ -39,7 +39,6 @@ const INTEGER_COLUMNS = new Set<number>(
 const TAG_NULL = 0x00;
 const TAG_INTEGER = 0x01;
 const TAG_TEXT = 0x02;
-const DOMAIN_BYTES = Buffer.from(EVENT_HASH_DOMAIN + '\n', 'utf8');
 
 /**
  * The v1 content hash of one event row: SHA-256 over the domain line, then each column of
@@ -53,40 +52,7 @@ export function eventHash(values: ReadonlyArray<unknown>): string {
   if (values.length !== HASHED_COLUMNS.length) {
     throw new TypeError(`stele_event_hash takes ${HASHED_COLUMNS.length} arguments, got ${values.length}`);
   }
-  let size = DOMAIN_BYTES.length;
-  const texts: (string | null)[] = new Array(values.length);
-  for (let i = 0; i < values.length; i++) {
-    const value = values[i];
-    if (value === null || value === undefined) {
-      size += 1;
-      texts[i] = null;
-    } else if (INTEGER_COLUMNS.has(i)) {
-      size += 9;
-      texts[i] = null;
-    } else {
-      const text = String(value);
-      texts[i] = text;
-      size += 5 + Buffer.byteLength(text, 'utf8');
-    }
-  }
-  const buffer = Buffer.allocUnsafe(size);
-  let offset = DOMAIN_BYTES.copy(buffer, 0);
-  for (let i = 0; i < values.length; i++) {
-    const value = values[i];
-    const text = texts[i] ?? null;
-    if (value === null || value === undefined) {
-      buffer[offset++] = TAG_NULL;
-    } else if (text === null) {
-      buffer[offset++] = TAG_INTEGER;
-      offset = buffer.writeBigInt64BE(toInteger(value, HASHED_COLUMNS[i]!), offset);
-    } else {
-      buffer[offset++] = TAG_TEXT;
-      const length = buffer.write(text, offset + 4, 'utf8');
-      buffer.writeUInt32BE(length, offset);
-      offset += 4 + length;
-    }
-  }
-  return hash('sha256', buffer, 'hex');
+  return hash('sha256', taggedBytes(EVENT_HASH_DOMAIN, values, INTEGER_COLUMNS), 'hex');
 }
 
 function toInteger(value: unknown, column: string): bigint {
@@ -167,4 +133,79 @@ export function decodeValue(json: string | null, meta: string | null): unknown {
   const parsed: unknown = JSON.parse(json);
   if (meta === null) return parsed;
   return superjson.deserialize({ json: parsed as never, meta: JSON.parse(meta) });
+}
+
+/** Hash domain of the bytes an agent signs for an event. */
+export const SIGNABLE_DOMAIN = 'stele/signable/v1';
+/** Domain of the bytes witnesses sign to clear a halt. */
+export const CLEAR_HALT_DOMAIN = 'stele/ceremony/clear-halt/v1';
+
+/** The event fields an agent signs, in order; FORMAT.md lists the same. */
+export const SIGNED_COLUMNS = [
+  'event_id',
+  'stream_id',
+  'type',
+  'payload',
+  'payload_meta',
+  'metadata',
+  'metadata_meta',
+  'agent_id',
+  'local_timestamp',
+] as const;
+
+const SIGNED_INTEGER_COLUMNS = new Set<number>([SIGNED_COLUMNS.indexOf('local_timestamp')]);
+
+const DOMAIN_LINES = new Map<string, Buffer>();
+
+/**
+ * Tagged field encoding shared by every Stele byte string: a domain line, then each field as
+ * NULL = 0x00; INTEGER = 0x01 + 8-byte big-endian; TEXT = 0x02 + 4-byte big-endian length + UTF-8.
+ */
+export function taggedBytes(domain: string, values: ReadonlyArray<unknown>, integerFields: ReadonlySet<number>): Buffer {
+  let domainBytes = DOMAIN_LINES.get(domain);
+  if (!domainBytes) DOMAIN_LINES.set(domain, (domainBytes = Buffer.from(domain + '\n', 'utf8')));
+  let size = domainBytes.length;
+  const texts: (string | null)[] = new Array(values.length);
+  for (let i = 0; i < values.length; i++) {
+    const value = values[i];
+    if (value === null || value === undefined) {
+      size += 1;
+      texts[i] = null;
+    } else if (integerFields.has(i)) {
+      size += 9;
+      texts[i] = null;
+    } else {
+      const text = String(value);
+      texts[i] = text;
+      size += 5 + Buffer.byteLength(text, 'utf8');
+    }
+  }
+  const buffer = Buffer.allocUnsafe(size);
+  let offset = domainBytes.copy(buffer, 0);
+  for (let i = 0; i < values.length; i++) {
+    const value = values[i];
+    const text = texts[i] ?? null;
+    if (value === null || value === undefined) {
+      buffer[offset++] = TAG_NULL;
+    } else if (text === null) {
+      buffer[offset++] = TAG_INTEGER;
+      offset = buffer.writeBigInt64BE(toInteger(value, `field ${i}`), offset);
+    } else {
+      buffer[offset++] = TAG_TEXT;
+      const length = buffer.write(text, offset + 4, 'utf8');
+      buffer.writeUInt32BE(length, offset);
+      offset += 4 + length;
+    }
+  }
+  return buffer;
+}
+
+/** The bytes an agent signs for an event, from its stored column values in {@link SIGNED_COLUMNS} order. */
+export function signedBytesOf(values: ReadonlyArray<unknown>): Buffer {
+  return taggedBytes(SIGNABLE_DOMAIN, values, SIGNED_INTEGER_COLUMNS);
+}
+
+/** The bytes each witness signs to clear the halt recorded at `haltSequence`. */
+export function clearHaltBytes(haltSequence: number, haltContentHash: string, reason: string): Buffer {
+  return taggedBytes(CLEAR_HALT_DOMAIN, [haltSequence, haltContentHash, reason], new Set([0]));
 }

@@ -16,7 +16,16 @@ export type LedgerErrorCode =
   | 'WRITER_LOCK_HELD'
   | 'WRITER_INCONSISTENCY'
   | 'WRITER_CRASHED'
-  | 'WRITE_FAILED';
+  | 'WRITE_FAILED'
+  | 'WRITER_UNAVAILABLE'
+  | 'LEDGER_HALTED'
+  | 'NOT_HALTED'
+  | 'CEREMONY_REFUSED'
+  | 'SIGNATURE_INVALID'
+  | 'SIGNATURE_REQUIRED'
+  | 'UNKNOWN_AGENT'
+  | 'AGENT_KEY_REVOKED'
+  | 'DUPLICATE_AGENT_KEY';
 
 /** What a caller should do about each code; the first sentence of every message. */
 const ADVICE: Record<LedgerErrorCode, string> = {
@@ -32,6 +41,15 @@ const ADVICE: Record<LedgerErrorCode, string> = {
   WRITER_INCONSISTENCY: 'the ledger file does not match what its writer expects; investigate before appending',
   WRITER_CRASHED: 'the writer stopped before answering; the outcome is unknown, retry with the same eventId',
   WRITE_FAILED: 'SQLite could not commit the append; nothing of it was written',
+  WRITER_UNAVAILABLE: 'the ledger has no running writer; reads work, appends do not',
+  LEDGER_HALTED: 'the ledger is halted and refuses appends until a witnessed clearHalt ceremony',
+  NOT_HALTED: 'the ledger is not halted; there is nothing to clear',
+  CEREMONY_REFUSED: 'the ceremony lacks what it needs (the current halt, a quorum of valid witness signatures)',
+  SIGNATURE_INVALID: 'the signature does not verify against an active key of this agent; sign the exact event being appended',
+  SIGNATURE_REQUIRED: 'this ledger requires signed events; sign the event with signEvent()',
+  UNKNOWN_AGENT: 'no key is registered for this agent; register one with registerAgentKey()',
+  AGENT_KEY_REVOKED: 'the key is revoked; register a new key and sign with it',
+  DUPLICATE_AGENT_KEY: 'this agent already has a key with this keyId; choose another keyId',
 };
 
 /**

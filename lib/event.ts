@@ -39,6 +39,10 @@ export interface AppendInput {
   eventId?: string;
   /** The caller's clock at the time of the event; the time of `append()` when omitted. */
   localTimestamp?: Date;
+  /** Signing agent; set together with `signature`, usually by {@link signEvent}. */
+  agentId?: string;
+  /** base64 ed25519 signature over {@link signableBytes} of this input, by a registered key of `agentId`. */
+  signature?: string;
 }
 
 /** What the ledger assigned to an appended event. */
@@ -78,13 +82,26 @@ const MAX_NAME_LENGTH = 256;
  * @internal
  */
 export function encodeInput(input: AppendInput, index: number | undefined, maxEventBytes: number): EncodedEvent {
+  return encodeEvent(input, index, maxEventBytes, false);
+}
+
+/**
+ * An event of Stele's own, in a reserved stream (`$agents`, `$halt`); the triggers check its
+ * type and payload.
+ * @internal
+ */
+export function systemEvent(streamId: string, type: string, payload: Record<string, unknown>): EncodedEvent {
+  return encodeEvent({ streamId, type, payload }, undefined, Number.MAX_SAFE_INTEGER, true);
+}
+
+function encodeEvent(input: AppendInput, index: number | undefined, maxEventBytes: number, reserved: boolean): EncodedEvent {
   const where = index === undefined ? {} : { index };
   if (typeof input !== 'object' || input === null || Array.isArray(input)) {
     throw LedgerError.of('INVALID_EVENT', { ...where, field: 'input' }, 'an event must be an object with a type');
   }
   const type = requireName(input.type, 'type', where);
   const streamId = input.streamId === undefined ? DEFAULT_STREAM : requireName(input.streamId, 'streamId', where);
-  if (streamId.startsWith('$') && streamId !== DEFAULT_STREAM) {
+  if (!reserved && streamId.startsWith('$') && streamId !== DEFAULT_STREAM) {
     throw LedgerError.of('INVALID_EVENT', { ...where, field: 'streamId', value: streamId }, 'stream ids starting with $ are reserved');
   }
   const eventId = input.eventId === undefined ? randomUUID() : requireName(input.eventId, 'eventId', where);
@@ -96,6 +113,11 @@ export function encodeInput(input: AppendInput, index: number | undefined, maxEv
     localTimestamp = input.localTimestamp.getTime();
   } else {
     throw LedgerError.of('INVALID_EVENT', { ...where, field: 'localTimestamp' }, 'localTimestamp must be a valid Date');
+  }
+  const agentId = input.agentId === undefined ? null : requireName(input.agentId, 'agentId', where);
+  const signature = input.signature === undefined ? null : requireName(input.signature, 'signature', where);
+  if ((agentId === null) !== (signature === null)) {
+    throw LedgerError.of('INVALID_EVENT', { ...where, field: agentId === null ? 'agentId' : 'signature' }, 'agentId and signature go together');
   }
   const payload = encodeField(input.payload, 'payload', where);
   const metadata = encodeField(input.metadata, 'metadata', where);
@@ -113,8 +135,8 @@ export function encodeInput(input: AppendInput, index: number | undefined, maxEv
     payloadMeta: payload.meta,
     metadata: metadata.json,
     metadataMeta: metadata.meta,
-    agentId: null,
-    signature: null,
+    agentId,
+    signature,
     localTimestamp,
     expectedVersion,
   };

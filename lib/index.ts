@@ -25,3 +25,12 @@ export type { AppendInput, AppendResult, LedgerEvent, LedgerHead, ExpectedVersio
 export { LedgerError, isLedgerError } from './errors.ts';
 export type { LedgerErrorCode } from './errors.ts';
 export type { LedgerOptions } from './options.ts';
+export type { HaltState, RegisterAgentKeyOptions } from './ledger.ts';
+export {
+  generateAgentKeyPair,
+  signableBytes,
+  signEvent,
+  witnessClearHalt,
+  clearHaltSignableBytes,
+} from './signing.ts';
+export type { AgentKeyPair, WitnessSignature } from './signing.ts';

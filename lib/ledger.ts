@@ -5,9 +5,11 @@
 import { EventEmitter } from 'node:events';
 import { resolve as resolvePath } from 'node:path';
 import { LedgerError } from './errors.ts';
+import { createHash } from 'node:crypto';
 import {
   DEFAULT_STREAM,
   encodeInput,
+  systemEvent,
   type AppendInput,
   type AppendResult,
   type ExpectedVersion,
@@ -16,6 +18,7 @@ import {
 } from './event.ts';
 import { resolveOptions, type LedgerOptions, type ResolvedOptions } from './options.ts';
 import { LedgerReader } from './reader.ts';
+import type { WitnessSignature } from './signing.ts';
 import type { EncodedEvent, StoredEvent } from './writer/protocol.ts';
 import { WriterClient } from './writer/writer-client.ts';
 
@@ -50,6 +53,27 @@ export interface ClockDriftWarning {
   eventId: string;
   driftMs: number;
   thresholdMs: number;
+}
+
+/** Whether the ledger is halted, since when and why. */
+export interface HaltState {
+  halted: boolean;
+  /** Reason given to the current halt (or to the ceremony that cleared the last one). */
+  reason: string | undefined;
+  /** Authority time of the newest halt or clearing event. */
+  at: Date | undefined;
+  /** Sequence of the newest halt or clearing event. */
+  sequence: number | undefined;
+  /** The current halt's place in the chain, which witnesses sign to clear it; undefined when not halted. */
+  halt: { sequence: number; contentHash: string } | undefined;
+}
+
+/** Options of {@link Ledger.registerAgentKey}. */
+export interface RegisterAgentKeyOptions {
+  /** Names this key among the agent's keys; defaults to a fingerprint of the public key. */
+  keyId?: string;
+  /** `'agent'` (default) signs events; `'witness'` signs ceremonies such as clearing a halt. */
+  role?: 'agent' | 'witness';
 }
 
 /** Events a {@link Ledger} emits. */
@@ -226,6 +250,99 @@ export class Ledger extends EventEmitter<LedgerEvents> {
     return { continuous: missing.length === 0, missing };
   }
 
+
+  /**
+   * Registers an ed25519 public key for an agent (or a witness). The registration is itself an
+   * event in the `$agents` stream; the trigger derives the key table from it in the same commit.
+   *
+   * @example
+   * ```ts
+   * const keys = generateAgentKeyPair();
+   * await ledger.registerAgentKey('billing-bot', keys.publicKey, { keyId: '2026-11' });
+   * ```
+   */
+  async registerAgentKey(agentId: string, publicKey: string, options: RegisterAgentKeyOptions = {}): Promise<AppendResult> {
+    this.#assertOpen();
+    requireText('agentId', agentId);
+    requireText('publicKey', publicKey);
+    const keyId = options.keyId ?? createHash('sha256').update(publicKey).digest('hex').slice(0, 16);
+    requireText('keyId', keyId);
+    const role = options.role ?? 'agent';
+    if (role !== 'agent' && role !== 'witness') throw new RangeError(`role must be 'agent' or 'witness', got ${String(role)}`);
+    return this.#appendSystem(systemEvent('$agents', 'stele.agent_key_registered', { agentId, keyId, publicKey, role }));
+  }
+
+  /**
+   * Revokes one key of an agent. Events it signed before stay valid; new events signed with it
+   * are refused with AGENT_KEY_REVOKED.
+   *
+   * @example
+   * ```ts
+   * await ledger.revokeAgentKey('billing-bot', '2026-11', 'laptop stolen');
+   * ```
+   */
+  async revokeAgentKey(agentId: string, keyId: string, reason: string): Promise<AppendResult> {
+    this.#assertOpen();
+    requireText('agentId', agentId);
+    requireText('keyId', keyId);
+    if (typeof reason !== 'string') throw new TypeError('revokeAgentKey needs a reason string');
+    return this.#appendSystem(systemEvent('$agents', 'stele.agent_key_revoked', { agentId, keyId, reason }));
+  }
+
+  /**
+   * Halts the ledger: records a halt event, after which the database refuses every append with
+   * LEDGER_HALTED until a witnessed {@link Ledger.clearHalt}. Reads keep working.
+   *
+   * @example
+   * ```ts
+   * await ledger.halt('replica diverged at #1042');
+   * ```
+   */
+  async halt(reason: string): Promise<AppendResult> {
+    this.#assertOpen();
+    if (typeof reason !== 'string' || reason.length === 0) throw new TypeError('halt needs a reason');
+    return this.#appendSystem(systemEvent('$halt', 'stele.halted', { reason }));
+  }
+
+  /** Whether the ledger is halted, since when and why. */
+  haltState(): HaltState {
+    this.#assertOpen();
+    return this.#reader.haltState();
+  }
+
+  /**
+   * Clears a halt: a ceremony event carrying the reason and the signatures of at least a quorum
+   * (default 2) of distinct registered witnesses over the halt record and the reason. The
+   * trigger checks every signature; without a quorum it is CEREMONY_REFUSED.
+   *
+   * @example
+   * ```ts
+   * const { halt } = ledger.haltState();
+   * const reason = 'disk replaced, chain verified';
+   * await ledger.clearHalt({ reason, witnesses: [
+   *   witnessClearHalt(halt!, reason, 'alice', alice.secretKey),
+   *   witnessClearHalt(halt!, reason, 'bob', bob.secretKey),
+   * ] });
+   * ```
+   */
+  async clearHalt(ceremony: { reason: string; witnesses: WitnessSignature[] }): Promise<AppendResult> {
+    this.#assertOpen();
+    if (typeof ceremony?.reason !== 'string' || !Array.isArray(ceremony.witnesses)) {
+      throw new TypeError('clearHalt takes { reason: string, witnesses: WitnessSignature[] }');
+    }
+    const state = this.#reader.haltState();
+    if (!state.halt) throw LedgerError.of('NOT_HALTED');
+    const witnesses = ceremony.witnesses.map((w) => ({ witnessId: String(w?.witnessId), signature: String(w?.signature) }));
+    return this.#appendSystem(
+      systemEvent('$halt', 'stele.halt_cleared', { reason: ceremony.reason, haltSequence: state.halt.sequence, witnesses }),
+    );
+  }
+
+  async #appendSystem(event: EncodedEvent): Promise<AppendResult> {
+    const [stored] = await this.#writer.submit([event]);
+    return this.#acknowledge(stored!);
+  }
+
   /**
    * Waits for pending appends, then closes the writer and the read connection. Appends after
    * `close()` reject with LEDGER_CLOSED. Calling it again returns the same promise.
@@ -247,6 +364,12 @@ export class Ledger extends EventEmitter<LedgerEvents> {
 }
 
 const MAX_CONTINUITY_RANGE = 10_000_000;
+
+function requireText(name: string, value: unknown): void {
+  if (typeof value !== 'string' || value.length === 0 || value.length > 256) {
+    throw new TypeError(`${name} must be a non-empty string of at most 256 characters`);
+  }
+}
 
 function requireInteger(name: string, value: unknown, min: number): number {
   if (typeof value !== 'number') throw new TypeError(`${name} must be an integer, got ${typeof value}`);
@@ -274,7 +397,12 @@ export async function openLedger(path: string, options?: LedgerOptions): Promise
   const resolved = resolveOptions(options);
   const absolute = resolvePath(path);
   const { client } = await WriterClient.start(
-    { path: absolute, durability: resolved.durability, driftThresholdMs: resolved.driftThresholdMs },
+    {
+      path: absolute,
+      durability: resolved.durability,
+      driftThresholdMs: resolved.driftThresholdMs,
+      requireSignatures: resolved.requireSignatures,
+    },
     { maxPendingAppends: resolved.maxPendingAppends, onFull: resolved.onFull },
   );
   let reader: LedgerReader;

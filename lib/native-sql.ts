@@ -6,7 +6,8 @@
 import { readdirSync, readFileSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import type Database from 'better-sqlite3';
-import { eventHash, HASHED_COLUMNS } from './codec.ts';
+import { clearHaltBytes, eventHash, HASHED_COLUMNS, signedBytesOf, SIGNED_COLUMNS } from './codec.ts';
+import { isValidPublicKey, verifyEd25519 } from './ed25519.ts';
 
 /** `lib/` and `dist/` sit at the same depth below the package root, beside `native-sql/`. */
 export const NATIVE_SQL_DIR = fileURLToPath(new URL('../native-sql/', import.meta.url));
@@ -75,6 +76,19 @@ export function registerNativeFunctions(db: Database.Database, settings: NativeF
     return eventHash(values);
   });
   db.function('stele_drift_threshold_ms', { deterministic: true }, () => settings.driftThresholdMs);
+  db.function('stele_public_key_valid', { deterministic: true }, (key: unknown) => (isValidPublicKey(key) ? 1 : 0));
+  db.function('stele_signature_valid', { deterministic: true, varargs: true }, (key: unknown, signature: unknown, ...signed: unknown[]) => {
+    if (signed.length !== SIGNED_COLUMNS.length) {
+      throw new TypeError(`stele_signature_valid takes ${2 + SIGNED_COLUMNS.length} arguments, got ${2 + signed.length}`);
+    }
+    return verifyEd25519(key, signedBytesOf(signed), signature) ? 1 : 0;
+  });
+  db.function(
+    'stele_clear_halt_signature_valid',
+    { deterministic: true },
+    (key: unknown, signature: unknown, haltSequence: unknown, haltHash: unknown, reason: unknown) =>
+      verifyEd25519(key, clearHaltBytes(Number(haltSequence), String(haltHash), String(reason)), signature) ? 1 : 0,
+  );
 }
 
 /**

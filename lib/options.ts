@@ -18,6 +18,11 @@ export interface LedgerOptions {
   maxEventBytes?: number;
   /** Drift between local and authority timestamps that records a warning (default 5,000 ms). */
   driftThresholdMs?: number;
+  /**
+   * Refuse unsigned events, in SQL. Once a ledger has been opened with `true` it stays that way:
+   * the setting is recorded in the file and cannot be removed.
+   */
+  requireSignatures?: boolean;
 }
 
 /** @internal */
@@ -27,6 +32,7 @@ export interface ResolvedOptions {
   readonly onFull: 'wait' | 'reject';
   readonly maxEventBytes: number;
   readonly driftThresholdMs: number;
+  readonly requireSignatures: boolean;
 }
 
 const DEFAULTS: ResolvedOptions = {
@@ -35,6 +41,7 @@ const DEFAULTS: ResolvedOptions = {
   onFull: 'wait',
   maxEventBytes: 1024 * 1024,
   driftThresholdMs: 5_000,
+  requireSignatures: false,
 };
 
 const KNOWN = new Set(Object.keys(DEFAULTS));
@@ -62,6 +69,10 @@ export function resolveOptions(options: LedgerOptions | undefined): ResolvedOpti
   if (given.maxPendingAppends !== undefined) resolved.maxPendingAppends = positiveInteger('maxPendingAppends', given.maxPendingAppends);
   if (given.maxEventBytes !== undefined) resolved.maxEventBytes = positiveInteger('maxEventBytes', given.maxEventBytes);
   if (given.driftThresholdMs !== undefined) resolved.driftThresholdMs = positiveInteger('driftThresholdMs', given.driftThresholdMs);
+  if (given.requireSignatures !== undefined) {
+    if (typeof given.requireSignatures !== 'boolean') throw new TypeError(`requireSignatures must be a boolean, got ${describe(given.requireSignatures)}`);
+    resolved.requireSignatures = given.requireSignatures;
+  }
   // Phase 3: the frozen config.
   return Object.freeze(resolved);
 }

@@ -8,6 +8,7 @@ import { decodeValue } from './codec.ts';
 import { EVENT_COLUMNS, type EventRow } from './chain.ts';
 import { LedgerError } from './errors.ts';
 import type { LedgerEvent, LedgerHead } from './event.ts';
+import type { HaltState } from './ledger.ts';
 
 export class LedgerReader {
   readonly #db: Database.Database;
@@ -18,6 +19,7 @@ export class LedgerReader {
   readonly #streamVersion: Database.Statement<[string], { v: number | null }>;
   readonly #head: Database.Statement<[], { sequence: number; contentHash: string }>;
   readonly #sequencesBetween: Database.Statement<[number, number], number>;
+  readonly #lastHaltEvent: Database.Statement<[], EventRow>;
 
   constructor(path: string) {
     this.#db = new Database(path, { readonly: true, fileMustExist: true });
@@ -35,6 +37,20 @@ export class LedgerReader {
     this.#sequencesBetween = this.#db
       .prepare<[number, number], number>('SELECT sequence FROM events WHERE sequence BETWEEN ? AND ? ORDER BY sequence')
       .pluck();
+    this.#lastHaltEvent = this.#db.prepare(`${select} WHERE stream_id = '$halt' ORDER BY stream_version DESC LIMIT 1`);
+  }
+
+  haltState(): HaltState {
+    const row = this.#lastHaltEvent.get();
+    if (!row) return { halted: false, reason: undefined, at: undefined, sequence: undefined, halt: undefined };
+    const halted = row.type === 'stele.halted';
+    return {
+      halted,
+      reason: (decodeValue(row.payload, row.payload_meta) as { reason?: string }).reason,
+      at: new Date(row.authority_timestamp),
+      sequence: row.sequence,
+      halt: halted ? { sequence: row.sequence, contentHash: row.content_hash } : undefined,
+    };
   }
 
   get(sequence: number): LedgerEvent | undefined {

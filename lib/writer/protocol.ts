@@ -15,6 +15,8 @@ export interface WriterSettings {
   path: string;
   durability: 'full' | 'normal';
   driftThresholdMs: number;
+  /** Record in the file that unsigned events are refused from now on. */
+  requireSignatures: boolean;
 }
 
 /** `workerData` of the writer worker. */

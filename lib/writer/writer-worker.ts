@@ -34,6 +34,9 @@ function open(): { db: Database.Database; lock: Database.Database } {
     configureWriterConnection(db, settings.durability);
     registerNativeFunctions(db, settings);
     const schemaVersion = applyMigrations(db);
+    if (settings.requireSignatures) {
+      db.prepare("INSERT OR IGNORE INTO ledger_meta (key, value) VALUES ('require_signatures', '1')").run();
+    }
     const head = checkHead(db);
     if (head.fault) throw LedgerError.of('WRITER_INCONSISTENCY', { check: 'head_hash', ...head.fault });
     send({ kind: 'ready', head: head.head, schemaVersion });

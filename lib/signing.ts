@@ -1,0 +1,110 @@
+/**
+ * Signing helpers for callers, on tweetnacl so they are pure JavaScript. Verification inside the
+ * ledger uses node:crypto (see ed25519.ts); both produce and accept the same signatures.
+ */
+import { randomUUID } from 'node:crypto';
+import nacl from 'tweetnacl';
+import { clearHaltBytes, signedBytesOf } from './codec.ts';
+import { encodeInput, type AppendInput } from './event.ts';
+
+/** An ed25519 key pair; `publicKey` is what {@link Ledger.registerAgentKey} takes. */
+export interface AgentKeyPair {
+  /** base64 of the raw 32-byte public key. */
+  publicKey: string;
+  /** The 64-byte tweetnacl secret key. Keep it secret; it never goes into the ledger. */
+  secretKey: Uint8Array;
+}
+
+/**
+ * Generates a key pair for an agent or a witness.
+ *
+ * @example
+ * ```ts
+ * const keys = generateAgentKeyPair();
+ * await ledger.registerAgentKey('billing-bot', keys.publicKey);
+ * ```
+ */
+export function generateAgentKeyPair(): AgentKeyPair {
+  const pair = nacl.sign.keyPair();
+  return { publicKey: Buffer.from(pair.publicKey).toString('base64'), secretKey: pair.secretKey };
+}
+
+/**
+ * The exact bytes an agent signs for an input: see "Signable bytes" in native-sql/FORMAT.md.
+ * The input must already carry its `eventId`, `localTimestamp` and `agentId`.
+ *
+ * @example
+ * ```ts
+ * const bytes = signableBytes({ type: 't', eventId: 'e1', agentId: 'bot', localTimestamp: new Date() });
+ * ```
+ */
+export function signableBytes(input: AppendInput): Uint8Array {
+  if (input.eventId === undefined || input.localTimestamp === undefined || input.agentId === undefined) {
+    throw new TypeError('signableBytes needs eventId, localTimestamp and agentId on the input; signEvent() fills them in');
+  }
+  const event = encodeInput({ ...input, signature: input.signature ?? 'unsigned' }, undefined, Number.MAX_SAFE_INTEGER);
+  return signedBytesOf([
+    event.eventId,
+    event.streamId,
+    event.type,
+    event.payload,
+    event.payloadMeta,
+    event.metadata,
+    event.metadataMeta,
+    event.agentId,
+    event.localTimestamp,
+  ]);
+}
+
+/**
+ * Signs an input as `agentId`: fills in `eventId` and `localTimestamp` when missing (both are
+ * signed), and returns the input with `agentId` and `signature` set, ready for `append()`.
+ *
+ * @example
+ * ```ts
+ * const signed = signEvent({ type: 'invoice_sent', payload: { id: 7 } }, 'billing-bot', keys.secretKey);
+ * await ledger.append(signed);
+ * ```
+ */
+export function signEvent(input: AppendInput, agentId: string, secretKey: Uint8Array): AppendInput {
+  const complete: AppendInput = {
+    ...input,
+    eventId: input.eventId ?? randomUUID(),
+    localTimestamp: input.localTimestamp ?? new Date(),
+    agentId,
+  };
+  delete complete.signature;
+  const signature = nacl.sign.detached(signableBytes(complete), secretKey);
+  return { ...complete, signature: Buffer.from(signature).toString('base64') };
+}
+
+/** A witness's signature in a {@link Ledger.clearHalt} ceremony. */
+export interface WitnessSignature {
+  witnessId: string;
+  /** base64 ed25519 signature over {@link clearHaltSignableBytes}. */
+  signature: string;
+}
+
+/** The bytes each witness signs to clear the halt at `haltSequence` (see FORMAT.md, "Ceremonies"). */
+export function clearHaltSignableBytes(halt: { sequence: number; contentHash: string }, reason: string): Uint8Array {
+  return clearHaltBytes(halt.sequence, halt.contentHash, reason);
+}
+
+/**
+ * A witness signs the clearing of a halt. `halt` is `ledger.haltState().halt`.
+ *
+ * @example
+ * ```ts
+ * const { halt } = ledger.haltState();
+ * const w1 = witnessClearHalt(halt!, 'disk replaced, chain verified', 'alice', alice.secretKey);
+ * ```
+ */
+export function witnessClearHalt(
+  halt: { sequence: number; contentHash: string },
+  reason: string,
+  witnessId: string,
+  secretKey: Uint8Array,
+): WitnessSignature {
+  const signature = nacl.sign.detached(clearHaltSignableBytes(halt, reason), secretKey);
+  return { witnessId, signature: Buffer.from(signature).toString('base64') };
+}
