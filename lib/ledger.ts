@@ -349,11 +349,11 @@ export class Ledger extends EventEmitter<LedgerEvents> {
    */
   close(): Promise<void> {
     this.#closing ??= (async () => {
-      try {
-        await this.#writer.close();
-      } finally {
-        this.#reader.close();
-      }
+      await this.#writer.drain();
+      // The reader closes first so that the writer's connection is the file's last one: SQLite
+      // then checkpoints the WAL into the main file, and a copy of the .db alone is complete.
+      this.#reader.close();
+      await this.#writer.close();
     })();
     return this.#closing;
   }

@@ -62,13 +62,10 @@ BEGIN
      AND e.payload IS NEW.payload AND e.payload_meta IS NEW.payload_meta
      AND e.metadata IS NEW.metadata AND e.metadata_meta IS NEW.metadata_meta
      AND e.agent_id IS NEW.agent_id AND e.signature IS NEW.signature;
-  SELECT RAISE(ABORT, 'STELE:DUPLICATE_EVENT_ID:' ||
-                      json_object('eventId', NEW.event_id, 'sequence', sequence))
+  SELECT RAISE(ABORT, 'STELE:DUPLICATE_EVENT_ID')
     FROM events WHERE event_id = NEW.event_id;
 
-  SELECT RAISE(ABORT, 'STELE:WRONG_EXPECTED_VERSION:' ||
-                      json_object('streamId', NEW.stream_id, 'expected', NEW.expected_version,
-                                  'actual', coalesce(v, 'no_stream')))
+  SELECT RAISE(ABORT, 'STELE:WRONG_EXPECTED_VERSION')
     FROM (SELECT max(stream_version) AS v FROM events WHERE stream_id = NEW.stream_id)
    WHERE CASE
            WHEN NEW.expected_version IS NULL OR NEW.expected_version = 'any' THEN 0
@@ -103,6 +100,11 @@ CREATE TRIGGER events_insert_extends_chain BEFORE INSERT ON events
 BEGIN
   SELECT RAISE(ABORT, 'STELE:APPEND_ONLY_VIOLATION:sequence')
    WHERE NEW.sequence IS NOT coalesce((SELECT max(sequence) FROM events), 0) + 1;
+  -- An existing event_id would make INSERT OR REPLACE delete that event; on a connection with
+  -- recursive_triggers OFF the delete guard would not fire. Sequence and (stream, version) cannot
+  -- conflict: the checks around this one pin both to fresh values.
+  SELECT RAISE(ABORT, 'STELE:APPEND_ONLY_VIOLATION:event_id')
+   WHERE EXISTS (SELECT 1 FROM events WHERE event_id = NEW.event_id);
   SELECT RAISE(ABORT, 'STELE:APPEND_ONLY_VIOLATION:prev_hash')
    WHERE NEW.prev_hash IS NOT coalesce((SELECT content_hash FROM events WHERE sequence = NEW.sequence - 1),
                                        '0000000000000000000000000000000000000000000000000000000000000000');
@@ -140,6 +142,19 @@ BEGIN
           NEW.authority_timestamp - NEW.local_timestamp, stele_drift_threshold_ms());
 END;
 
+-- Warning rows come only from the trigger above, for the event just appended. Without this guard a
+-- connection with recursive_triggers OFF could INSERT OR REPLACE a row without firing the delete guard.
+CREATE TRIGGER clock_drift_warnings_only_from_events BEFORE INSERT ON clock_drift_warnings
+WHEN NOT EXISTS (SELECT 1 FROM events AS e
+                  WHERE e.sequence = NEW.sequence AND e.sequence = (SELECT max(sequence) FROM events)
+                    AND e.local_timestamp = NEW.local_timestamp
+                    AND e.authority_timestamp = NEW.authority_timestamp
+                    AND NEW.drift_ms = e.authority_timestamp - e.local_timestamp)
+  OR EXISTS (SELECT 1 FROM clock_drift_warnings WHERE sequence = NEW.sequence)
+BEGIN
+  SELECT RAISE(ABORT, 'STELE:APPEND_ONLY_VIOLATION:clock_drift_warnings');
+END;
+
 CREATE TRIGGER clock_drift_warnings_no_update BEFORE UPDATE ON clock_drift_warnings
 BEGIN
   SELECT RAISE(ABORT, 'STELE:APPEND_ONLY_VIOLATION:update');
@@ -148,6 +163,14 @@ END;
 CREATE TRIGGER clock_drift_warnings_no_delete BEFORE DELETE ON clock_drift_warnings
 BEGIN
   SELECT RAISE(ABORT, 'STELE:APPEND_ONLY_VIOLATION:delete');
+END;
+
+-- Each setting is written once and never replaced (INSERT OR REPLACE included, which would
+-- otherwise delete the old row silently on a connection with recursive_triggers OFF).
+CREATE TRIGGER ledger_meta_insert_once BEFORE INSERT ON ledger_meta
+WHEN EXISTS (SELECT 1 FROM ledger_meta WHERE key = NEW.key)
+BEGIN
+  SELECT RAISE(ABORT, 'STELE:APPEND_ONLY_VIOLATION:ledger_meta');
 END;
 
 CREATE TRIGGER ledger_meta_no_update BEFORE UPDATE ON ledger_meta

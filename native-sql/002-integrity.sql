@@ -36,8 +36,7 @@ CREATE TABLE agent_key_revocations (
 CREATE TRIGGER events_insert_not_halted BEFORE INSERT ON events
 WHEN NEW.stream_id IS NOT '$halt'
 BEGIN
-  SELECT RAISE(ABORT, 'STELE:LEDGER_HALTED:' ||
-                      json_object('haltSequence', h.sequence, 'reason', json_extract(h.payload, '$.reason')))
+  SELECT RAISE(ABORT, 'STELE:LEDGER_HALTED')
     FROM (SELECT sequence, type, payload FROM events
            WHERE stream_id = '$halt' ORDER BY stream_version DESC LIMIT 1) AS h
    WHERE h.type = 'stele.halted';
@@ -50,16 +49,16 @@ CREATE TRIGGER events_insert_signature BEFORE INSERT ON events
 WHEN NEW.signature IS NOT NULL OR NEW.agent_id IS NOT NULL
   OR (substr(NEW.stream_id, 1, 1) <> '$' AND EXISTS (SELECT 1 FROM ledger_meta WHERE key = 'require_signatures'))
 BEGIN
-  SELECT RAISE(ABORT, 'STELE:SIGNATURE_REQUIRED:' || json_object('eventId', NEW.event_id))
+  SELECT RAISE(ABORT, 'STELE:SIGNATURE_REQUIRED')
    WHERE NEW.signature IS NULL OR NEW.agent_id IS NULL;
-  SELECT RAISE(ABORT, 'STELE:UNKNOWN_AGENT:' || json_object('agentId', NEW.agent_id))
+  SELECT RAISE(ABORT, 'STELE:UNKNOWN_AGENT')
    WHERE NOT EXISTS (SELECT 1 FROM agent_keys WHERE agent_id = NEW.agent_id AND role = 'agent');
-  SELECT RAISE(ABORT, 'STELE:AGENT_KEY_REVOKED:' || json_object('agentId', NEW.agent_id))
+  SELECT RAISE(ABORT, 'STELE:AGENT_KEY_REVOKED')
    WHERE NOT EXISTS (SELECT 1 FROM agent_keys AS k
                       WHERE k.agent_id = NEW.agent_id AND k.role = 'agent'
                         AND NOT EXISTS (SELECT 1 FROM agent_key_revocations AS r
                                          WHERE r.agent_id = k.agent_id AND r.key_id = k.key_id));
-  SELECT RAISE(ABORT, 'STELE:SIGNATURE_INVALID:' || json_object('agentId', NEW.agent_id, 'eventId', NEW.event_id))
+  SELECT RAISE(ABORT, 'STELE:SIGNATURE_INVALID')
    WHERE NOT EXISTS (SELECT 1 FROM agent_keys AS k
                       WHERE k.agent_id = NEW.agent_id AND k.role = 'agent'
                         AND NOT EXISTS (SELECT 1 FROM agent_key_revocations AS r
@@ -73,7 +72,7 @@ END;
 CREATE TRIGGER events_insert_reserved_streams BEFORE INSERT ON events
 WHEN substr(NEW.stream_id, 1, 1) = '$' AND NEW.stream_id <> '$default'
 BEGIN
-  SELECT RAISE(ABORT, 'STELE:INVALID_EVENT:' || json_object('field', 'type', 'value', NEW.type))
+  SELECT RAISE(ABORT, 'STELE:INVALID_EVENT:{"field":"type"}')
    WHERE NOT ((NEW.stream_id = '$agents' AND NEW.type IN ('stele.agent_key_registered', 'stele.agent_key_revoked'))
            OR (NEW.stream_id = '$halt' AND NEW.type IN ('stele.halted', 'stele.halt_cleared')));
 
@@ -87,20 +86,17 @@ BEGIN
   SELECT RAISE(ABORT, 'STELE:INVALID_EVENT:{"field":"agentId"}')
    WHERE NEW.type IN ('stele.agent_key_registered', 'stele.agent_key_revoked')
      AND (typeof(json_extract(NEW.payload, '$.agentId')) <> 'text' OR typeof(json_extract(NEW.payload, '$.keyId')) <> 'text');
-  SELECT RAISE(ABORT, 'STELE:DUPLICATE_AGENT_KEY:' ||
-                      json_object('agentId', json_extract(NEW.payload, '$.agentId'), 'keyId', json_extract(NEW.payload, '$.keyId')))
+  SELECT RAISE(ABORT, 'STELE:DUPLICATE_AGENT_KEY')
    WHERE NEW.type = 'stele.agent_key_registered'
      AND EXISTS (SELECT 1 FROM agent_keys
                   WHERE agent_id = json_extract(NEW.payload, '$.agentId') AND key_id = json_extract(NEW.payload, '$.keyId'));
 
   -- Key revocation: the key exists and is still active.
-  SELECT RAISE(ABORT, 'STELE:UNKNOWN_AGENT:' ||
-                      json_object('agentId', json_extract(NEW.payload, '$.agentId'), 'keyId', json_extract(NEW.payload, '$.keyId')))
+  SELECT RAISE(ABORT, 'STELE:UNKNOWN_AGENT')
    WHERE NEW.type = 'stele.agent_key_revoked'
      AND NOT EXISTS (SELECT 1 FROM agent_keys
                       WHERE agent_id = json_extract(NEW.payload, '$.agentId') AND key_id = json_extract(NEW.payload, '$.keyId'));
-  SELECT RAISE(ABORT, 'STELE:AGENT_KEY_REVOKED:' ||
-                      json_object('agentId', json_extract(NEW.payload, '$.agentId'), 'keyId', json_extract(NEW.payload, '$.keyId')))
+  SELECT RAISE(ABORT, 'STELE:AGENT_KEY_REVOKED')
    WHERE NEW.type = 'stele.agent_key_revoked'
      AND EXISTS (SELECT 1 FROM agent_key_revocations
                   WHERE agent_id = json_extract(NEW.payload, '$.agentId') AND key_id = json_extract(NEW.payload, '$.keyId'));
@@ -110,12 +106,10 @@ BEGIN
   SELECT RAISE(ABORT, 'STELE:NOT_HALTED')
    WHERE NEW.type = 'stele.halt_cleared'
      AND (SELECT type FROM events WHERE stream_id = '$halt' ORDER BY stream_version DESC LIMIT 1) IS NOT 'stele.halted';
-  SELECT RAISE(ABORT, 'STELE:CEREMONY_REFUSED:' ||
-                      json_object('reason', 'the ceremony names another halt', 'haltSequence', h.sequence))
+  SELECT RAISE(ABORT, 'STELE:CEREMONY_REFUSED:{"reason":"the ceremony names another halt"}')
     FROM (SELECT sequence FROM events WHERE stream_id = '$halt' ORDER BY stream_version DESC LIMIT 1) AS h
    WHERE NEW.type = 'stele.halt_cleared' AND json_extract(NEW.payload, '$.haltSequence') IS NOT h.sequence;
-  SELECT RAISE(ABORT, 'STELE:CEREMONY_REFUSED:' ||
-                      json_object('reason', 'not enough valid witness signatures', 'valid', w.valid, 'quorum', w.quorum))
+  SELECT RAISE(ABORT, 'STELE:CEREMONY_REFUSED:{"reason":"not enough valid witness signatures"}')
     FROM (SELECT (SELECT count(DISTINCT k.agent_id)
                     FROM json_each(NEW.payload, '$.witnesses') AS s
                     JOIN agent_keys AS k

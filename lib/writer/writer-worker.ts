@@ -15,7 +15,7 @@ import { receiveMessageOnPort, workerData } from 'node:worker_threads';
 import { checkHead } from '../chain.ts';
 import { LedgerError, toWire, type WireError } from '../errors.ts';
 import { applyMigrations, configureWriterConnection, registerNativeFunctions } from '../native-sql.ts';
-import type { AppendRequest, FromWriter, RequestOutcome, StoredEvent, ToWriter, WriterStartup } from './protocol.ts';
+import type { AppendRequest, EncodedEvent, FromWriter, RequestOutcome, StoredEvent, ToWriter, WriterStartup } from './protocol.ts';
 import { acquireWriterLock } from './writer-lock.ts';
 
 const { settings, port } = workerData as WriterStartup;
@@ -35,7 +35,9 @@ function open(): { db: Database.Database; lock: Database.Database } {
     registerNativeFunctions(db, settings);
     const schemaVersion = applyMigrations(db);
     if (settings.requireSignatures) {
-      db.prepare("INSERT OR IGNORE INTO ledger_meta (key, value) VALUES ('require_signatures', '1')").run();
+      db.prepare(
+        "INSERT INTO ledger_meta (key, value) SELECT 'require_signatures', '1' WHERE NOT EXISTS (SELECT 1 FROM ledger_meta WHERE key = 'require_signatures')",
+      ).run();
     }
     const head = checkHead(db);
     if (head.fault) throw LedgerError.of('WRITER_INCONSISTENCY', { check: 'head_hash', ...head.fault });
@@ -95,12 +97,15 @@ function commitGroup(requests: AppendRequest[]): RequestOutcome[] {
   const outcomes: RequestOutcome[] = [];
   for (const request of requests) {
     statements.savepoint.run();
+    let current: EncodedEvent | undefined;
     try {
-      const events = request.events.map(appendOne);
+      const events: StoredEvent[] = [];
+      for (current of request.events) events.push(appendOne(current));
       statements.release.run();
       outcomes.push({ id: request.id, ok: true, events });
     } catch (error) {
-      outcomes.push({ id: request.id, ok: false, error: wireErrorOf(error) });
+      // Details are read before rolling back, so they describe what the failing event saw.
+      outcomes.push({ id: request.id, ok: false, error: wireErrorOf(error, current) });
       if (!db.inTransaction) return failAll(requests, outcomes, error);
       statements.rollbackTo.run();
       statements.release.run();
@@ -115,7 +120,7 @@ function commitGroup(requests: AppendRequest[]): RequestOutcome[] {
   return outcomes;
 }
 
-function appendOne(event: AppendRequest['events'][number]): StoredEvent {
+function appendOne(event: EncodedEvent): StoredEvent {
   statements.append.run(
     event.eventId,
     event.streamId,
@@ -150,10 +155,12 @@ function shutDown(): void {
 }
 
 /**
- * Maps what SQLite raised back to a coded error. Triggers raise `STELE:CODE` or
- * `STELE:CODE:<details>` where details is a JSON object or a bare word (the offending field).
+ * Maps what SQLite raised back to a coded error. Triggers raise a literal `STELE:CODE` or
+ * `STELE:CODE:<details>` (a JSON object or a bare word naming a field): literal, because SQLite
+ * before 3.47 cannot even load a schema whose RAISE has an expression, and FORMAT.md promises the
+ * file reads with any SQLite. The facts for `details` are looked up here instead.
  */
-function wireErrorOf(error: unknown): WireError {
+function wireErrorOf(error: unknown, event?: EncodedEvent): WireError {
   if (error instanceof LedgerError) return toWire(error);
   const message = error instanceof Error ? error.message : String(error);
   const match = /^STELE:([A-Z_]+)(?::(.*))?$/s.exec(message);
@@ -163,10 +170,52 @@ function wireErrorOf(error: unknown): WireError {
     let details: Record<string, unknown> = {};
     if (rest?.startsWith('{')) details = JSON.parse(rest) as Record<string, unknown>;
     else if (rest) details = { field: rest };
+    if (event) details = { ...detailsOf(code, event), ...details };
     return toWire(LedgerError.of(code, details));
   }
   const sqliteCode = (error as { code?: unknown }).code;
   return toWire(
     LedgerError.of('WRITE_FAILED', { sqliteCode: typeof sqliteCode === 'string' ? sqliteCode : undefined }, message),
   );
+}
+
+const lookups = {
+  streamVersion: db.prepare<[string], { v: number | null }>('SELECT max(stream_version) AS v FROM events WHERE stream_id = ?'),
+  sequenceOf: db.prepare<[string], number>('SELECT sequence FROM events WHERE event_id = ?').pluck(),
+  lastHalt: db.prepare<[], { sequence: number; reason: string | null }>(
+    "SELECT sequence, json_extract(payload, '$.reason') AS reason FROM events WHERE stream_id = '$halt' ORDER BY stream_version DESC LIMIT 1",
+  ),
+  quorum: db.prepare<[], number>("SELECT CAST(value AS INTEGER) FROM ledger_meta WHERE key = 'witness_quorum'").pluck(),
+};
+
+/** The facts behind a coded failure of `event`, read in the failing transaction. */
+function detailsOf(code: WireError['code'], event: EncodedEvent): Record<string, unknown> {
+  const payload = () => (event.payload ? (JSON.parse(event.payload) as Record<string, unknown>) : {});
+  switch (code) {
+    case 'WRONG_EXPECTED_VERSION':
+      return {
+        streamId: event.streamId,
+        expected: event.expectedVersion,
+        actual: lookups.streamVersion.get(event.streamId)?.v ?? 'no_stream',
+      };
+    case 'DUPLICATE_EVENT_ID':
+      return { eventId: event.eventId, sequence: lookups.sequenceOf.get(event.eventId) };
+    case 'LEDGER_HALTED': {
+      const halt = lookups.lastHalt.get();
+      return { haltSequence: halt?.sequence, reason: halt?.reason };
+    }
+    case 'SIGNATURE_REQUIRED':
+    case 'SIGNATURE_INVALID':
+      return { eventId: event.eventId, agentId: event.agentId ?? undefined };
+    case 'UNKNOWN_AGENT':
+    case 'AGENT_KEY_REVOKED':
+    case 'DUPLICATE_AGENT_KEY':
+      return event.agentId !== null
+        ? { agentId: event.agentId }
+        : { agentId: payload().agentId, keyId: payload().keyId };
+    case 'CEREMONY_REFUSED':
+      return { quorum: lookups.quorum.get() };
+    default:
+      return {};
+  }
 }
