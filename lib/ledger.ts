@@ -3,6 +3,7 @@
  * reads run synchronously on a read-only connection of the caller's thread.
  */
 import { EventEmitter } from 'node:events';
+import { existsSync } from 'node:fs';
 import { resolve as resolvePath } from 'node:path';
 import { LedgerError } from './errors.ts';
 import { createHash } from 'node:crypto';
@@ -95,12 +96,13 @@ export interface LedgerEvents {
 export class Ledger extends EventEmitter<LedgerEvents> {
   readonly #path: string;
   readonly #options: ResolvedOptions;
-  readonly #writer: WriterClient;
+  /** Absent when opened with `readonly: true`. */
+  readonly #writer: WriterClient | undefined;
   readonly #reader: LedgerReader;
   #closing: Promise<void> | undefined;
 
   /** @internal Use {@link openLedger}. */
-  constructor(path: string, options: ResolvedOptions, writer: WriterClient, reader: LedgerReader) {
+  constructor(path: string, options: ResolvedOptions, writer: WriterClient | undefined, reader: LedgerReader) {
     super();
     this.#path = path;
     this.#options = options;
@@ -115,7 +117,18 @@ export class Ledger extends EventEmitter<LedgerEvents> {
 
   /** Events queued or in flight to the writer. */
   get pendingAppends(): number {
-    return this.#writer.pendingAppends;
+    return this.#writer?.pendingAppends ?? 0;
+  }
+
+  /** True when opened with `readonly: true`: reads only, no writer. */
+  get readonly(): boolean {
+    return this.#writer === undefined;
+  }
+
+  /** The writer, or WRITER_UNAVAILABLE for a read-only ledger. */
+  #writerOrThrow(): WriterClient {
+    if (!this.#writer) throw LedgerError.of('WRITER_UNAVAILABLE', { path: this.#path, readonly: true }, 'opened with readonly: true');
+    return this.#writer;
   }
 
   /**
@@ -130,7 +143,7 @@ export class Ledger extends EventEmitter<LedgerEvents> {
    */
   async append(input: AppendInput): Promise<AppendResult> {
     this.#assertOpen();
-    const [stored] = await this.#writer.submit([encodeInput(input, undefined, this.#options.maxEventBytes)]);
+    const [stored] = await this.#writerOrThrow().submit([encodeInput(input, undefined, this.#options.maxEventBytes)]);
     return this.#acknowledge(stored!);
   }
 
@@ -166,7 +179,7 @@ export class Ledger extends EventEmitter<LedgerEvents> {
       }
       ids.add(event.eventId);
     }
-    const stored = await this.#writer.submit(events);
+    const stored = await this.#writerOrThrow().submit(events);
     return stored.map((event) => this.#acknowledge(event));
   }
 
@@ -339,7 +352,7 @@ export class Ledger extends EventEmitter<LedgerEvents> {
   }
 
   async #appendSystem(event: EncodedEvent): Promise<AppendResult> {
-    const [stored] = await this.#writer.submit([event]);
+    const [stored] = await this.#writerOrThrow().submit([event]);
     return this.#acknowledge(stored!);
   }
 
@@ -349,11 +362,11 @@ export class Ledger extends EventEmitter<LedgerEvents> {
    */
   close(): Promise<void> {
     this.#closing ??= (async () => {
-      await this.#writer.drain();
+      await this.#writer?.drain();
       // The reader closes first so that the writer's connection is the file's last one: SQLite
       // then checkpoints the WAL into the main file, and a copy of the .db alone is complete.
       this.#reader.close();
-      await this.#writer.close();
+      await this.#writer?.close();
     })();
     return this.#closing;
   }
@@ -396,12 +409,18 @@ export async function openLedger(path: string, options?: LedgerOptions): Promise
   if (typeof path !== 'string' || path.length === 0) throw new TypeError('openLedger needs a file path');
   const resolved = resolveOptions(options);
   const absolute = resolvePath(path);
+  if (resolved.readonly) {
+    if (!existsSync(absolute)) throw new TypeError(`readonly: true needs an existing ledger file; ${absolute} does not exist`);
+    return new Ledger(absolute, resolved, undefined, new LedgerReader(absolute));
+  }
   const { client } = await WriterClient.start(
     {
       path: absolute,
       durability: resolved.durability,
       driftThresholdMs: resolved.driftThresholdMs,
       requireSignatures: resolved.requireSignatures,
+      startupVerifyRows: resolved.startupVerifyRows,
+      expectedHead: resolved.expectedHead,
     },
     { maxPendingAppends: resolved.maxPendingAppends, onFull: resolved.onFull },
   );

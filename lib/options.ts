@@ -23,6 +23,15 @@ export interface LedgerOptions {
    * the setting is recorded in the file and cannot be removed.
    */
   requireSignatures?: boolean;
+  /** Newest rows the writer re-verifies before accepting appends (default 1,000; 0 skips). */
+  startupVerifyRows?: number;
+  /**
+   * An anchor kept outside the file (e.g. a head you stored after a previous session): the row at
+   * `sequence` must exist with `contentHash`, or opening fails with WRITER_INCONSISTENCY.
+   */
+  expectedHead?: { sequence: number; contentHash: string };
+  /** Open for reading only: no writer, no lock; works while another process writes. */
+  readonly?: boolean;
 }
 
 /** @internal */
@@ -33,6 +42,9 @@ export interface ResolvedOptions {
   readonly maxEventBytes: number;
   readonly driftThresholdMs: number;
   readonly requireSignatures: boolean;
+  readonly startupVerifyRows: number;
+  readonly expectedHead: { readonly sequence: number; readonly contentHash: string } | undefined;
+  readonly readonly: boolean;
 }
 
 const DEFAULTS: ResolvedOptions = {
@@ -42,6 +54,9 @@ const DEFAULTS: ResolvedOptions = {
   maxEventBytes: 1024 * 1024,
   driftThresholdMs: 5_000,
   requireSignatures: false,
+  startupVerifyRows: 1_000,
+  expectedHead: undefined,
+  readonly: false,
 };
 
 const KNOWN = new Set(Object.keys(DEFAULTS));
@@ -72,6 +87,24 @@ export function resolveOptions(options: LedgerOptions | undefined): ResolvedOpti
   if (given.requireSignatures !== undefined) {
     if (typeof given.requireSignatures !== 'boolean') throw new TypeError(`requireSignatures must be a boolean, got ${describe(given.requireSignatures)}`);
     resolved.requireSignatures = given.requireSignatures;
+  }
+  if (given.readonly !== undefined) {
+    if (typeof given.readonly !== 'boolean') throw new TypeError(`readonly must be a boolean, got ${describe(given.readonly)}`);
+    resolved.readonly = given.readonly;
+  }
+  if (given.startupVerifyRows !== undefined) {
+    if (typeof given.startupVerifyRows !== 'number') throw new TypeError(`startupVerifyRows must be an integer >= 0, got ${describe(given.startupVerifyRows)}`);
+    if (!Number.isSafeInteger(given.startupVerifyRows) || given.startupVerifyRows < 0) {
+      throw new RangeError(`startupVerifyRows must be an integer >= 0, got ${given.startupVerifyRows}`);
+    }
+    resolved.startupVerifyRows = given.startupVerifyRows;
+  }
+  if (given.expectedHead !== undefined) {
+    const head = given.expectedHead as { sequence?: unknown; contentHash?: unknown } | null;
+    if (typeof head !== 'object' || head === null || typeof head.contentHash !== 'string' || !/^[0-9a-f]{64}$/.test(head.contentHash)) {
+      throw new TypeError('expectedHead must be { sequence, contentHash } with a 64-digit lowercase hex contentHash');
+    }
+    resolved.expectedHead = Object.freeze({ sequence: positiveInteger('expectedHead.sequence', head.sequence), contentHash: head.contentHash });
   }
   // Phase 3: the frozen config.
   return Object.freeze(resolved);

@@ -17,6 +17,10 @@ export interface WriterSettings {
   driftThresholdMs: number;
   /** Record in the file that unsigned events are refused from now on. */
   requireSignatures: boolean;
+  /** How many of the newest rows to re-verify before accepting appends. */
+  startupVerifyRows: number;
+  /** An anchor the app keeps elsewhere: the row at this sequence must have this hash. */
+  expectedHead: Head | undefined;
 }
 
 /** `workerData` of the writer worker. */

@@ -12,11 +12,13 @@
  */
 import Database from 'better-sqlite3';
 import { receiveMessageOnPort, workerData } from 'node:worker_threads';
-import { checkHead } from '../chain.ts';
 import { LedgerError, toWire, type WireError } from '../errors.ts';
 import { applyMigrations, configureWriterConnection, registerNativeFunctions } from '../native-sql.ts';
-import type { AppendRequest, EncodedEvent, FromWriter, RequestOutcome, StoredEvent, ToWriter, WriterStartup } from './protocol.ts';
+import type { AppendRequest, EncodedEvent, FromWriter, Head, RequestOutcome, StoredEvent, ToWriter, WriterStartup } from './protocol.ts';
 import { acquireWriterLock } from './writer-lock.ts';
+import { systemEvent } from '../event.ts';
+import { writeHeadSidecar } from './head-sidecar.ts';
+import { startupFault, type StartupFault } from './startup-check.ts';
 
 const { settings, port } = workerData as WriterStartup;
 
@@ -24,7 +26,11 @@ function send(message: FromWriter): void {
   port.postMessage(message);
 }
 
-/** Takes the lock, opens and migrates the file, checks the head; or reports why not and exits. */
+/**
+ * Takes the lock, opens and migrates the file, and checks it against the head it should have;
+ * or reports why not and exits. An inconsistent file is halted (in the file, so that no later
+ * writer appends to it either) before the failure is reported.
+ */
 function open(): { db: Database.Database; lock: Database.Database } {
   let lock: Database.Database | undefined;
   let db: Database.Database | undefined;
@@ -39,9 +45,12 @@ function open(): { db: Database.Database; lock: Database.Database } {
         "INSERT INTO ledger_meta (key, value) SELECT 'require_signatures', '1' WHERE NOT EXISTS (SELECT 1 FROM ledger_meta WHERE key = 'require_signatures')",
       ).run();
     }
-    const head = checkHead(db);
-    if (head.fault) throw LedgerError.of('WRITER_INCONSISTENCY', { check: 'head_hash', ...head.fault });
-    send({ kind: 'ready', head: head.head, schemaVersion });
+    const { head, fault } = startupFault(db, settings);
+    if (fault) {
+      haltForInconsistency(db, fault);
+      throw LedgerError.of('WRITER_INCONSISTENCY', { ...fault });
+    }
+    send({ kind: 'ready', head, schemaVersion });
     return { db, lock };
   } catch (error) {
     send({ kind: 'failed', error: wireErrorOf(error) });
@@ -50,6 +59,21 @@ function open(): { db: Database.Database; lock: Database.Database } {
     port.close();
     return process.exit(0);
   }
+}
+
+function haltForInconsistency(db: Database.Database, fault: StartupFault): void {
+  const last = db
+    .prepare("SELECT type FROM events WHERE stream_id = '$halt' ORDER BY stream_version DESC LIMIT 1")
+    .pluck()
+    .get();
+  if (last === 'stele.halted') return;
+  const reason = `startup inconsistency (${fault.check}) at sequence ${fault.sequence}: expected ${String(fault.expected)}, found ${String(fault.actual)}`;
+  const halt = systemEvent('$halt', 'stele.halted', { reason, fault: { ...fault } });
+  db.prepare(
+    `INSERT INTO append_event (event_id, stream_id, type, payload, payload_meta, metadata, metadata_meta,
+                               agent_id, signature, local_timestamp, expected_version)
+     VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
+  ).run(halt.eventId, halt.streamId, halt.type, halt.payload, halt.payloadMeta, null, null, null, null, halt.localTimestamp, null);
 }
 
 const { db, lock } = open();
@@ -84,9 +108,40 @@ port.on('message', (first: ToWriter) => {
     if (message.kind === 'append') requests.push(...message.requests);
     else if (message.kind === 'close') closing = true;
   }
-  if (requests.length > 0) send({ kind: 'outcomes', outcomes: commitGroup(requests) });
+  if (requests.length > 0) {
+    send({ kind: 'outcomes', outcomes: commitGroup(requests) });
+    scheduleHeadSidecar();
+  }
   if (closing) shutDown();
 });
+
+const headStatement = db.prepare<[], Head>(
+  'SELECT sequence, content_hash AS contentHash FROM events ORDER BY sequence DESC LIMIT 1',
+);
+let sidecarTimer: NodeJS.Timeout | undefined;
+
+/** At most once a second, after the replies went out: never an extra fsync per commit. */
+function scheduleHeadSidecar(): void {
+  sidecarTimer ??= setTimeout(() => {
+    sidecarTimer = undefined;
+    recordDurableHead();
+  }, 1000);
+}
+
+/**
+ * Records the head in the sidecar once it is durable. At durability 'full' every commit is; at
+ * 'normal' the WAL is not synced per commit, so the head is recorded only after a checkpoint has
+ * synced everything — a sidecar must never claim rows that a power loss could take back.
+ */
+function recordDurableHead(): void {
+  const head = headStatement.get();
+  if (!head) return;
+  if (settings.durability === 'normal') {
+    const [result] = db.pragma('wal_checkpoint(PASSIVE)') as Array<{ busy: number; log: number; checkpointed: number }>;
+    if (!result || result.busy !== 0 || result.checkpointed !== result.log) return;
+  }
+  writeHeadSidecar(settings.path, head);
+}
 
 function commitGroup(requests: AppendRequest[]): RequestOutcome[] {
   try {
@@ -148,7 +203,11 @@ function failAll(requests: AppendRequest[], outcomes: RequestOutcome[], cause: u
 }
 
 function shutDown(): void {
+  if (sidecarTimer) clearTimeout(sidecarTimer);
+  // Closing the last connection checkpoints and syncs the WAL, so the head is durable after it.
+  const head = headStatement.get();
   db.close();
+  if (head) writeHeadSidecar(settings.path, head);
   lock.close();
   send({ kind: 'closed' });
   port.close();
