@@ -44,10 +44,10 @@ END;
 
 -- Signed events must verify against an active key of their agent. With require_signatures set
 -- (it can be set, never unset: ledger_meta refuses updates and deletes), unsigned events outside
--- the reserved streams are refused.
+-- Stele's own streams ('$agents', '$halt') are refused.
 CREATE TRIGGER events_insert_signature BEFORE INSERT ON events
 WHEN NEW.signature IS NOT NULL OR NEW.agent_id IS NOT NULL
-  OR (substr(NEW.stream_id, 1, 1) <> '$' AND EXISTS (SELECT 1 FROM ledger_meta WHERE key = 'require_signatures'))
+  OR (NEW.stream_id NOT IN ('$agents', '$halt') AND EXISTS (SELECT 1 FROM ledger_meta WHERE key = 'require_signatures'))
 BEGIN
   SELECT RAISE(ABORT, 'STELE:SIGNATURE_REQUIRED')
    WHERE NEW.signature IS NULL OR NEW.agent_id IS NULL;
