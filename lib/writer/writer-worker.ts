@@ -91,8 +91,15 @@ const statements = {
                                agent_id, signature, local_timestamp, expected_version)
      VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
   ),
-  // An INSTEAD OF trigger leaves changes() and lastInsertRowid at 0: read the assigned row back
-  // by its unique event id, in the same transaction.
+  // An INSTEAD OF trigger leaves changes() and lastInsertRowid at 0: read the assigned rows back
+  // in the same transaction, by sequence range or by unique event id.
+  maxSequence: db.prepare('SELECT coalesce(max(sequence), 0) FROM events').pluck(),
+  assignedSince: db.prepare(
+    `SELECT sequence, event_id AS eventId, stream_id AS streamId, stream_version AS streamVersion,
+            content_hash AS contentHash, prev_hash AS prevHash,
+            authority_timestamp AS authorityTimestamp, local_timestamp AS localTimestamp
+       FROM events WHERE sequence > ? ORDER BY sequence`,
+  ),
   assigned: db.prepare(
     `SELECT sequence, event_id AS eventId, stream_id AS streamId, stream_version AS streamVersion,
             content_hash AS contentHash, prev_hash AS prevHash,
@@ -149,33 +156,43 @@ function commitGroup(requests: AppendRequest[]): RequestOutcome[] {
   } catch (error) {
     return requests.map((request) => ({ id: request.id, ok: false, error: wireErrorOf(error) }));
   }
-  const outcomes: RequestOutcome[] = [];
+  const headBefore = statements.maxSequence.get() as number;
+  const succeeded: AppendRequest[] = [];
+  const failed = new Map<number, RequestOutcome>();
   for (const request of requests) {
-    statements.savepoint.run();
+    // One INSERT statement is atomic by itself; only a batch needs its own savepoint.
+    const batch = request.events.length > 1;
+    if (batch) statements.savepoint.run();
     let current: EncodedEvent | undefined;
     try {
-      const events: StoredEvent[] = [];
-      for (current of request.events) events.push(appendOne(current));
-      statements.release.run();
-      outcomes.push({ id: request.id, ok: true, events });
+      for (current of request.events) appendOne(current);
+      if (batch) statements.release.run();
+      succeeded.push(request);
     } catch (error) {
       // Details are read before rolling back, so they describe what the failing event saw.
-      outcomes.push({ id: request.id, ok: false, error: wireErrorOf(error, current) });
-      if (!db.inTransaction) return failAll(requests, outcomes, error);
-      statements.rollbackTo.run();
-      statements.release.run();
+      failed.set(request.id, { id: request.id, ok: false, error: wireErrorOf(error, current) });
+      if (!db.inTransaction) return failAll(requests, [...failed.values()], error);
+      if (batch) {
+        statements.rollbackTo.run();
+        statements.release.run();
+      }
     }
   }
+  // What the triggers assigned, read back in one range scan rather than one lookup per event.
+  // An idempotent retry inserted nothing new; its original row is looked up by id.
+  const assigned = new Map((statements.assignedSince.all(headBefore) as StoredEvent[]).map((row) => [row.eventId, row]));
+  const stored = (event: EncodedEvent) => assigned.get(event.eventId) ?? (statements.assigned.get(event.eventId) as StoredEvent);
+  const done = new Map(succeeded.map((request) => [request.id, request.events.map(stored)]));
   try {
     statements.commit.run();
   } catch (error) {
     if (db.inTransaction) statements.rollback.run();
-    return failAll(requests, outcomes, error);
+    return failAll(requests, [...failed.values()], error);
   }
-  return outcomes;
+  return requests.map((request) => failed.get(request.id) ?? { id: request.id, ok: true, events: done.get(request.id)! });
 }
 
-function appendOne(event: EncodedEvent): StoredEvent {
+function appendOne(event: EncodedEvent): void {
   statements.append.run(
     event.eventId,
     event.streamId,
@@ -189,7 +206,6 @@ function appendOne(event: EncodedEvent): StoredEvent {
     event.localTimestamp,
     event.expectedVersion,
   );
-  return statements.assigned.get(event.eventId) as StoredEvent;
 }
 
 /**
