@@ -56,22 +56,26 @@ BEGIN
   -- Durable idempotency: the same event id with the same content is a retry of an append that
   -- already happened (perhaps before a crash or restart). Nothing more to do; the writer reads
   -- the original row back. Checked before the expected version, which the original moved on.
-  SELECT RAISE(IGNORE) FROM events AS e
-   WHERE e.event_id = NEW.event_id
-     AND e.type = NEW.type AND e.stream_id = NEW.stream_id
-     AND e.payload IS NEW.payload AND e.payload_meta IS NEW.payload_meta
-     AND e.metadata IS NEW.metadata AND e.metadata_meta IS NEW.metadata_meta
-     AND e.agent_id IS NEW.agent_id AND e.signature IS NEW.signature;
-  SELECT RAISE(ABORT, 'STELE:DUPLICATE_EVENT_ID')
-    FROM events WHERE event_id = NEW.event_id;
+  SELECT CASE
+           WHEN e.type = NEW.type AND e.stream_id = NEW.stream_id
+            AND e.payload IS NEW.payload AND e.payload_meta IS NEW.payload_meta
+            AND e.metadata IS NEW.metadata AND e.metadata_meta IS NEW.metadata_meta
+            AND e.agent_id IS NEW.agent_id AND e.signature IS NEW.signature
+           THEN RAISE(IGNORE)
+           ELSE RAISE(ABORT, 'STELE:DUPLICATE_EVENT_ID')
+         END
+    FROM events AS e WHERE e.event_id = NEW.event_id;
 
+  -- The stream's version is looked up only when a check asks for it.
   SELECT RAISE(ABORT, 'STELE:WRONG_EXPECTED_VERSION')
-    FROM (SELECT max(stream_version) AS v FROM events WHERE stream_id = NEW.stream_id)
-   WHERE CASE
-           WHEN NEW.expected_version IS NULL OR NEW.expected_version = 'any' THEN 0
-           WHEN NEW.expected_version = 'no_stream' THEN v IS NOT NULL
-           WHEN NEW.expected_version = 'stream_exists' THEN v IS NULL
-           WHEN typeof(NEW.expected_version) IN ('integer', 'real') THEN v IS NOT NEW.expected_version
+   WHERE NEW.expected_version IS NOT NULL AND NEW.expected_version IS NOT 'any'
+     AND CASE
+           WHEN NEW.expected_version = 'no_stream'
+             THEN (SELECT max(stream_version) FROM events WHERE stream_id = NEW.stream_id) IS NOT NULL
+           WHEN NEW.expected_version = 'stream_exists'
+             THEN (SELECT max(stream_version) FROM events WHERE stream_id = NEW.stream_id) IS NULL
+           WHEN typeof(NEW.expected_version) IN ('integer', 'real')
+             THEN (SELECT max(stream_version) FROM events WHERE stream_id = NEW.stream_id) IS NOT NEW.expected_version
            ELSE RAISE(ABORT, 'STELE:INVALID_EVENT:{"field":"expectedVersion"}')
          END;
 
@@ -84,41 +88,47 @@ BEGIN
          stele_event_hash(a.sequence, NEW.event_id, NEW.stream_id, a.stream_version, NEW.type,
                           NEW.payload, NEW.payload_meta, NEW.metadata, NEW.metadata_meta,
                           NEW.agent_id, NEW.signature, NEW.local_timestamp, a.now, a.prev_hash)
-    FROM (SELECT coalesce((SELECT max(sequence) FROM events), 0) + 1 AS sequence,
-                 coalesce((SELECT content_hash FROM events ORDER BY sequence DESC LIMIT 1),
+    FROM (SELECT coalesce(h.sequence, 0) + 1 AS sequence,
+                 coalesce(h.content_hash,
                           '0000000000000000000000000000000000000000000000000000000000000000') AS prev_hash,
                  coalesce((SELECT max(stream_version) FROM events WHERE stream_id = NEW.stream_id), -1) + 1
                    AS stream_version,
                  -- 'now' is fixed for the whole statement, so the guard below sees the same value.
-                 CAST(round(unixepoch('subsec') * 1000) AS INTEGER) AS now) AS a;
+                 CAST(round(unixepoch('subsec') * 1000) AS INTEGER) AS now
+            -- max() with a bare column reads the newest row's hash in the same index seek.
+            FROM (SELECT max(sequence) AS sequence, content_hash FROM events) AS h) AS a;
 END;
 
 -- The table guards itself, so that a direct INSERT (ours included) must extend the chain exactly
--- as the view would have: next sequence, linked prev_hash, next stream version, the database's
--- clock, and the correct content hash.
+-- as the view would have: next sequence, linked prev_hash, a new event id, next stream version,
+-- the database's clock, and the correct content hash. One CASE, checked in order, so each
+-- lookup runs once and only when the checks before it passed.
 CREATE TRIGGER events_insert_extends_chain BEFORE INSERT ON events
 BEGIN
-  SELECT RAISE(ABORT, 'STELE:APPEND_ONLY_VIOLATION:sequence')
-   WHERE NEW.sequence IS NOT coalesce((SELECT max(sequence) FROM events), 0) + 1;
-  -- An existing event_id would make INSERT OR REPLACE delete that event; on a connection with
-  -- recursive_triggers OFF the delete guard would not fire. Sequence and (stream, version) cannot
-  -- conflict: the checks around this one pin both to fresh values.
-  SELECT RAISE(ABORT, 'STELE:APPEND_ONLY_VIOLATION:event_id')
-   WHERE EXISTS (SELECT 1 FROM events WHERE event_id = NEW.event_id);
-  SELECT RAISE(ABORT, 'STELE:APPEND_ONLY_VIOLATION:prev_hash')
-   WHERE NEW.prev_hash IS NOT coalesce((SELECT content_hash FROM events WHERE sequence = NEW.sequence - 1),
-                                       '0000000000000000000000000000000000000000000000000000000000000000');
-  SELECT RAISE(ABORT, 'STELE:APPEND_ONLY_VIOLATION:stream_version')
-   WHERE NEW.stream_version IS NOT
-         coalesce((SELECT max(stream_version) FROM events WHERE stream_id = NEW.stream_id), -1) + 1;
-  SELECT RAISE(ABORT, 'STELE:APPEND_ONLY_VIOLATION:authority_timestamp')
-   WHERE NEW.authority_timestamp IS NOT CAST(round(unixepoch('subsec') * 1000) AS INTEGER);
-  SELECT RAISE(ABORT, 'STELE:APPEND_ONLY_VIOLATION:content_hash')
-   WHERE NEW.content_hash IS NOT
-         stele_event_hash(NEW.sequence, NEW.event_id, NEW.stream_id, NEW.stream_version, NEW.type,
-                          NEW.payload, NEW.payload_meta, NEW.metadata, NEW.metadata_meta,
-                          NEW.agent_id, NEW.signature, NEW.local_timestamp,
-                          NEW.authority_timestamp, NEW.prev_hash);
+  SELECT CASE
+           WHEN NEW.sequence IS NOT coalesce(h.sequence, 0) + 1
+             THEN RAISE(ABORT, 'STELE:APPEND_ONLY_VIOLATION:sequence')
+           WHEN NEW.prev_hash IS NOT coalesce(h.content_hash,
+                                              '0000000000000000000000000000000000000000000000000000000000000000')
+             THEN RAISE(ABORT, 'STELE:APPEND_ONLY_VIOLATION:prev_hash')
+           -- An existing event_id would make INSERT OR REPLACE delete that event; on a connection
+           -- with recursive_triggers OFF the delete guard would not fire. Sequence and (stream,
+           -- version) cannot conflict: the checks around this one pin both to fresh values.
+           WHEN EXISTS (SELECT 1 FROM events WHERE event_id = NEW.event_id)
+             THEN RAISE(ABORT, 'STELE:APPEND_ONLY_VIOLATION:event_id')
+           WHEN NEW.stream_version IS NOT
+                coalesce((SELECT max(stream_version) FROM events WHERE stream_id = NEW.stream_id), -1) + 1
+             THEN RAISE(ABORT, 'STELE:APPEND_ONLY_VIOLATION:stream_version')
+           WHEN NEW.authority_timestamp IS NOT CAST(round(unixepoch('subsec') * 1000) AS INTEGER)
+             THEN RAISE(ABORT, 'STELE:APPEND_ONLY_VIOLATION:authority_timestamp')
+           WHEN NEW.content_hash IS NOT
+                stele_event_hash(NEW.sequence, NEW.event_id, NEW.stream_id, NEW.stream_version, NEW.type,
+                                 NEW.payload, NEW.payload_meta, NEW.metadata, NEW.metadata_meta,
+                                 NEW.agent_id, NEW.signature, NEW.local_timestamp,
+                                 NEW.authority_timestamp, NEW.prev_hash)
+             THEN RAISE(ABORT, 'STELE:APPEND_ONLY_VIOLATION:content_hash')
+         END
+    FROM (SELECT max(sequence) AS sequence, content_hash FROM events) AS h;
 END;
 
 -- recursive_triggers is ON on the writer connection, so INSERT OR REPLACE and UPSERT, which
