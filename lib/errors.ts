@@ -25,7 +25,8 @@ export type LedgerErrorCode =
   | 'SIGNATURE_REQUIRED'
   | 'UNKNOWN_AGENT'
   | 'AGENT_KEY_REVOKED'
-  | 'DUPLICATE_AGENT_KEY';
+  | 'DUPLICATE_AGENT_KEY'
+  | 'UNKNOWN_EVENT_TYPE';
 
 /** What a caller should do about each code; the first sentence of every message. */
 const ADVICE: Record<LedgerErrorCode, string> = {
@@ -50,6 +51,7 @@ const ADVICE: Record<LedgerErrorCode, string> = {
   UNKNOWN_AGENT: 'no key is registered for this agent; register one with registerAgentKey()',
   AGENT_KEY_REVOKED: 'the key is revoked; register a new key and sign with it',
   DUPLICATE_AGENT_KEY: 'this agent already has a key with this keyId; choose another keyId',
+  UNKNOWN_EVENT_TYPE: 'this ledger accepts only the event types it was opened with; add the type to eventTypes',
 };
 
 /**

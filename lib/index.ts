@@ -34,3 +34,8 @@ export {
   clearHaltSignableBytes,
 } from './signing.ts';
 export type { AgentKeyPair, WitnessSignature } from './signing.ts';
+export { verifyLedgerFile } from './verify.ts';
+export type { VerifyOptions, VerifyResult, VerifyProgress, VerifyFault, VerifyFaultReason } from './verify.ts';
+export type { LedgerHealth, DegradedWarning } from './ledger.ts';
+export type { Logger } from './options.ts';
+export type { StandardSchemaV1, PayloadIssue } from './standard-schema.ts';

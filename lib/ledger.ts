@@ -20,6 +20,9 @@ import {
 import { resolveOptions, type LedgerOptions, type ResolvedOptions } from './options.ts';
 import { LedgerReader } from './reader.ts';
 import type { WitnessSignature } from './signing.ts';
+import { validatePayload } from './standard-schema.ts';
+import { verifyLedgerFile, type VerifyOptions, type VerifyResult } from './verify.ts';
+import type { LogLevel } from './writer/protocol.ts';
 import type { EncodedEvent, StoredEvent } from './writer/protocol.ts';
 import { WriterClient } from './writer/writer-client.ts';
 
@@ -77,9 +80,35 @@ export interface RegisterAgentKeyOptions {
   role?: 'agent' | 'witness';
 }
 
+/** Emitted as `'warning'` when `allowDegraded` opened a ledger whose writer could not start. */
+export interface DegradedWarning {
+  kind: 'degraded';
+  code: string;
+  details: Readonly<Record<string, unknown>>;
+}
+
 /** Events a {@link Ledger} emits. */
 export interface LedgerEvents {
-  warning: [ClockDriftWarning];
+  warning: [ClockDriftWarning | DegradedWarning];
+  /** The writer crashed more than `maxRestarts` times in `restartWindowMs` and is not restarted. */
+  error: [LedgerError];
+}
+
+/** What {@link Ledger.health} reports. */
+export interface LedgerHealth {
+  writer: 'starting' | 'running' | 'restarting' | 'failed' | 'closed';
+  /** Reads work but appends do not: the writer could not start or gave up restarting. */
+  degraded: boolean;
+  halted: boolean;
+  /** Highest sequence; undefined once closed. */
+  headSequence: number | undefined;
+  lastWriteAt: Date | undefined;
+  /** Events appended through this ledger object. */
+  appendedCount: number;
+  /** Requests that failed with WRITE_FAILED. */
+  failedWriteCount: number;
+  pendingAppends: number;
+  restarts: number;
 }
 
 /**
@@ -99,15 +128,24 @@ export class Ledger extends EventEmitter<LedgerEvents> {
   /** Absent when opened with `readonly: true`. */
   readonly #writer: WriterClient | undefined;
   readonly #reader: LedgerReader;
+  /** Why there is no writer although one was asked for (allowDegraded). */
+  readonly #degradedBy: LedgerError | undefined;
   #closing: Promise<void> | undefined;
 
   /** @internal Use {@link openLedger}. */
-  constructor(path: string, options: ResolvedOptions, writer: WriterClient | undefined, reader: LedgerReader) {
+  constructor(
+    path: string,
+    options: ResolvedOptions,
+    writer: WriterClient | undefined,
+    reader: LedgerReader,
+    degradedBy?: LedgerError,
+  ) {
     super();
     this.#path = path;
     this.#options = options;
     this.#writer = writer;
     this.#reader = reader;
+    this.#degradedBy = degradedBy;
   }
 
   /** Absolute path of the ledger file. */
@@ -125,10 +163,83 @@ export class Ledger extends EventEmitter<LedgerEvents> {
     return this.#writer === undefined;
   }
 
-  /** The writer, or WRITER_UNAVAILABLE for a read-only ledger. */
+  /** The writer, or WRITER_UNAVAILABLE for a read-only or degraded ledger. */
   #writerOrThrow(): WriterClient {
-    if (!this.#writer) throw LedgerError.of('WRITER_UNAVAILABLE', { path: this.#path, readonly: true }, 'opened with readonly: true');
-    return this.#writer;
+    if (this.#writer) return this.#writer;
+    if (this.#degradedBy) {
+      throw LedgerError.of('WRITER_UNAVAILABLE', { path: this.#path, degraded: true, cause: this.#degradedBy.code }, 'opened degraded');
+    }
+    throw LedgerError.of('WRITER_UNAVAILABLE', { path: this.#path, readonly: true }, 'opened with readonly: true');
+  }
+
+  /** @internal */
+  log(level: LogLevel, fields: Record<string, unknown>, message: string): void {
+    this.#options.logger?.[level](fields, message);
+  }
+
+  /**
+   * The ledger's condition, for a health endpoint or a status bar.
+   *
+   * @example
+   * ```ts
+   * const h = ledger.health();
+   * if (h.degraded || h.halted || h.writer !== 'running') alertOps(h);
+   * ```
+   */
+  health(): LedgerHealth {
+    const writer = this.#writer;
+    const halted = this.#closing ? false : this.#reader.haltState().halted;
+    return {
+      writer: this.#closing ? 'closed' : writer ? writer.state : this.#degradedBy ? 'failed' : 'closed',
+      degraded: this.#degradedBy !== undefined || writer?.state === 'failed',
+      halted,
+      headSequence: this.#closing ? undefined : this.#reader.head()?.sequence ?? 0,
+      lastWriteAt: writer?.stats.lastWriteAt,
+      appendedCount: writer?.stats.appendedCount ?? 0,
+      failedWriteCount: writer?.stats.failedWriteCount ?? 0,
+      pendingAppends: writer?.pendingAppends ?? 0,
+      restarts: writer?.stats.restarts ?? 0,
+    };
+  }
+
+  /**
+   * Validates inputs on the caller's thread: a closed taxonomy knows the type, and the type's
+   * schema accepts the payload. The trigger checks the type again; schemas are checked only here.
+   */
+  #validate(inputs: AppendInput[]): void | Promise<void[]> {
+    const types = this.#options.eventTypes;
+    if (!types) return;
+    let pending: Promise<void>[] | undefined;
+    inputs.forEach((input, index) => {
+      // A malformed input is left to encodeInput, which names the field.
+      if (typeof input !== 'object' || input === null || typeof input.type !== 'string') return;
+      const at = inputs.length > 1 ? index : undefined;
+      if (!Object.hasOwn(types, input.type)) {
+        throw LedgerError.of('UNKNOWN_EVENT_TYPE', { ...(at === undefined ? {} : { index: at }), type: input.type });
+      }
+      const schema = types[input.type]!;
+      if (schema === true) return;
+      const result = validatePayload(schema, input.type, input.payload, at);
+      if (result) (pending ??= []).push(result);
+    });
+    if (pending) return Promise.all(pending);
+  }
+
+  /** Logs the outcome of an append request, successful or not, then passes it on. */
+  async #logged<T extends AppendResult | AppendResult[]>(work: () => Promise<T>): Promise<T> {
+    try {
+      const result = await work();
+      if (this.#options.logger) {
+        for (const r of Array.isArray(result) ? result : [result]) this.log('debug', { eventId: r.eventId, sequence: r.sequence }, 'appended');
+      }
+      return result;
+    } catch (error) {
+      if (this.#options.logger) {
+        const fields = error instanceof LedgerError ? { code: error.code, ...error.details } : { error: String(error) };
+        this.log(error instanceof LedgerError && error.code === 'WRITER_INCONSISTENCY' ? 'fatal' : 'warn', fields, 'append refused');
+      }
+      throw error;
+    }
   }
 
   /**
@@ -141,10 +252,14 @@ export class Ledger extends EventEmitter<LedgerEvents> {
    * r.sequence; r.streamVersion; r.contentHash;
    * ```
    */
-  async append(input: AppendInput): Promise<AppendResult> {
-    this.#assertOpen();
-    const [stored] = await this.#writerOrThrow().submit([encodeInput(input, undefined, this.#options.maxEventBytes)]);
-    return this.#acknowledge(stored!);
+  append(input: AppendInput): Promise<AppendResult> {
+    return this.#logged(async () => {
+      this.#assertOpen();
+      const writer = this.#writerOrThrow();
+      await this.#validate([input]);
+      const [stored] = await writer.submit([encodeInput(input, undefined, this.#options.maxEventBytes)]);
+      return this.#acknowledge(stored!);
+    });
   }
 
   /**
@@ -159,11 +274,17 @@ export class Ledger extends EventEmitter<LedgerEvents> {
    * );
    * ```
    */
-  async appendBatch(inputs: AppendInput[], options: AppendBatchOptions = {}): Promise<AppendResult[]> {
+  appendBatch(inputs: AppendInput[], options: AppendBatchOptions = {}): Promise<AppendResult[]> {
+    return this.#logged(() => this.#appendBatch(inputs, options));
+  }
+
+  async #appendBatch(inputs: AppendInput[], options: AppendBatchOptions): Promise<AppendResult[]> {
     this.#assertOpen();
     if (!Array.isArray(inputs)) throw new TypeError(`appendBatch takes an array of events, got ${typeof inputs}`);
     if (typeof options !== 'object' || options === null) throw new TypeError('appendBatch options must be an object');
+    const writer = this.#writerOrThrow();
     if (inputs.length === 0) return [];
+    await this.#validate(inputs);
     const events: EncodedEvent[] = inputs.map((input, index) => {
       const withDefaults =
         index === 0 && options.expectedVersion !== undefined && input?.expectedVersion === undefined
@@ -179,7 +300,7 @@ export class Ledger extends EventEmitter<LedgerEvents> {
       }
       ids.add(event.eventId);
     }
-    const stored = await this.#writerOrThrow().submit(events);
+    const stored = await writer.submit(events);
     return stored.map((event) => this.#acknowledge(event));
   }
 
@@ -187,6 +308,7 @@ export class Ledger extends EventEmitter<LedgerEvents> {
     const driftMs = stored.authorityTimestamp - stored.localTimestamp;
     // Same rule as the events_clock_drift trigger, which has already recorded the warning row.
     if (Math.abs(driftMs) > this.#options.driftThresholdMs) {
+      this.log('warn', { sequence: stored.sequence, eventId: stored.eventId, driftMs }, 'clock drift');
       this.emit('warning', {
         kind: 'clock_drift',
         sequence: stored.sequence,
@@ -314,7 +436,9 @@ export class Ledger extends EventEmitter<LedgerEvents> {
   async halt(reason: string): Promise<AppendResult> {
     this.#assertOpen();
     if (typeof reason !== 'string' || reason.length === 0) throw new TypeError('halt needs a reason');
-    return this.#appendSystem(systemEvent('$halt', 'stele.halted', { reason }));
+    const result = await this.#appendSystem(systemEvent('$halt', 'stele.halted', { reason }));
+    this.log('fatal', { reason, sequence: result.sequence, contentHash: result.contentHash }, 'ledger halted');
+    return result;
   }
 
   /** Whether the ledger is halted, since when and why. */
@@ -357,18 +481,81 @@ export class Ledger extends EventEmitter<LedgerEvents> {
   }
 
   /**
-   * Waits for pending appends, then closes the writer and the read connection. Appends after
-   * `close()` reject with LEDGER_CLOSED. Calling it again returns the same promise.
+   * Flushes pending appends, then closes the writer and the read connection. What cannot be
+   * flushed within `timeoutMs` (default 2,000) rejects with LEDGER_CLOSED; nothing is ever
+   * half-written. Appends after `close()` reject with LEDGER_CLOSED. Calling it again returns the
+   * same promise.
+   *
+   * @example
+   * ```ts
+   * await ledger.close({ timeoutMs: 5_000 });
+   * ```
    */
-  close(): Promise<void> {
+  close(options: { timeoutMs?: number } = {}): Promise<void> {
+    const timeoutMs = options.timeoutMs ?? 2_000;
+    if (!Number.isFinite(timeoutMs) || timeoutMs < 0) throw new RangeError(`timeoutMs must be a number >= 0, got ${timeoutMs}`);
     this.#closing ??= (async () => {
-      await this.#writer?.drain();
+      const deadline = Date.now() + timeoutMs;
+      await Promise.race([this.#writer?.drain(), new Promise((resolve) => setTimeout(resolve, timeoutMs).unref())]);
       // The reader closes first so that the writer's connection is the file's last one: SQLite
       // then checkpoints the WAL into the main file, and a copy of the .db alone is complete.
       this.#reader.close();
-      await this.#writer?.close();
+      await this.#writer?.close(Math.max(0, deadline - Date.now()));
+      this.#removeSignalHandlers?.();
     })();
     return this.#closing;
+  }
+
+  #removeSignalHandlers: (() => void) | undefined;
+
+  /**
+   * On SIGTERM or SIGINT, flush and close within `timeoutMs` (default 1,500), then exit with code
+   * 0 (1 if closing failed). Returns a function that removes the handlers.
+   *
+   * @example
+   * ```ts
+   * const ledger = await openLedger('audit.db');
+   * ledger.closeOnSignals();
+   * ```
+   */
+  closeOnSignals(options: { timeoutMs?: number; signals?: NodeJS.Signals[] } = {}): () => void {
+    const signals = options.signals ?? ['SIGTERM', 'SIGINT'];
+    const onSignal = (signal: NodeJS.Signals) => {
+      this.log('info', { signal }, 'closing on signal');
+      this.close({ timeoutMs: options.timeoutMs ?? 1_500 }).then(
+        () => process.exit(0),
+        (error: unknown) => {
+          this.log('error', { error: String(error) }, 'close on signal failed');
+          process.exit(1);
+        },
+      );
+    };
+    for (const signal of signals) process.once(signal, onSignal);
+    this.#removeSignalHandlers = () => {
+      for (const signal of signals) process.off(signal, onSignal);
+    };
+    return this.#removeSignalHandlers;
+  }
+
+  /**
+   * Verifies the whole chain (or `from`..`to`): sequence continuity, prev_hash links, stream
+   * versions, content hashes and signatures, in ranges on a pool of read-only worker threads.
+   * Runs beside appends; it checks what was committed when each range was read.
+   *
+   * @example
+   * ```ts
+   * const { ok, checked, firstBad } = await ledger.verify();
+   * if (!ok) await ledger.halt(`verify: ${firstBad!.reason} at #${firstBad!.sequence}`);
+   * ```
+   */
+  verify(options: VerifyOptions = {}): Promise<VerifyResult> {
+    this.#assertOpen();
+    return verifyLedgerFile(this.#path, options);
+  }
+
+  /** @internal For specs: kills the writer thread as a crash would. */
+  crashWriterForTesting(): Promise<number> {
+    return this.#writerOrThrow().crashForTesting();
   }
 
   #assertOpen(): void {
@@ -413,23 +600,50 @@ export async function openLedger(path: string, options?: LedgerOptions): Promise
     if (!existsSync(absolute)) throw new TypeError(`readonly: true needs an existing ledger file; ${absolute} does not exist`);
     return new Ledger(absolute, resolved, undefined, new LedgerReader(absolute));
   }
-  const { client } = await WriterClient.start(
-    {
-      path: absolute,
-      durability: resolved.durability,
-      driftThresholdMs: resolved.driftThresholdMs,
-      requireSignatures: resolved.requireSignatures,
-      startupVerifyRows: resolved.startupVerifyRows,
-      expectedHead: resolved.expectedHead,
-    },
-    { maxPendingAppends: resolved.maxPendingAppends, onFull: resolved.onFull },
-  );
+  // The writer's hooks need the ledger, which needs the writer: bind them once it exists.
+  let ledger: Ledger | undefined;
+  const log = (level: LogLevel, fields: Record<string, unknown>, message: string) => resolved.logger?.[level](fields, message);
+  let client: WriterClient;
+  try {
+    ({ client } = await WriterClient.start(
+      {
+        path: absolute,
+        durability: resolved.durability,
+        driftThresholdMs: resolved.driftThresholdMs,
+        requireSignatures: resolved.requireSignatures,
+        startupVerifyRows: resolved.startupVerifyRows,
+        expectedHead: resolved.expectedHead,
+        retry: resolved.retry,
+        eventTypes: resolved.eventTypes && Object.keys(resolved.eventTypes),
+      },
+      { maxPendingAppends: resolved.maxPendingAppends, onFull: resolved.onFull },
+      { maxRestarts: resolved.maxRestarts, restartWindowMs: resolved.restartWindowMs },
+      {
+        log,
+        failed: (error) => {
+          // 'error' without a listener would throw from inside the writer's event handler.
+          if (ledger && ledger.listenerCount('error') > 0) ledger.emit('error', error);
+        },
+      },
+    ));
+  } catch (error) {
+    if (error instanceof LedgerError) {
+      log(error.code === 'WRITER_INCONSISTENCY' ? 'fatal' : 'error', { code: error.code, ...error.details }, 'writer could not start');
+    }
+    if (!resolved.allowDegraded || !(error instanceof LedgerError) || !existsSync(absolute)) throw error;
+    const degraded = new Ledger(absolute, resolved, undefined, new LedgerReader(absolute), error);
+    log('warn', { code: error.code }, 'opened degraded: reads only');
+    // Emitted after openLedger resolves, so the caller can listen for it.
+    setImmediate(() => degraded.emit('warning', { kind: 'degraded', code: error.code, details: error.details }));
+    return degraded;
+  }
   let reader: LedgerReader;
   try {
     reader = new LedgerReader(absolute);
   } catch (error) {
-    await client.close();
+    await client.close(0);
     throw error;
   }
-  return new Ledger(absolute, resolved, client, reader);
+  ledger = new Ledger(absolute, resolved, client, reader);
+  return ledger;
 }

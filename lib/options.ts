@@ -3,6 +3,20 @@
  * naming the option and the fix), and the frozen, fully resolved config the rest of Stele uses.
  */
 
+import { isStandardSchema, type StandardSchemaV1 } from './standard-schema.ts';
+
+/**
+ * A pino-compatible logger: pino itself, or anything with these methods (`console` is not one:
+ * its methods take the message first).
+ */
+export interface Logger {
+  debug(fields: object, message?: string): void;
+  info(fields: object, message?: string): void;
+  warn(fields: object, message?: string): void;
+  error(fields: object, message?: string): void;
+  fatal(fields: object, message?: string): void;
+}
+
 /** Options of {@link openLedger}. Every option is optional. */
 export interface LedgerOptions {
   /**
@@ -32,6 +46,21 @@ export interface LedgerOptions {
   expectedHead?: { sequence: number; contentHash: string };
   /** Open for reading only: no writer, no lock; works while another process writes. */
   readonly?: boolean;
+  /**
+   * Closes the taxonomy: only these types may be appended (enforced by a trigger). A type maps to
+   * a Standard Schema v1 validator of its payload (zod, valibot, arktype...) or to `true`.
+   */
+  eventTypes?: Record<string, StandardSchemaV1 | true>;
+  /** Retries of transient SQLite failures (busy, locked): default `{ attempts: 3, delayMs: 50 }`. */
+  retry?: { attempts?: number; delayMs?: number };
+  /** Writer restarts allowed within `restartWindowMs` before it is declared failed (default 5). */
+  maxRestarts?: number;
+  /** Window of `maxRestarts` (default 60,000 ms). */
+  restartWindowMs?: number;
+  /** If the writer cannot start, open for reads anyway (degraded) instead of failing (default false). */
+  allowDegraded?: boolean;
+  /** Where Stele logs; silent by default. */
+  logger?: Logger;
 }
 
 /** @internal */
@@ -45,6 +74,12 @@ export interface ResolvedOptions {
   readonly startupVerifyRows: number;
   readonly expectedHead: { readonly sequence: number; readonly contentHash: string } | undefined;
   readonly readonly: boolean;
+  readonly eventTypes: Readonly<Record<string, StandardSchemaV1 | true>> | undefined;
+  readonly retry: { readonly attempts: number; readonly delayMs: number };
+  readonly maxRestarts: number;
+  readonly restartWindowMs: number;
+  readonly allowDegraded: boolean;
+  readonly logger: Logger | undefined;
 }
 
 const DEFAULTS: ResolvedOptions = {
@@ -57,6 +92,12 @@ const DEFAULTS: ResolvedOptions = {
   startupVerifyRows: 1_000,
   expectedHead: undefined,
   readonly: false,
+  eventTypes: undefined,
+  retry: { attempts: 3, delayMs: 50 },
+  maxRestarts: 5,
+  restartWindowMs: 60_000,
+  allowDegraded: false,
+  logger: undefined,
 };
 
 const KNOWN = new Set(Object.keys(DEFAULTS));
@@ -106,6 +147,39 @@ export function resolveOptions(options: LedgerOptions | undefined): ResolvedOpti
     }
     resolved.expectedHead = Object.freeze({ sequence: positiveInteger('expectedHead.sequence', head.sequence), contentHash: head.contentHash });
   }
+  if (given.allowDegraded !== undefined) {
+    if (typeof given.allowDegraded !== 'boolean') throw new TypeError(`allowDegraded must be a boolean, got ${describe(given.allowDegraded)}`);
+    resolved.allowDegraded = given.allowDegraded;
+  }
+  if (given.maxRestarts !== undefined) resolved.maxRestarts = nonNegativeInteger('maxRestarts', given.maxRestarts);
+  if (given.restartWindowMs !== undefined) resolved.restartWindowMs = positiveInteger('restartWindowMs', given.restartWindowMs);
+  if (given.retry !== undefined) {
+    const retry = given.retry as Record<string, unknown> | null;
+    if (typeof retry !== 'object' || retry === null) throw new TypeError(`retry must be { attempts?, delayMs? }, got ${describe(retry)}`);
+    for (const key of Object.keys(retry)) if (key !== 'attempts' && key !== 'delayMs') throw new TypeError(`Unknown option "retry.${key}"; known: attempts, delayMs`);
+    resolved.retry = Object.freeze({
+      attempts: retry.attempts === undefined ? DEFAULTS.retry.attempts : nonNegativeInteger('retry.attempts', retry.attempts),
+      delayMs: retry.delayMs === undefined ? DEFAULTS.retry.delayMs : nonNegativeInteger('retry.delayMs', retry.delayMs),
+    });
+  }
+  if (given.logger !== undefined) {
+    const logger = given.logger as Record<string, unknown> | null;
+    const missing = ['debug', 'info', 'warn', 'error', 'fatal'].filter((level) => typeof logger?.[level] !== 'function');
+    if (missing.length > 0) throw new TypeError(`logger must be pino-compatible; it lacks ${missing.join(', ')}()`);
+    resolved.logger = logger as unknown as Logger;
+  }
+  if (given.eventTypes !== undefined) {
+    const types = given.eventTypes as Record<string, unknown> | null;
+    if (typeof types !== 'object' || types === null || Array.isArray(types)) {
+      throw new TypeError(`eventTypes must map each type to a Standard Schema or true, got ${describe(types)}`);
+    }
+    for (const [type, schema] of Object.entries(types)) {
+      if (schema !== true && !isStandardSchema(schema)) {
+        throw new TypeError(`eventTypes.${type} must be a Standard Schema v1 validator (zod, valibot, arktype...) or true`);
+      }
+    }
+    resolved.eventTypes = Object.freeze({ ...(types as Record<string, StandardSchemaV1 | true>) });
+  }
   // Phase 3: the frozen config.
   return Object.freeze(resolved);
 }
@@ -119,6 +193,12 @@ function oneOf<T extends string>(name: string, value: unknown, allowed: readonly
 function positiveInteger(name: string, value: unknown): number {
   if (typeof value !== 'number') throw new TypeError(`${name} must be a positive integer, got ${describe(value)}`);
   if (!Number.isSafeInteger(value) || value <= 0) throw new RangeError(`${name} must be a positive integer, got ${value}`);
+  return value;
+}
+
+function nonNegativeInteger(name: string, value: unknown): number {
+  if (typeof value !== 'number') throw new TypeError(`${name} must be an integer >= 0, got ${describe(value)}`);
+  if (!Number.isSafeInteger(value) || value < 0) throw new RangeError(`${name} must be an integer >= 0, got ${value}`);
   return value;
 }
 

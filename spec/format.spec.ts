@@ -1,16 +1,35 @@
 /**
- * native-sql/FORMAT.md as a contract: an implementation of the content hash written from that
- * page alone (node:crypto and Buffer, nothing from lib/codec.ts), checked against the page's test
- * vector, against lib/codec.ts, and against real ledger files read with a plain read-only
- * connection, including a file edited behind the triggers.
+ * native-sql/FORMAT.md as a contract: an implementation of the content hash, the signable and
+ * clear-halt bytes and the ledger verification (keys, signatures, halts) written from that page
+ * alone (node:crypto and Buffer, nothing from lib/codec.ts), checked against the page's test
+ * vectors, against lib/codec.ts and lib/signing.ts, and against real ledger files read with a
+ * plain read-only connection, including files edited behind the triggers.
  */
 import assert from 'node:assert/strict';
-import { createHash } from 'node:crypto';
+import { createHash, createPrivateKey, createPublicKey, sign as cryptoSign, verify as cryptoVerify } from 'node:crypto';
 import { copyFileSync, existsSync, readdirSync, readFileSync } from 'node:fs';
 import { describe, test, type TestContext } from 'node:test';
 import Database from 'better-sqlite3';
-import { EVENT_HASH_DOMAIN, GENESIS_HASH, HASHED_COLUMNS, encodeValue, eventHash } from '../lib/codec.ts';
-import { DEFAULT_STREAM, type AppendResult } from '../lib/index.ts';
+import nacl from 'tweetnacl';
+import {
+  CLEAR_HALT_DOMAIN,
+  EVENT_HASH_DOMAIN,
+  GENESIS_HASH,
+  HASHED_COLUMNS,
+  SIGNABLE_DOMAIN,
+  SIGNED_COLUMNS,
+  encodeValue,
+  eventHash,
+} from '../lib/codec.ts';
+import {
+  DEFAULT_STREAM,
+  clearHaltSignableBytes,
+  generateAgentKeyPair,
+  signEvent,
+  signableBytes,
+  witnessClearHalt,
+  type AppendResult,
+} from '../lib/index.ts';
 import { reopen, tempLedgerPath } from './helpers/temp-ledger.ts';
 
 const FORMAT_MD = readFileSync(new URL('../native-sql/FORMAT.md', import.meta.url), 'utf8');
@@ -42,10 +61,10 @@ type Row = Record<string, SqlValue>;
 
 const GENESIS = '0'.repeat(64);
 
-function hashedBytes(row: Row): Buffer {
-  const parts: Buffer[] = [Buffer.from('stele/event/v1\n', 'ascii')];
-  for (const [column, kind] of FORMAT_COLUMNS) {
-    const value = row[column];
+/** FORMAT.md's tagged fields after a domain line: NULL 00; INTEGER 01 + int64 BE; TEXT 02 + uint32 BE length + UTF-8. */
+function taggedFields(domain: string, fields: ReadonlyArray<readonly [string, 'integer' | 'text', SqlValue | undefined]>): Buffer {
+  const parts: Buffer[] = [Buffer.from(`${domain}\n`, 'ascii')];
+  for (const [column, kind, value] of fields) {
     assert.ok(value !== undefined, `row has no column ${column}`);
     if (value === null) {
       parts.push(Buffer.from([0x00]));
@@ -67,27 +86,166 @@ function hashedBytes(row: Row): Buffer {
   return Buffer.concat(parts);
 }
 
+function hashedBytes(row: Row): Buffer {
+  return taggedFields('stele/event/v1', FORMAT_COLUMNS.map(([column, kind]) => [column, kind, row[column]] as const));
+}
+
+/** FORMAT.md "Signable bytes": nine columns, in this order, under stele/signable/v1. */
+const SIGNABLE_COLUMNS = [
+  ['event_id', 'text'],
+  ['stream_id', 'text'],
+  ['type', 'text'],
+  ['payload', 'text'],
+  ['payload_meta', 'text'],
+  ['metadata', 'text'],
+  ['metadata_meta', 'text'],
+  ['agent_id', 'text'],
+  ['local_timestamp', 'integer'],
+] as const;
+
+function signableBytesOfRow(row: Row): Buffer {
+  return taggedFields('stele/signable/v1', SIGNABLE_COLUMNS.map(([column, kind]) => [column, kind, row[column]] as const));
+}
+
+/** FORMAT.md "Clear-halt bytes". */
+function clearHaltBytesOf(haltSequence: SqlValue, haltContentHash: string, reason: string): Buffer {
+  return taggedFields('stele/ceremony/clear-halt/v1', [
+    ['halt_sequence', 'integer', haltSequence],
+    ['halt_content_hash', 'text', haltContentHash],
+    ['reason', 'text', reason],
+  ]);
+}
+
+/** FORMAT.md "Keys and signatures as text": base64, raw 32-byte keys, 64-byte signatures. */
+const BASE64_TEXT = /^[A-Za-z0-9+/]*={0,2}$/;
+const ED25519_SPKI_PREFIX = Buffer.from('302a300506032b6570032100', 'hex');
+const ED25519_PKCS8_PREFIX = Buffer.from('302e020100300506032b657004220420', 'hex');
+
+function publicKeyOf(text: unknown) {
+  if (typeof text !== 'string' || !BASE64_TEXT.test(text)) return null;
+  const raw = Buffer.from(text, 'base64');
+  if (raw.length !== 32) return null;
+  try {
+    return createPublicKey({ key: Buffer.concat([ED25519_SPKI_PREFIX, raw]), format: 'der', type: 'spki' });
+  } catch {
+    return null;
+  }
+}
+
+function ed25519Valid(publicKey: unknown, message: Buffer, signature: unknown): boolean {
+  const key = publicKeyOf(publicKey);
+  if (!key || typeof signature !== 'string' || !BASE64_TEXT.test(signature)) return false;
+  const raw = Buffer.from(signature, 'base64');
+  return raw.length === 64 && cryptoVerify(null, message, key, raw);
+}
+
 function contentHash(row: Row): string {
   return createHash('sha256').update(hashedBytes(row)).digest('hex');
 }
 
-type FaultReason = 'sequence' | 'prev_hash' | 'stream_version' | 'content_hash';
+type FaultReason =
+  | 'sequence'
+  | 'prev_hash'
+  | 'stream_version'
+  | 'content_hash'
+  | 'halted'
+  | 'reserved'
+  | 'signature'
+  | 'ceremony'
+  | 'agent_keys'
+  | 'agent_key_revocations';
 interface Fault {
   sequence: bigint;
   reason: FaultReason;
 }
 
+interface ReplayedKey {
+  agentId: string;
+  keyId: string;
+  publicKey: string;
+  role: string;
+  registered: bigint;
+  revoked?: bigint;
+  revokeReason?: string;
+}
+
+function payloadOf(row: Row): Record<string, unknown> | undefined {
+  try {
+    const parsed: unknown = JSON.parse(row.payload as string);
+    return typeof parsed === 'object' && parsed !== null && !Array.isArray(parsed) ? (parsed as Record<string, unknown>) : undefined;
+  } catch {
+    return undefined;
+  }
+}
+
+/** FORMAT.md steps 5–7 for one row: the halt rule, reserved streams, signatures. Mutates the replay state. */
+function integrityFault(
+  row: Row,
+  keys: Map<string, ReplayedKey>,
+  halt: { sequence: bigint; hash: string; type: string } | undefined,
+  quorum: number,
+): FaultReason | undefined {
+  const streamId = row.stream_id as string;
+  const type = row.type as string;
+  if (halt?.type === 'stele.halted' && streamId !== '$halt') return 'halted';
+  const keyName = (agentId: unknown, keyId: unknown) => JSON.stringify([agentId, keyId]);
+  if (streamId.startsWith('$') && streamId !== '$default') {
+    const allowed =
+      (streamId === '$agents' && (type === 'stele.agent_key_registered' || type === 'stele.agent_key_revoked')) ||
+      (streamId === '$halt' && (type === 'stele.halted' || type === 'stele.halt_cleared'));
+    if (!allowed) return 'reserved';
+    const p = payloadOf(row);
+    if (type === 'stele.agent_key_registered') {
+      if (!p || typeof p.agentId !== 'string' || typeof p.keyId !== 'string' || !publicKeyOf(p.publicKey)) return 'reserved';
+      if ((p.role !== 'agent' && p.role !== 'witness') || keys.has(keyName(p.agentId, p.keyId))) return 'reserved';
+      keys.set(keyName(p.agentId, p.keyId), {
+        agentId: p.agentId, keyId: p.keyId, publicKey: p.publicKey as string, role: p.role, registered: row.sequence as bigint,
+      });
+    } else if (type === 'stele.agent_key_revoked') {
+      const key = p && keys.get(keyName(p.agentId, p.keyId));
+      if (!p || typeof p.agentId !== 'string' || typeof p.keyId !== 'string' || !key || key.revoked !== undefined) return 'reserved';
+      key.revoked = row.sequence as bigint;
+      key.revokeReason = typeof p.reason === 'string' ? p.reason : '';
+    } else if (type === 'stele.halt_cleared') {
+      if (!p || halt?.type !== 'stele.halted' || BigInt(p.haltSequence as number) !== halt.sequence) return 'ceremony';
+      const message = clearHaltBytesOf(halt.sequence, halt.hash, String(p.reason ?? null));
+      const valid = new Set<string>();
+      for (const w of Array.isArray(p.witnesses) ? (p.witnesses as Record<string, unknown>[]) : []) {
+        for (const key of keys.values()) {
+          if (key.agentId === w?.witnessId && key.role === 'witness' && key.revoked === undefined && ed25519Valid(key.publicKey, message, w.signature)) {
+            valid.add(key.agentId);
+          }
+        }
+      }
+      if (valid.size < quorum) return 'ceremony';
+    }
+  }
+  if (row.agent_id !== null || row.signature !== null) {
+    if (row.agent_id === null || row.signature === null) return 'signature';
+    const message = signableBytesOfRow(row);
+    const ok = [...keys.values()].some(
+      (key) => key.agentId === row.agent_id && key.role === 'agent' && key.revoked === undefined && ed25519Valid(key.publicKey, message, row.signature),
+    );
+    if (!ok) return 'signature';
+  }
+  return undefined;
+}
+
 /**
  * Checks every row in sequence order and reports the first fault of each faulty row (the order
- * of FORMAT.md: continuity, link, stream version, content), then advances with the stored
- * values so that one edited row is reported once.
+ * of FORMAT.md: continuity, link, stream version, content, then halt, reserved streams and
+ * signatures replayed from the chain), then advances with the stored values so that one edited
+ * row is reported once. Finally the derived key tables are compared with the replay.
  */
 function verifyLedgerFile(path: string): { checked: number; faults: Fault[] } {
   const db = new Database(path, { readonly: true, fileMustExist: true });
   try {
     db.defaultSafeIntegers(true); // full 64-bit integers, as another language would read them
+    const quorum = Number(db.prepare("SELECT value FROM ledger_meta WHERE key = 'witness_quorum'").pluck().get() ?? 2);
     const rows = db.prepare('SELECT * FROM events ORDER BY sequence').iterate() as IterableIterator<Row>;
     const lastVersion = new Map<string, bigint>();
+    const keys = new Map<string, ReplayedKey>();
+    let halt: { sequence: bigint; hash: string; type: string } | undefined;
     const faults: Fault[] = [];
     let nextSequence = 1n;
     let previousHash = GENESIS;
@@ -102,13 +260,60 @@ function verifyLedgerFile(path: string): { checked: number; faults: Fault[] } {
       else if (row.prev_hash !== previousHash) reason = 'prev_hash';
       else if (version !== (streamLast === undefined ? 0n : streamLast + 1n)) reason = 'stream_version';
       else if (contentHash(row) !== row.content_hash) reason = 'content_hash';
+      const integrity = integrityFault(row, keys, halt, quorum);
+      reason ??= integrity;
       if (reason) faults.push({ sequence, reason });
+      if (streamId === '$halt') halt = { sequence, hash: row.content_hash as string, type: row.type as string };
       nextSequence = sequence + 1n;
       previousHash = row.content_hash as string;
       lastVersion.set(streamId, version);
       checked++;
     }
+    // The derived tables hold exactly what the chain registered and revoked.
+    const tableKeys = db.prepare('SELECT * FROM agent_keys ORDER BY registered_sequence').all() as Row[];
+    const replayed = [...keys.values()];
+    const keyRow = (k: ReplayedKey) => JSON.stringify([k.agentId, k.keyId, k.publicKey, k.role, String(k.registered)]);
+    const tableKeyRow = (r: Row) => JSON.stringify([r.agent_id, r.key_id, r.public_key, r.role, String(r.registered_sequence)]);
+    const expectedKeys = new Set(replayed.map(keyRow));
+    const actualKeys = new Set(tableKeys.map(tableKeyRow));
+    for (const r of tableKeys) if (!expectedKeys.has(tableKeyRow(r))) faults.push({ sequence: r.registered_sequence as bigint, reason: 'agent_keys' });
+    for (const k of replayed) if (!actualKeys.has(keyRow(k))) faults.push({ sequence: k.registered, reason: 'agent_keys' });
+    const tableRevocations = db.prepare('SELECT * FROM agent_key_revocations ORDER BY revoked_sequence').all() as Row[];
+    const revRow = (a: unknown, k: unknown, s: unknown, r: unknown) => JSON.stringify([a, k, String(s), r]);
+    const expectedRevs = new Set(replayed.filter((k) => k.revoked !== undefined).map((k) => revRow(k.agentId, k.keyId, k.revoked, k.revokeReason)));
+    const actualRevs = new Set(tableRevocations.map((r) => revRow(r.agent_id, r.key_id, r.revoked_sequence, r.reason)));
+    for (const r of tableRevocations) {
+      if (!expectedRevs.has(revRow(r.agent_id, r.key_id, r.revoked_sequence, r.reason))) faults.push({ sequence: r.revoked_sequence as bigint, reason: 'agent_key_revocations' });
+    }
+    for (const k of replayed) {
+      if (k.revoked !== undefined && !actualRevs.has(revRow(k.agentId, k.keyId, k.revoked, k.revokeReason))) faults.push({ sequence: k.revoked, reason: 'agent_key_revocations' });
+    }
     return { checked, faults };
+  } finally {
+    db.close();
+  }
+}
+
+/**
+ * Signature checks straight from the `agent_keys` / `agent_key_revocations` tables (FORMAT.md:
+ * the same answer on an untampered file): the sequences of signed events that no key of their
+ * agent, active at that sequence, verifies; and how many signed events were checked.
+ */
+function signatureFaultsFromTables(path: string): { signed: number; bad: bigint[] } {
+  const db = new Database(path, { readonly: true, fileMustExist: true });
+  try {
+    db.defaultSafeIntegers(true);
+    const keysOf = db.prepare(
+      `SELECT k.public_key FROM agent_keys AS k
+        WHERE k.agent_id = ? AND k.role = 'agent' AND k.registered_sequence < ?
+          AND NOT EXISTS (SELECT 1 FROM agent_key_revocations AS r
+                           WHERE r.agent_id = k.agent_id AND r.key_id = k.key_id AND r.revoked_sequence < ?)`,
+    ).pluck();
+    const rows = db.prepare('SELECT * FROM events WHERE signature IS NOT NULL OR agent_id IS NOT NULL ORDER BY sequence').all() as Row[];
+    const bad = rows
+      .filter((row) => !(keysOf.all(row.agent_id, row.sequence, row.sequence) as string[]).some((key) => ed25519Valid(key, signableBytesOfRow(row), row.signature)))
+      .map((row) => row.sequence as bigint);
+    return { signed: rows.length, bad };
   } finally {
     db.close();
   }
@@ -252,6 +457,164 @@ describe('lib/codec.ts agrees with FORMAT.md', () => {
       json: VECTOR[2]!.metadata,
       meta: VECTOR[2]!.metadata_meta,
     });
+  });
+});
+
+// ---------------------------------------------------------------------------------------------
+// The signature test vectors of FORMAT.md, hard-coded.
+// ---------------------------------------------------------------------------------------------
+
+const SEED_AGENT = Buffer.alloc(32, 0x01);
+const SEED_WITNESS = Buffer.alloc(32, 0x02);
+const AGENT_PUBLIC_KEY_HEX = '8a88e3dd7409f195fd52db2d3cba5d72ca6709bf1d94121bf3748801b40f6f5c';
+const AGENT_PUBLIC_KEY = 'iojj3XQJ8ZX9UtstPLpdcspnCb8dlBIb83SIAbQPb1w=';
+const WITNESS_PUBLIC_KEY_HEX = '8139770ea87d175f56a35466c34c7ecccb8d8a91b4ee37a25df60f5b8fc9b394';
+const WITNESS_PUBLIC_KEY = 'gTl3Dqh9F19Wo1Rmw0x+zMuNipG07jeiXfYPW4/Js5Q=';
+
+/** The signed example's input (what signEvent is given) and its stored columns. */
+const SIGNED_INPUT = {
+  eventId: 'evt-signed-1',
+  streamId: 'invoice-7',
+  type: 'invoice_sent',
+  payload: { invoice: 7, amount: 950n },
+  localTimestamp: new Date(1700000000000),
+};
+const SIGNED_ROW: Row = {
+  event_id: 'evt-signed-1', stream_id: 'invoice-7', type: 'invoice_sent',
+  payload: '{"invoice":7,"amount":"950"}', payload_meta: '{"values":{"amount":["bigint"]},"v":1}',
+  metadata: null, metadata_meta: null, agent_id: 'billing-bot', local_timestamp: 1700000000000,
+};
+const SIGNABLE_HEX =
+  '7374656c652f7369676e61626c652f76310a020000000c6576742d7369676e65' +
+  '642d310200000009696e766f6963652d37020000000c696e766f6963655f7365' +
+  '6e74020000001c7b22696e766f696365223a372c22616d6f756e74223a223935' +
+  '30227d02000000267b2276616c756573223a7b22616d6f756e74223a5b226269' +
+  '67696e74225d7d2c2276223a317d0000020000000b62696c6c696e672d626f74' +
+  '010000018bcfe56800';
+const SIGNABLE_LENGTH = 169;
+const SIGNATURE_HEX =
+  'b4bb3a374fc34e06218a4d2d87a03f1bdaae16ddd9387f0f8ac11496d500ba97' +
+  '98d0b2dd288c7411df83f19a8bf4678af434dc1ece36300655c8d8286a1bdb00';
+const SIGNATURE_BASE64 = 'tLs6N0/DTgYhik0th6A/G9quFt3ZOH8PisEUltUAupeY0LLdKIx0Ed+D8ZqL9GeK9DTcHs42MAZVyNgoahvbAA==';
+
+const HALT_RECORD = { sequence: 4, contentHash: '8c167c6e474b3502696f86450fafd71f7979caa11676ad6fc105ebad0a68f40f' };
+const CLEAR_REASON = 'disk replaced, chain verified';
+const CLEAR_HALT_HEX =
+  '7374656c652f636572656d6f6e792f636c6561722d68616c742f76310a010000' +
+  '0000000000040200000040386331363763366534373462333530323639366638' +
+  '3634353066616664373166373937396361613131363736616436666331303565' +
+  '6261643061363866343066020000001d6469736b207265706c616365642c2063' +
+  '6861696e207665726966696564';
+const CLEAR_HALT_LENGTH = 141;
+const WITNESS_SIGNATURE_HEX =
+  'c1ebfcca55c603bf33fc16800afff671f0eff715aa2570878b3805ce0f08f1db' +
+  '50ea6783d636f42e93f5c284955ed1ccf823596fee730563a3eb0a52a41f2403';
+const WITNESS_SIGNATURE_BASE64 = 'wev8ylXGA78z/BaACv/2cfDv9xWqJXCHizgFzg8I8dtQ6meD1jb0LpP1woSVXtHM+CNZb+5zBWOj6wpSpB8kAw==';
+
+/** An ed25519 private key from a 32-byte RFC 8032 seed, with node:crypto only. */
+function privateKeyFromSeed(seed: Buffer) {
+  return createPrivateKey({ key: Buffer.concat([ED25519_PKCS8_PREFIX, seed]), format: 'der', type: 'pkcs8' });
+}
+
+function rawPublicKey(seed: Buffer): Buffer {
+  return createPublicKey(privateKeyFromSeed(seed)).export({ format: 'der', type: 'spki' }).subarray(ED25519_SPKI_PREFIX.length);
+}
+
+/** The field-by-field listing after `heading`, concatenated. */
+function byFieldListing(heading: string): string {
+  return codeBlockAfter(heading)
+    .split('\n')
+    .map((line) => line.replace(/^[a-z_]+\s/, '').replace(/\s+/g, ''))
+    .join('');
+}
+
+describe('FORMAT.md signature test vectors', () => {
+  test('the independent implementation reproduces the signable bytes and the signature (node:crypto)', () => {
+    const bytes = signableBytesOfRow(SIGNED_ROW);
+    assert.equal(bytes.length, SIGNABLE_LENGTH);
+    assert.equal(bytes.toString('hex'), SIGNABLE_HEX);
+    assert.equal(rawPublicKey(SEED_AGENT).toString('hex'), AGENT_PUBLIC_KEY_HEX);
+    assert.equal(rawPublicKey(SEED_AGENT).toString('base64'), AGENT_PUBLIC_KEY);
+    const signature = cryptoSign(null, bytes, privateKeyFromSeed(SEED_AGENT));
+    assert.equal(signature.toString('hex'), SIGNATURE_HEX);
+    assert.equal(signature.toString('base64'), SIGNATURE_BASE64);
+    assert.ok(ed25519Valid(AGENT_PUBLIC_KEY, bytes, SIGNATURE_BASE64));
+    // Any change to a signed field, or another key, fails verification.
+    assert.ok(!ed25519Valid(AGENT_PUBLIC_KEY, signableBytesOfRow({ ...SIGNED_ROW, local_timestamp: 1700000000001 }), SIGNATURE_BASE64));
+    assert.ok(!ed25519Valid(WITNESS_PUBLIC_KEY, bytes, SIGNATURE_BASE64));
+  });
+
+  test('the tweetnacl signature over the vector bytes equals the node:crypto one', () => {
+    const pair = nacl.sign.keyPair.fromSeed(new Uint8Array(SEED_AGENT));
+    assert.equal(Buffer.from(pair.publicKey).toString('base64'), AGENT_PUBLIC_KEY);
+    const signature = nacl.sign.detached(Buffer.from(SIGNABLE_HEX, 'hex'), pair.secretKey);
+    assert.equal(Buffer.from(signature).toString('hex'), SIGNATURE_HEX);
+  });
+
+  test('the independent implementation reproduces the clear-halt bytes and the witness signature', () => {
+    const bytes = clearHaltBytesOf(HALT_RECORD.sequence, HALT_RECORD.contentHash, CLEAR_REASON);
+    assert.equal(bytes.length, CLEAR_HALT_LENGTH);
+    assert.equal(bytes.toString('hex'), CLEAR_HALT_HEX);
+    assert.equal(rawPublicKey(SEED_WITNESS).toString('hex'), WITNESS_PUBLIC_KEY_HEX);
+    assert.equal(rawPublicKey(SEED_WITNESS).toString('base64'), WITNESS_PUBLIC_KEY);
+    const signature = cryptoSign(null, bytes, privateKeyFromSeed(SEED_WITNESS));
+    assert.equal(signature.toString('hex'), WITNESS_SIGNATURE_HEX);
+    assert.equal(signature.toString('base64'), WITNESS_SIGNATURE_BASE64);
+    assert.ok(ed25519Valid(WITNESS_PUBLIC_KEY, bytes, WITNESS_SIGNATURE_BASE64));
+  });
+
+  test('lib/signing.ts agrees with the vectors', () => {
+    const agent = nacl.sign.keyPair.fromSeed(new Uint8Array(SEED_AGENT));
+    assert.equal(Buffer.from(signableBytes({ ...SIGNED_INPUT, agentId: 'billing-bot' })).toString('hex'), SIGNABLE_HEX);
+    const signed = signEvent(SIGNED_INPUT, 'billing-bot', agent.secretKey);
+    assert.equal(signed.agentId, 'billing-bot');
+    assert.equal(signed.signature, SIGNATURE_BASE64);
+    assert.equal(Buffer.from(clearHaltSignableBytes(HALT_RECORD, CLEAR_REASON)).toString('hex'), CLEAR_HALT_HEX);
+    const witness = nacl.sign.keyPair.fromSeed(new Uint8Array(SEED_WITNESS));
+    assert.deepEqual(witnessClearHalt(HALT_RECORD, CLEAR_REASON, 'alice', witness.secretKey), {
+      witnessId: 'alice',
+      signature: WITNESS_SIGNATURE_BASE64,
+    });
+    // The stored text of the signed example is what Stele stores for its payload.
+    assert.deepEqual(encodeValue(SIGNED_INPUT.payload, 'payload'), { json: SIGNED_ROW.payload, meta: SIGNED_ROW.payload_meta });
+  });
+
+  test('FORMAT.md states the same signature vectors as this spec', () => {
+    assert.equal(codeBlockAfter('The signable bytes of the signed example as one string').replace(/\s+/g, ''), SIGNABLE_HEX);
+    assert.equal(byFieldListing(`Signable bytes, ${SIGNABLE_LENGTH} bytes, field by field (hex)`), SIGNABLE_HEX);
+    assert.equal(codeBlockAfter('The clear-halt bytes of the ceremony example as one string').replace(/\s+/g, ''), CLEAR_HALT_HEX);
+    assert.equal(byFieldListing(`Clear-halt bytes, ${CLEAR_HALT_LENGTH} bytes, field by field (hex)`), CLEAR_HALT_HEX);
+    for (const value of [
+      AGENT_PUBLIC_KEY_HEX, AGENT_PUBLIC_KEY, SIGNATURE_HEX, SIGNATURE_BASE64,
+      WITNESS_PUBLIC_KEY_HEX, WITNESS_PUBLIC_KEY, WITNESS_SIGNATURE_HEX, WITNESS_SIGNATURE_BASE64,
+      HALT_RECORD.contentHash, CLEAR_REASON, SIGNED_ROW.payload as string, SIGNED_ROW.payload_meta as string,
+    ]) {
+      assert.ok(FORMAT_MD.includes(`\`${value}\``), `FORMAT.md shows ${value}`);
+    }
+    // The domains and the signed column order are the documented ones.
+    assert.ok(FORMAT_MD.includes('`7374656c652f7369676e61626c652f76310a`'));
+    assert.ok(FORMAT_MD.includes('`7374656c652f636572656d6f6e792f636c6561722d68616c742f76310a`'));
+    assert.deepEqual([...SIGNED_COLUMNS], SIGNABLE_COLUMNS.map(([column]) => column));
+    assert.equal(SIGNABLE_DOMAIN, 'stele/signable/v1');
+    assert.equal(CLEAR_HALT_DOMAIN, 'stele/ceremony/clear-halt/v1');
+  });
+
+  test('FORMAT.md lists every error message the triggers raise', () => {
+    const sqlDir = new URL('../native-sql/', import.meta.url);
+    const raised = new Set<string>();
+    // FORMAT.md documents schema version 2: the migrations 001 and 002.
+    for (const file of ['001-core.sql', '002-integrity.sql']) {
+      for (const match of readFileSync(new URL(file, sqlDir), 'utf8').matchAll(/RAISE\(ABORT, '([^']*)'\)/g)) raised.add(match[1]!);
+    }
+    assert.ok(raised.size > 10);
+    for (const message of raised) {
+      const [, code, tail] = /^STELE:([A-Z_]+)(?::(.*))?$/s.exec(message)!;
+      if (code === 'APPEND_ONLY_VIOLATION') {
+        assert.ok(FORMAT_MD.includes(`:${tail}`), `FORMAT.md names APPEND_ONLY_VIOLATION:${tail}`);
+        continue;
+      }
+      assert.ok(FORMAT_MD.includes(`\`${message}\``), `FORMAT.md lists ${message}`);
+    }
   });
 });
 
@@ -414,6 +777,99 @@ describe('real ledger files verified with the independent implementation', () =>
       }
     });
     assert.deepEqual(verifyLedgerFile(copy), { checked: 7, faults: [{ sequence: 6n, reason: 'stream_version' }] });
+  });
+
+  test('a ledger with agent keys, signed events, a revocation and a cleared halt verifies, signatures included', async (t) => {
+    const path = tempLedgerPath(t);
+    const ledger = await reopen(t, path);
+    const bot = nacl.sign.keyPair.fromSeed(new Uint8Array(SEED_AGENT));
+    const spare = generateAgentKeyPair();
+    await ledger.registerAgentKey('billing-bot', AGENT_PUBLIC_KEY, { keyId: 'k1' });
+    await ledger.registerAgentKey('billing-bot', spare.publicKey, { keyId: 'k2' });
+    const witnesses = { alice: generateAgentKeyPair(), bob: generateAgentKeyPair() };
+    for (const [name, keys] of Object.entries(witnesses)) await ledger.registerAgentKey(name, keys.publicKey, { role: 'witness' });
+    const vector = await ledger.append(signEvent(SIGNED_INPUT, 'billing-bot', bot.secretKey));
+    await ledger.append(signEvent({ type: 'invoice_paid', streamId: 'invoice-7', metadata: { via: 'spare' } }, 'billing-bot', spare.secretKey));
+    await ledger.append({ type: 'unsigned_note' });
+    await ledger.revokeAgentKey('billing-bot', 'k2', 'rotated');
+    const halt = await ledger.halt('audit');
+    const reason = 'checked';
+    await ledger.clearHalt({
+      reason,
+      witnesses: [
+        witnessClearHalt({ sequence: halt.sequence, contentHash: halt.contentHash }, reason, 'alice', witnesses.alice.secretKey),
+        witnessClearHalt({ sequence: halt.sequence, contentHash: halt.contentHash }, reason, 'bob', witnesses.bob.secretKey),
+      ],
+    });
+    await ledger.append(signEvent({ type: 'after_halt', streamId: 'invoice-7' }, 'billing-bot', bot.secretKey));
+    await ledger.close();
+
+    assert.deepEqual(verifyLedgerFile(path), { checked: 11, faults: [] });
+    assert.deepEqual(signatureFaultsFromTables(path), { signed: 3, bad: [] });
+
+    const db = new Database(path, { readonly: true, fileMustExist: true });
+    t.after(() => db.close());
+    // The vector event, appended for real, stores exactly the vector's signed columns and signature.
+    const row = db.prepare('SELECT * FROM events WHERE sequence = ?').get(vector.sequence) as Row;
+    for (const [column] of SIGNABLE_COLUMNS) assert.equal(row[column], SIGNED_ROW[column], column);
+    assert.equal(row.signature, SIGNATURE_BASE64);
+    assert.equal(signableBytesOfRow(row).toString('hex'), SIGNABLE_HEX);
+    assert.equal(db.prepare("SELECT value FROM ledger_meta WHERE key = 'witness_quorum'").pluck().get(), '2');
+    assert.deepEqual(
+      db.prepare('SELECT agent_id, key_id, role, registered_sequence FROM agent_keys ORDER BY registered_sequence').all(),
+      [
+        { agent_id: 'billing-bot', key_id: 'k1', role: 'agent', registered_sequence: 1 },
+        { agent_id: 'billing-bot', key_id: 'k2', role: 'agent', registered_sequence: 2 },
+        { agent_id: 'alice', key_id: createHash('sha256').update(witnesses.alice.publicKey).digest('hex').slice(0, 16), role: 'witness', registered_sequence: 3 },
+        { agent_id: 'bob', key_id: createHash('sha256').update(witnesses.bob.publicKey).digest('hex').slice(0, 16), role: 'witness', registered_sequence: 4 },
+      ],
+    );
+    assert.deepEqual(db.prepare('SELECT * FROM agent_key_revocations').all(), [
+      { agent_id: 'billing-bot', key_id: 'k2', revoked_sequence: 8, reason: 'rotated' },
+    ]);
+    // The reserved events' payloads are the documented ones.
+    const payloads = db.prepare("SELECT type, payload FROM events WHERE stream_id IN ('$agents', '$halt') ORDER BY sequence").all() as Row[];
+    assert.deepEqual(payloads.map((p) => [p.type, Object.keys(JSON.parse(p.payload as string))]), [
+      ['stele.agent_key_registered', ['agentId', 'keyId', 'publicKey', 'role']],
+      ['stele.agent_key_registered', ['agentId', 'keyId', 'publicKey', 'role']],
+      ['stele.agent_key_registered', ['agentId', 'keyId', 'publicKey', 'role']],
+      ['stele.agent_key_registered', ['agentId', 'keyId', 'publicKey', 'role']],
+      ['stele.agent_key_revoked', ['agentId', 'keyId', 'reason']],
+      ['stele.halted', ['reason']],
+      ['stele.halt_cleared', ['reason', 'haltSequence', 'witnesses']],
+    ]);
+
+    // A signature forged behind the triggers, with every later hash recomputed, is caught by the
+    // signature check alone; a key smuggled into agent_keys does not make it valid.
+    const copy = tempLedgerPath(t, 'forged.db');
+    copyLedger(path, copy);
+    const mallory = generateAgentKeyPair();
+    editBehindTriggers(copy, (edit) => {
+      edit.exec('DROP TRIGGER events_no_update; DROP TRIGGER agent_keys_only_from_events');
+      const forged = signEvent({ ...SIGNED_INPUT, payload: { invoice: 7, amount: 1n } }, 'billing-bot', mallory.secretKey);
+      const encoded = encodeValue(forged.payload, 'payload');
+      edit.prepare('UPDATE events SET payload = ?, payload_meta = ?, signature = ? WHERE sequence = ?')
+        .run(encoded.json, encoded.meta, forged.signature, vector.sequence);
+      const rows = edit.prepare('SELECT * FROM events WHERE sequence >= ? ORDER BY sequence').all(vector.sequence) as Row[];
+      let previous = edit.prepare('SELECT content_hash FROM events WHERE sequence = ?').pluck().get(vector.sequence - 1) as string;
+      const reseal = edit.prepare('UPDATE events SET prev_hash = ?, content_hash = ? WHERE sequence = ?');
+      for (const r of rows) {
+        const resealed = { ...r, prev_hash: previous };
+        previous = contentHash(resealed);
+        reseal.run(resealed.prev_hash, previous, r.sequence);
+      }
+      edit.prepare("INSERT INTO agent_keys VALUES ('billing-bot', 'mallory', ?, 'agent', 9)").run(mallory.publicKey);
+    });
+    const forged = verifyLedgerFile(copy);
+    assert.deepEqual(forged, {
+      checked: 11,
+      faults: [
+        // The witnesses signed the original halt hash, which the reseal changed: the ceremony fails too.
+        { sequence: BigInt(vector.sequence), reason: 'signature' },
+        { sequence: BigInt(halt.sequence + 1), reason: 'ceremony' },
+        { sequence: 9n, reason: 'agent_keys' },
+      ],
+    });
   });
 
   test('a connection without the Stele functions cannot append to the file', async (t) => {

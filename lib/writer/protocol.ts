@@ -21,7 +21,14 @@ export interface WriterSettings {
   startupVerifyRows: number;
   /** An anchor the app keeps elsewhere: the row at this sequence must have this hash. */
   expectedHead: Head | undefined;
+  /** Transient SQLite failures (busy, locked) are retried this often, backing off from delayMs. */
+  retry: { attempts: number; delayMs: number };
+  /** The closed set of event types, or undefined for any type. */
+  eventTypes: string[] | undefined;
 }
+
+/** Levels of a pino-compatible logger. */
+export type LogLevel = 'debug' | 'info' | 'warn' | 'error' | 'fatal';
 
 /** `workerData` of the writer worker. */
 export interface WriterStartup {
@@ -86,4 +93,6 @@ export type FromWriter =
   | { kind: 'failed'; error: WireError }
   /** Outcomes of one group commit, in request order. */
   | { kind: 'outcomes'; outcomes: RequestOutcome[] }
+  /** Something the owner's logger should hear about (retries, checkpoints, startup findings). */
+  | { kind: 'log'; level: LogLevel; fields: Record<string, unknown>; message: string }
   | { kind: 'closed' };

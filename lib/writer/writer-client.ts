@@ -1,13 +1,18 @@
 /**
- * The main-thread side of the writer: starts the worker, keeps the map of pending requests,
- * coalesces appends made in the same tick into one message, and applies backpressure.
+ * The main-thread side of the writer: starts and supervises the worker, keeps the map of pending
+ * requests, coalesces appends made in the same tick into one message, and applies backpressure.
+ *
+ * Supervision: if the worker dies, requests it had been sent reject with WRITER_CRASHED (their
+ * outcome is unknown; a retry with the same eventId is safe), requests not yet sent wait, and a
+ * new worker starts after a backoff and re-runs its startup self-verification. Too many
+ * restarts in the window and the writer is `failed`: appends reject with WRITER_UNAVAILABLE.
  * @internal
  */
 import { inspect } from 'node:util';
 import { MessageChannel, Worker, type MessagePort } from 'node:worker_threads';
 import { fromWire, LedgerError } from '../errors.ts';
 import { workerScript } from '../worker-script.ts';
-import type { AppendRequest, EncodedEvent, FromWriter, Head, StoredEvent, ToWriter, WriterSettings } from './protocol.ts';
+import type { AppendRequest, EncodedEvent, FromWriter, Head, LogLevel, StoredEvent, ToWriter, WriterSettings } from './protocol.ts';
 
 export interface BackpressureSettings {
   /** Most events queued or in flight at once. */
@@ -16,17 +21,44 @@ export interface BackpressureSettings {
   onFull: 'wait' | 'reject';
 }
 
+export interface SupervisionSettings {
+  /** Restarts allowed within `restartWindowMs` before the writer is declared failed. */
+  maxRestarts: number;
+  restartWindowMs: number;
+}
+
+/** What the writer tells its owner, besides outcomes. */
+export interface WriterHooks {
+  log(level: LogLevel, fields: Record<string, unknown>, message: string): void;
+  /** The writer gave up restarting; appends now fail with WRITER_UNAVAILABLE. */
+  failed(error: LedgerError): void;
+}
+
+export type WriterState = 'starting' | 'running' | 'restarting' | 'failed' | 'closed';
+
 interface Pending {
   size: number;
+  /** Posted to the current worker, so its outcome dies with that worker. */
+  sent: boolean;
   resolve(events: StoredEvent[]): void;
   reject(error: Error): void;
 }
 
+interface Connection {
+  worker: Worker;
+  port: MessagePort;
+}
+
+const MAX_RESTART_DELAY_MS = 4_000;
+
 export class WriterClient {
-  readonly #worker: Worker;
-  readonly #port: MessagePort;
+  readonly #settings: WriterSettings;
   readonly #limits: BackpressureSettings;
+  readonly #supervision: SupervisionSettings;
+  readonly #hooks: WriterHooks;
   readonly #pending = new Map<number, Pending>();
+  #connection: Connection | undefined;
+  #state: WriterState = 'starting';
   #queue: AppendRequest[] = [];
   #flushScheduled = false;
   #nextId = 1;
@@ -35,55 +67,47 @@ export class WriterClient {
   /** Callers waiting for room, oldest first. */
   readonly #roomWaiters: Array<{ size: number; wake(): void }> = [];
   readonly #idleWaiters: Array<() => void> = [];
-  #stopped: LedgerError | undefined;
+  /** Why submit() refuses: set once closing or failed. */
+  #refusal: LedgerError | undefined;
+  #restartTimes: number[] = [];
+  #restartTimer: NodeJS.Timeout | undefined;
   #onClosed: (() => void) | undefined;
+  readonly stats = { appendedCount: 0, failedWriteCount: 0, lastWriteAt: undefined as Date | undefined, restarts: 0 };
 
-  private constructor(worker: Worker, port: MessagePort, limits: BackpressureSettings) {
-    this.#worker = worker;
-    this.#port = port;
+  private constructor(settings: WriterSettings, limits: BackpressureSettings, supervision: SupervisionSettings, hooks: WriterHooks) {
+    this.#settings = settings;
     this.#limits = limits;
+    this.#supervision = supervision;
+    this.#hooks = hooks;
   }
 
-  /** Starts a writer worker and waits for its `ready` (or its refusal, as a LedgerError). */
-  static start(
+  /** Starts a supervised writer; rejects with the worker's refusal (a LedgerError) if the first start fails. */
+  static async start(
     settings: WriterSettings,
     limits: BackpressureSettings,
+    supervision: SupervisionSettings,
+    hooks: WriterHooks,
   ): Promise<{ client: WriterClient; head: Head | null; schemaVersion: number }> {
-    const { port1, port2 } = new MessageChannel();
-    const script = workerScript('writer/writer-worker');
-    const worker = new Worker(script.filename, {
-      workerData: { ...script.workerData, settings, port: port2 },
-      transferList: [port2],
-    });
-    const client = new WriterClient(worker, port1, limits);
-    return new Promise((resolve, reject) => {
-      const onStartupError = (error: Error) => {
-        port1.close();
-        reject(error);
-      };
-      const onStartupExit = (code: number) =>
-        onStartupError(LedgerError.of('WRITER_CRASHED', { exitCode: code }, 'the writer exited while starting'));
-      worker.once('error', onStartupError);
-      worker.once('exit', onStartupExit);
-      port1.once('message', (message: FromWriter) => {
-        worker.off('error', onStartupError);
-        worker.off('exit', onStartupExit);
-        if (message.kind === 'ready') {
-          client.#listen();
-          resolve({ client, head: message.head, schemaVersion: message.schemaVersion });
-        } else if (message.kind === 'failed') {
-          port1.close();
-          reject(fromWire(message.error));
-        } else {
-          worker.terminate();
-          reject(new Error(`writer sent ${inspect(message)} before ready`));
-        }
-      });
-    });
+    const client = new WriterClient(settings, limits, supervision, hooks);
+    const { connection, head, schemaVersion } = await spawnWriter(settings);
+    client.#attach(connection);
+    return { client, head, schemaVersion };
   }
 
-  #listen(): void {
-    this.#port.on('message', (message: FromWriter) => {
+  get state(): WriterState {
+    return this.#state;
+  }
+
+  /** Events queued or awaiting their outcome. */
+  get pendingAppends(): number {
+    return this.#pendingEvents;
+  }
+
+  #attach(connection: Connection): void {
+    this.#connection = connection;
+    this.#state = 'running';
+    const { worker, port } = connection;
+    port.on('message', (message: FromWriter) => {
       switch (message.kind) {
         case 'outcomes':
           for (const outcome of message.outcomes) {
@@ -91,9 +115,18 @@ export class WriterClient {
             if (!pending) throw new Error(`writer answered unknown request ${outcome.id}`);
             this.#pending.delete(outcome.id);
             this.#release(pending.size);
-            if (outcome.ok) pending.resolve(outcome.events);
-            else pending.reject(fromWire(outcome.error));
+            if (outcome.ok) {
+              this.stats.appendedCount += outcome.events.length;
+              this.stats.lastWriteAt = new Date();
+              pending.resolve(outcome.events);
+            } else {
+              if (outcome.error.code === 'WRITE_FAILED') this.stats.failedWriteCount++;
+              pending.reject(fromWire(outcome.error));
+            }
           }
+          break;
+        case 'log':
+          this.#hooks.log(message.level, message.fields, message.message);
           break;
         case 'closed':
           this.#onClosed?.();
@@ -102,16 +135,67 @@ export class WriterClient {
           throw new Error(`unexpected message from the writer: ${inspect(message)}`);
       }
     });
-    this.#worker.on('error', (error) => this.#fail(LedgerError.of('WRITER_CRASHED', { cause: String(error) })));
-    this.#worker.on('exit', (exitCode) => {
-      if (!this.#stopped) this.#fail(LedgerError.of('WRITER_CRASHED', { exitCode }));
-    });
+    let crashed = false;
+    const onCrash = (cause: Record<string, unknown>) => {
+      if (crashed || this.#connection !== connection || this.#state === 'closed') return;
+      crashed = true;
+      this.#crashed(cause);
+    };
+    worker.on('error', (error) => onCrash({ cause: String(error) }));
+    worker.on('exit', (exitCode) => onCrash({ exitCode }));
+    this.#updateRef();
+    this.#flush();
+  }
+
+  /** The worker died: what it had been sent is lost in flight; the rest waits for a new worker. */
+  #crashed(cause: Record<string, unknown>): void {
+    this.#connection?.port.close();
+    this.#connection = undefined;
+    for (const [id, pending] of this.#pending) {
+      if (!pending.sent) continue;
+      this.#pending.delete(id);
+      this.#release(pending.size);
+      pending.reject(LedgerError.of('WRITER_CRASHED', { ...cause, outcome: 'unknown', retry: 'safe with the same eventId' }));
+    }
+    if (this.#state === 'closed') return;
+    const now = Date.now();
+    this.#restartTimes = this.#restartTimes.filter((at) => now - at < this.#supervision.restartWindowMs);
+    if (this.#restartTimes.length >= this.#supervision.maxRestarts) {
+      this.#fail(LedgerError.of('WRITER_UNAVAILABLE', { ...cause, restarts: this.stats.restarts }, 'the writer kept crashing and is no longer restarted'));
+      return;
+    }
+    this.#restartTimes.push(now);
+    this.#state = 'restarting';
+    const delay = Math.min(MAX_RESTART_DELAY_MS, 50 * 2 ** (this.#restartTimes.length - 1));
+    this.#hooks.log('error', { ...cause, restartInMs: delay }, 'writer crashed; restarting');
+    this.#restartTimer = setTimeout(() => void this.#restart(), delay);
     this.#updateRef();
   }
 
-  /** Events queued or awaiting their outcome. */
-  get pendingAppends(): number {
-    return this.#pendingEvents;
+  async #restart(): Promise<void> {
+    this.#restartTimer = undefined;
+    this.stats.restarts++;
+    try {
+      const { connection, head } = await spawnWriter(this.#settings);
+      if (this.#state !== 'restarting') {
+        // Closed while the new worker was starting.
+        connection.port.postMessage({ kind: 'close' } satisfies ToWriter);
+        return;
+      }
+      this.#hooks.log('info', { head, restarts: this.stats.restarts }, 'writer restarted');
+      this.#attach(connection);
+    } catch (error) {
+      // A writer that refuses to start (lock held, inconsistent file) is not retried.
+      this.#fail(error instanceof LedgerError ? error : LedgerError.of('WRITER_UNAVAILABLE', { cause: String(error) }));
+    }
+  }
+
+  #fail(error: LedgerError): void {
+    this.#state = 'failed';
+    this.#refusal = error.code === 'WRITER_UNAVAILABLE' ? error : LedgerError.of('WRITER_UNAVAILABLE', { cause: error.code, ...error.details });
+    this.#rejectAll(this.#refusal);
+    this.#hooks.log('fatal', { code: error.code, ...error.details }, 'writer failed; appends are refused, reads keep working');
+    this.#hooks.failed(this.#refusal);
   }
 
   /**
@@ -119,7 +203,7 @@ export class WriterClient {
    * Requests made in the same tick travel together in one message.
    */
   async submit(events: EncodedEvent[]): Promise<StoredEvent[]> {
-    if (this.#stopped) throw this.#stopped;
+    if (this.#refusal) throw this.#refusal;
     const size = events.length;
     if (!this.#hasRoom(size)) {
       if (this.#limits.onFull === 'reject') {
@@ -127,12 +211,12 @@ export class WriterClient {
       }
       // #release reserves the room before it wakes us.
       await new Promise<void>((wake) => this.#roomWaiters.push({ size, wake }));
-      if (this.#stopped) throw this.#stopped;
+      if (this.#refusal) throw this.#refusal;
     } else {
       this.#pendingEvents += size;
     }
     const id = this.#nextId++;
-    const result = new Promise<StoredEvent[]>((resolve, reject) => this.#pending.set(id, { size, resolve, reject }));
+    const result = new Promise<StoredEvent[]>((resolve, reject) => this.#pending.set(id, { size, sent: false, resolve, reject }));
     this.#queue.push({ id, events });
     if (!this.#flushScheduled) {
       this.#flushScheduled = true;
@@ -165,20 +249,28 @@ export class WriterClient {
 
   readonly #flush = (): void => {
     this.#flushScheduled = false;
-    if (this.#queue.length === 0) return;
+    // While restarting, requests wait in the queue for the next worker.
+    if (this.#queue.length === 0 || !this.#connection) return;
+    for (const request of this.#queue) this.#pending.get(request.id)!.sent = true;
     const message: ToWriter = { kind: 'append', requests: this.#queue };
     this.#queue = [];
-    this.#port.postMessage(message);
+    this.#connection.port.postMessage(message);
   };
 
   /** Keeps the process alive only while work is pending, like a socket with requests in flight. */
   #updateRef(): void {
-    if (this.#pendingEvents > 0 || this.#roomWaiters.length > 0 || this.#onClosed) {
-      this.#worker.ref();
-      this.#port.ref();
+    const busy = this.#pendingEvents > 0 || this.#roomWaiters.length > 0 || this.#onClosed !== undefined;
+    if (this.#restartTimer) {
+      if (busy) this.#restartTimer.ref();
+      else this.#restartTimer.unref();
+    }
+    if (!this.#connection) return;
+    if (busy) {
+      this.#connection.worker.ref();
+      this.#connection.port.ref();
     } else {
-      this.#worker.unref();
-      this.#port.unref();
+      this.#connection.worker.unref();
+      this.#connection.port.unref();
     }
   }
 
@@ -196,34 +288,89 @@ export class WriterClient {
     if (this.#isIdle()) for (const resolve of this.#idleWaiters.splice(0)) resolve();
   }
 
-  /** Flushes what was submitted, then closes the writer's connection and ends the worker. */
-  async close(): Promise<void> {
-    await this.drain();
-    if (this.#stopped) return;
-    this.#stopped = LedgerError.of('LEDGER_CLOSED');
-    const closed = new Promise<void>((resolve) => (this.#onClosed = resolve));
-    this.#updateRef();
-    const exited = new Promise<void>((resolve) => this.#worker.once('exit', () => resolve()));
-    this.#port.postMessage({ kind: 'close' } satisfies ToWriter);
-    await closed;
-    this.#port.close();
-    await exited;
+  /**
+   * Flushes what was submitted (waiting at most `timeoutMs`), then closes the writer's connection
+   * and ends the worker. What could not be flushed in time rejects with LEDGER_CLOSED; nothing is
+   * ever half-written, since each request commits whole or not at all.
+   */
+  async close(timeoutMs: number): Promise<void> {
+    this.#refusal ??= LedgerError.of('LEDGER_CLOSED');
+    let timer: NodeJS.Timeout | undefined;
+    const deadline = new Promise<false>((resolve) => (timer = setTimeout(() => resolve(false), timeoutMs)));
+    const drained = await Promise.race([this.drain().then(() => true as const), deadline]);
+    clearTimeout(timer);
+    if (!drained) this.#rejectAll(LedgerError.of('LEDGER_CLOSED', { timeoutMs }, 'not flushed before the close timeout'), { unsentOnly: true });
+    if (this.#restartTimer) clearTimeout(this.#restartTimer);
+    const connection = this.#connection;
+    this.#state = 'closed';
+    if (connection) {
+      const closed = new Promise<void>((resolve) => (this.#onClosed = resolve));
+      const exited = new Promise<void>((resolve) => connection.worker.once('exit', () => resolve()));
+      this.#updateRef();
+      connection.port.postMessage({ kind: 'close' } satisfies ToWriter);
+      // A worker stuck past the deadline is terminated; its requests' outcome is unknown.
+      const finished = await Promise.race([closed.then(() => true), exited.then(() => true), sleep(drained ? 30_000 : 1_000).then(() => false)]);
+      if (!finished) await connection.worker.terminate();
+      this.#connection = undefined;
+      connection.port.close();
+      await exited;
+    }
+    this.#rejectAll(LedgerError.of('LEDGER_CLOSED', { outcome: 'unknown', retry: 'safe with the same eventId' }));
+    this.#onClosed = undefined;
   }
 
-  /** The worker died: every pending request's outcome is unknown. */
-  #fail(error: LedgerError): void {
-    this.#stopped ??= error;
+  #rejectAll(error: LedgerError, { unsentOnly = false } = {}): void {
     for (const [id, pending] of this.#pending) {
+      if (unsentOnly && pending.sent) continue;
       this.#pending.delete(id);
-      pending.reject(
-        LedgerError.of('WRITER_CRASHED', { ...error.details, outcome: 'unknown', retry: 'safe with the same eventId' }),
-      );
+      pending.reject(error);
     }
-    this.#queue = [];
-    this.#pendingEvents = 0;
+    this.#queue = this.#queue.filter((request) => this.#pending.has(request.id));
+    this.#pendingEvents = [...this.#pending.values()].reduce((sum, pending) => sum + pending.size, 0);
     for (const waiter of this.#roomWaiters.splice(0)) waiter.wake();
     this.#settleIdle();
-    this.#onClosed?.();
     this.#updateRef();
   }
+
+  /** @internal For specs: kills the worker thread as a crash would, mid-whatever it was doing. */
+  crashForTesting(): Promise<number> {
+    return this.#connection?.worker.terminate() ?? Promise.resolve(0);
+  }
+}
+
+function sleep(ms: number): Promise<void> {
+  return new Promise((resolve) => setTimeout(resolve, ms).unref());
+}
+
+/** Starts a writer worker and waits for its `ready`, or rejects with its refusal. */
+function spawnWriter(settings: WriterSettings): Promise<{ connection: Connection; head: Head | null; schemaVersion: number }> {
+  const { port1, port2 } = new MessageChannel();
+  const script = workerScript('writer/writer-worker');
+  const worker = new Worker(script.filename, {
+    workerData: { ...script.workerData, settings, port: port2 },
+    transferList: [port2],
+  });
+  return new Promise((resolve, reject) => {
+    const onStartupError = (error: Error) => {
+      port1.close();
+      reject(error);
+    };
+    const onStartupExit = (code: number) =>
+      onStartupError(LedgerError.of('WRITER_CRASHED', { exitCode: code }, 'the writer exited while starting'));
+    worker.once('error', onStartupError);
+    worker.once('exit', onStartupExit);
+    port1.once('message', (message: FromWriter) => {
+      worker.off('error', onStartupError);
+      worker.off('exit', onStartupExit);
+      if (message.kind === 'ready') {
+        resolve({ connection: { worker, port: port1 }, head: message.head, schemaVersion: message.schemaVersion });
+      } else if (message.kind === 'failed') {
+        port1.close();
+        reject(fromWire(message.error));
+      } else {
+        void worker.terminate();
+        reject(new Error(`writer sent ${inspect(message)} before ready`));
+      }
+    });
+  });
 }

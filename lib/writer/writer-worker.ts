@@ -45,6 +45,9 @@ function open(): { db: Database.Database; lock: Database.Database } {
         "INSERT INTO ledger_meta (key, value) SELECT 'require_signatures', '1' WHERE NOT EXISTS (SELECT 1 FROM ledger_meta WHERE key = 'require_signatures')",
       ).run();
     }
+    applyEventTypes(db, settings.eventTypes);
+    // Retries are ours (commitWithRetry), with their own budget: SQLite must not wait on its own.
+    db.pragma('busy_timeout = 0');
     const { head, fault } = startupFault(db, settings);
     if (fault) {
       haltForInconsistency(db, fault);
@@ -59,6 +62,15 @@ function open(): { db: Database.Database; lock: Database.Database } {
     port.close();
     return process.exit(0);
   }
+}
+
+/** The taxonomy of this opening: the given set, or none (any type) when no set is given. */
+function applyEventTypes(db: Database.Database, types: string[] | undefined): void {
+  db.transaction(() => {
+    db.prepare('DELETE FROM event_types').run();
+    const insert = db.prepare('INSERT INTO event_types (type) VALUES (?)');
+    for (const type of types ?? []) insert.run(type);
+  }).immediate();
 }
 
 function haltForInconsistency(db: Database.Database, fault: StartupFault): void {
@@ -108,19 +120,69 @@ const statements = {
   ),
 };
 
-port.on('message', (first: ToWriter) => {
-  const requests: AppendRequest[] = [];
-  let closing = false;
-  for (let message: ToWriter | undefined = first; message; message = receiveMessageOnPort(port)?.message) {
-    if (message.kind === 'append') requests.push(...message.requests);
-    else if (message.kind === 'close') closing = true;
-  }
-  if (requests.length > 0) {
-    send({ kind: 'outcomes', outcomes: commitGroup(requests) });
-    scheduleHeadSidecar();
+let inbox: AppendRequest[] = [];
+let closing = false;
+let running = false;
+
+port.on('message', (message: ToWriter) => {
+  take(message);
+  void run();
+});
+
+function take(message: ToWriter): void {
+  if (message.kind === 'append') inbox.push(...message.requests);
+  else if (message.kind === 'close') closing = true;
+}
+
+/**
+ * Commits whatever has arrived, group after group. Messages that arrive while a group commits
+ * (or waits to retry) join the next group: that is the group commit.
+ */
+async function run(): Promise<void> {
+  if (running) return;
+  running = true;
+  try {
+    for (;;) {
+      for (let next = receiveMessageOnPort(port); next; next = receiveMessageOnPort(port)) take(next.message as ToWriter);
+      if (inbox.length === 0) break;
+      const requests = inbox;
+      inbox = [];
+      send({ kind: 'outcomes', outcomes: await commitWithRetry(requests) });
+      scheduleHeadSidecar();
+    }
+  } finally {
+    running = false;
   }
   if (closing) shutDown();
-});
+}
+
+/**
+ * SQLite result codes worth retrying: another connection (another process, the sqlite3 shell, a
+ * backup tool) holds the write lock for a while. Everything else fails at once; a halt, being a
+ * trigger's refusal, is never retried.
+ */
+function isTransient(code: string | undefined): boolean {
+  return code !== undefined && (code.startsWith('SQLITE_BUSY') || code.startsWith('SQLITE_LOCKED'));
+}
+
+async function commitWithRetry(requests: AppendRequest[]): Promise<RequestOutcome[]> {
+  const { attempts, delayMs } = settings.retry;
+  for (let attempt = 1; ; attempt++) {
+    const result = commitGroup(requests);
+    if (!('transient' in result)) return result;
+    if (attempt > attempts) {
+      const error = toWire(
+        LedgerError.of('WRITE_FAILED', { attempts: attempt, sqliteCode: result.transient }, `the ledger file stayed locked (${result.transient})`),
+      );
+      send({ kind: 'log', level: 'warn', fields: { attempts: attempt, sqliteCode: result.transient, requests: requests.length }, message: 'append failed after retries' });
+      return requests.map((request) => ({ id: request.id, ok: false, error }));
+    }
+    // Exponential backoff with jitter, so that two writers' retries do not stay in step.
+    const delay = delayMs * 2 ** (attempt - 1) * (1 + Math.random() * 0.5);
+    send({ kind: 'log', level: 'warn', fields: { attempt, sqliteCode: result.transient, retryInMs: Math.round(delay) }, message: 'ledger file busy; retrying' });
+    await new Promise((resolve) => setTimeout(resolve, delay));
+  }
+}
 
 const headStatement = db.prepare<[], Head>(
   'SELECT sequence, content_hash AS contentHash FROM events ORDER BY sequence DESC LIMIT 1',
@@ -141,6 +203,14 @@ function scheduleHeadSidecar(): void {
  * synced everything — a sidecar must never claim rows that a power loss could take back.
  */
 function recordDurableHead(): void {
+  try {
+    recordHead();
+  } catch (error) {
+    send({ kind: 'log', level: 'error', fields: { error: String(error) }, message: 'could not record the head sidecar' });
+  }
+}
+
+function recordHead(): void {
   const head = headStatement.get();
   if (!head) return;
   if (settings.durability === 'normal') {
@@ -150,10 +220,13 @@ function recordDurableHead(): void {
   writeHeadSidecar(settings.path, head);
 }
 
-function commitGroup(requests: AppendRequest[]): RequestOutcome[] {
+/** One transaction for the whole group, or `transient` when the write lock could not be had. */
+function commitGroup(requests: AppendRequest[]): RequestOutcome[] | { transient: string } {
   try {
     statements.begin.run();
   } catch (error) {
+    const code = (error as { code?: string }).code;
+    if (isTransient(code)) return { transient: code! };
     return requests.map((request) => ({ id: request.id, ok: false, error: wireErrorOf(error) }));
   }
   const headBefore = statements.maxSequence.get() as number;
@@ -187,6 +260,8 @@ function commitGroup(requests: AppendRequest[]): RequestOutcome[] {
     statements.commit.run();
   } catch (error) {
     if (db.inTransaction) statements.rollback.run();
+    const code = (error as { code?: string }).code;
+    if (isTransient(code)) return { transient: code! };
     return failAll(requests, [...failed.values()], error);
   }
   return requests.map((request) => failed.get(request.id) ?? { id: request.id, ok: true, events: done.get(request.id)! });
@@ -223,7 +298,12 @@ function shutDown(): void {
   // Closing the last connection checkpoints and syncs the WAL, so the head is durable after it.
   const head = headStatement.get();
   db.close();
-  if (head) writeHeadSidecar(settings.path, head);
+  try {
+    if (head) writeHeadSidecar(settings.path, head);
+  } catch (error) {
+    // The ledger itself is closed and durable; a missing sidecar only weakens the next start's check.
+    send({ kind: 'log', level: 'error', fields: { error: String(error) }, message: 'could not record the head sidecar' });
+  }
   lock.close();
   send({ kind: 'closed' });
   port.close();

@@ -9,10 +9,26 @@ import Database from 'better-sqlite3';
 import { openLedger, type Ledger, type LedgerOptions } from '../../lib/index.ts';
 import { checkChain, type ChainCheck } from '../../lib/chain.ts';
 
-/** A new empty directory, removed after the test. */
+/** Ledgers opened through these helpers, closed before any temp directory is removed. */
+const opened = new WeakMap<TestContext, Ledger[]>();
+
+function track(t: TestContext, ledger: Ledger): Ledger {
+  const list = opened.get(t);
+  if (list) list.push(ledger);
+  else {
+    opened.set(t, [ledger]);
+    t.after(() => Promise.all([ledger, ...(opened.get(t) ?? [])].map((l) => l.close())).then(() => undefined));
+  }
+  return ledger;
+}
+
+/** A new empty directory, removed after the test (after the ledgers opened in it are closed). */
 export function tempDir(t: TestContext): string {
   const dir = mkdtempSync(join(tmpdir(), 'stele-spec-'));
-  t.after(() => rmSync(dir, { recursive: true, force: true }));
+  t.after(async () => {
+    await Promise.all((opened.get(t) ?? []).map((ledger) => ledger.close()));
+    rmSync(dir, { recursive: true, force: true });
+  });
   return dir;
 }
 
@@ -24,16 +40,12 @@ export function tempLedgerPath(t: TestContext, name = 'ledger.db'): string {
 /** Opens a new ledger in a temp directory; it is closed (if still open) and removed after the test. */
 export async function createLedger(t: TestContext, options?: LedgerOptions): Promise<Ledger> {
   const path = tempLedgerPath(t);
-  const ledger = await openLedger(path, options);
-  t.after(() => ledger.close());
-  return ledger;
+  return track(t, await openLedger(path, options));
 }
 
 /** Opens a ledger that is closed after the test (for reopening an existing file). */
 export async function reopen(t: TestContext, path: string, options?: LedgerOptions): Promise<Ledger> {
-  const ledger = await openLedger(path, options);
-  t.after(() => ledger.close());
-  return ledger;
+  return track(t, await openLedger(path, options));
 }
 
 /** A raw read-write better-sqlite3 connection with none of Stele's functions, closed after the test. */

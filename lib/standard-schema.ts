@@ -1,0 +1,55 @@
+/**
+ * The slice of Standard Schema v1 (https://standardschema.dev) that Stele uses, so that zod,
+ * valibot, arktype and any other compliant validator work unchanged, without depending on them.
+ */
+import { LedgerError } from './errors.ts';
+
+/** A Standard Schema v1 validator, e.g. a zod, valibot or arktype schema. */
+export interface StandardSchemaV1<Output = unknown> {
+  readonly '~standard': {
+    readonly version: 1;
+    readonly vendor: string;
+    readonly validate: (value: unknown) => StandardResult<Output> | Promise<StandardResult<Output>>;
+  };
+}
+
+type StandardResult<Output> =
+  | { readonly value: Output; readonly issues?: undefined }
+  | { readonly issues: ReadonlyArray<StandardIssue> };
+
+interface StandardIssue {
+  readonly message: string;
+  readonly path?: ReadonlyArray<PropertyKey | { readonly key: PropertyKey }> | undefined;
+}
+
+/** One problem with a payload: where (dotted path, '' for the payload itself) and what. */
+export interface PayloadIssue {
+  path: string;
+  message: string;
+}
+
+export function isStandardSchema(value: unknown): value is StandardSchemaV1 {
+  const standard = (value as { '~standard'?: { version?: unknown; validate?: unknown } } | null)?.['~standard'];
+  return typeof standard === 'object' && standard !== null && standard.version === 1 && typeof standard.validate === 'function';
+}
+
+/**
+ * Validates a payload with its type's schema. Throws INVALID_EVENT listing every issue with its
+ * path, so a missing required field is named. Validators may be async; most are not, and then no
+ * promise is created.
+ */
+export function validatePayload(schema: StandardSchemaV1, type: string, payload: unknown, index?: number): void | Promise<void> {
+  const result = schema['~standard'].validate(payload);
+  if (result instanceof Promise) return result.then((settled) => check(settled, type, index));
+  check(result, type, index);
+}
+
+function check(result: StandardResult<unknown>, type: string, index: number | undefined): void {
+  if (!result.issues) return;
+  const issues: PayloadIssue[] = result.issues.map((issue) => ({
+    path: (issue.path ?? []).map((segment) => String(typeof segment === 'object' ? segment.key : segment)).join('.'),
+    message: issue.message,
+  }));
+  const summary = issues.map((issue) => (issue.path ? `${issue.path}: ${issue.message}` : issue.message)).join('; ');
+  throw LedgerError.of('INVALID_EVENT', { ...(index === undefined ? {} : { index }), field: 'payload', type, issues }, `payload of ${type}: ${summary}`);
+}

@@ -1,0 +1,233 @@
+/**
+ * Verifying a ledger file: the whole hash chain, stream versions and signatures, checked in
+ * ranges on a pool of read-only worker threads.
+ */
+import { availableParallelism } from 'node:os';
+import Database from 'better-sqlite3';
+import { Piscina } from 'piscina';
+import { GENESIS_HASH } from './codec.ts';
+import type { RangeResult, RangeTask, VerifyFault } from './verify-worker.ts';
+import { workerScript } from './worker-script.ts';
+
+export type { VerifyFault, VerifyFaultReason } from './verify-worker.ts';
+
+/** Progress of {@link verifyLedgerFile}: rows checked so far out of the rows in the range. */
+export interface VerifyProgress {
+  checked: number;
+  total: number;
+}
+
+/**
+ * Options of {@link verifyLedgerFile}.
+ *
+ * @example
+ * ```ts
+ * const controller = new AbortController();
+ * const result = await verifyLedgerFile('audit.db', {
+ *   from: 1_000,
+ *   signal: controller.signal,
+ *   onProgress: ({ checked, total }) => console.log(`${checked}/${total}`),
+ * });
+ * ```
+ */
+export interface VerifyOptions {
+  /** First sequence to check; 1 when omitted. The link of row `from` to row `from - 1` is checked too. */
+  from?: number;
+  /**
+   * Last sequence to check; the newest row when omitted. A `to` beyond the newest row is a claim
+   * that those rows exist: the first missing one is reported as a `sequence_gap` (this is how a
+   * truncated tail shows up, which the chain alone cannot reveal).
+   */
+  to?: number;
+  /** Aborts the check: the promise rejects with the signal's reason. */
+  signal?: AbortSignal;
+  /** Called after each range with the rows checked so far (in any order of ranges) and the total. */
+  onProgress?: (progress: VerifyProgress) => void;
+  /**
+   * Rows per range, the unit of parallel work, progress and abort. Defaults to the rows split
+   * evenly over the pool's threads, between 1,024 and 50,000 rows.
+   */
+  rangeSize?: number;
+}
+
+/**
+ * Result of {@link verifyLedgerFile}. `checked` counts the rows that passed before the first
+ * fault (all rows of the range when `ok`).
+ *
+ * @example
+ * ```ts
+ * const { ok, checked, firstBad } = await verifyLedgerFile('audit.db');
+ * if (!ok) console.error(`row ${firstBad!.sequence}: ${firstBad!.reason}`, firstBad);
+ * ```
+ */
+export interface VerifyResult {
+  ok: boolean;
+  checked: number;
+  /** The lowest-sequence fault: what a walk of the chain from `from` would stop at first. */
+  firstBad?: VerifyFault;
+}
+
+const MAX_THREADS = 4;
+const MIN_RANGE_ROWS = 1_024;
+const MAX_RANGE_ROWS = 50_000;
+/** Idle pool threads exit after this; they never keep the process alive meanwhile. */
+const IDLE_TIMEOUT_MS = 10_000;
+
+let pool: Piscina<RangeTask, RangeResult> | undefined;
+
+/** The module's pool, created on first use. Idle threads are unref'd by piscina and exit after a while. */
+function verifyPool(): Piscina<RangeTask, RangeResult> {
+  if (pool) return pool;
+  const script = workerScript('verify-worker');
+  pool = new Piscina<RangeTask, RangeResult>({
+    filename: script.filename.href,
+    workerData: { ...script.workerData },
+    minThreads: 0,
+    maxThreads: poolThreads(),
+    idleTimeout: IDLE_TIMEOUT_MS,
+  });
+  return pool;
+}
+
+function poolThreads(): number {
+  return Math.max(1, Math.min(availableParallelism(), MAX_THREADS));
+}
+
+/**
+ * Verifies a ledger file without opening it for writing: sequence continuity, prev_hash links,
+ * stream versions, content hashes, and the signature of every signed event against a key its
+ * agent registered before the event and had not revoked before it (keys as the `$agents` events
+ * say, so a key revoked later leaves the events it signed earlier valid).
+ *
+ * The range is split into ranges checked in parallel on a pool of read-only connections; the
+ * ranges are stitched at their boundaries, and the fault reported is the lowest-sequence one,
+ * with the same reason a sequential walk of the chain gives it (checked per row in this order:
+ * `sequence_gap`, `prev_hash`, `stream_version`, `content_hash`, `signature`). Deleting the
+ * newest rows is invisible to the chain alone; pass `to` (e.g. a signed head's sequence) to
+ * catch it. Rows appended while the check runs are outside the range.
+ *
+ * @example
+ * ```ts
+ * import { verifyLedgerFile } from 'stele';
+ *
+ * const result = await verifyLedgerFile('audit.db', { onProgress: (p) => console.log(p) });
+ * if (!result.ok) console.error('tampered:', result.firstBad); // { sequence, reason, expected?, actual? }
+ * ```
+ */
+export async function verifyLedgerFile(path: string, options: VerifyOptions = {}): Promise<VerifyResult> {
+  if (typeof path !== 'string' || path.length === 0) throw new TypeError('verifyLedgerFile needs a file path');
+  if (typeof options !== 'object' || options === null) throw new TypeError('verifyLedgerFile options must be an object');
+  const { signal, onProgress } = options;
+  const from = options.from ?? 1;
+  requireSequence('from', from);
+  if (options.to !== undefined) {
+    requireSequence('to', options.to);
+    if (options.to < from) throw new RangeError(`to (${options.to}) is before from (${from})`);
+  }
+  if (options.rangeSize !== undefined) requireSequence('rangeSize', options.rangeSize);
+  if (onProgress !== undefined && typeof onProgress !== 'function') throw new TypeError('onProgress must be a function');
+  signal?.throwIfAborted();
+
+  const { head, anchor } = readBounds(path, from);
+  const to = options.to ?? head;
+  const end = Math.min(to, head); // rows after the head are missing, reported below
+  const total = Math.max(0, to - from + 1);
+  if (from > end) {
+    return to > head ? { ok: false, checked: 0, firstBad: missingAfterHead(head, from) } : { ok: true, checked: 0 };
+  }
+
+  const threads = poolThreads();
+  const span = end - from + 1;
+  const size = options.rangeSize ?? Math.min(MAX_RANGE_ROWS, Math.max(MIN_RANGE_ROWS, Math.ceil(span / threads)));
+  const rangeCount = Math.ceil(span / size);
+  const rangeStart = (k: number): number => from + k * size;
+  const rangeEnd = (k: number): number => Math.min(end, from + (k + 1) * size - 1);
+
+  const results = new Map<number, RangeResult>();
+  /** The lowest range known to hold a fault; no range after it is started. */
+  let stopAt = Infinity;
+  let next = 0;
+  let checked = 0;
+
+  /** The fault of range k, its first row's link to range k-1 included, once both are known. */
+  const faultOfRange = (k: number): VerifyFault | undefined => {
+    const result = results.get(k);
+    if (!result) return undefined;
+    const gapAtStart = result.fault?.reason === 'sequence_gap' && result.fault.sequence === rangeStart(k);
+    if (!gapAtStart && result.firstPrevHash !== null) {
+      const before = k === 0 ? anchor : results.get(k - 1)?.lastContentHash;
+      // A range before k with its own fault has no last hash; its fault is lower anyway.
+      if (before != null && before !== result.firstPrevHash) {
+        return { sequence: rangeStart(k), reason: 'prev_hash', expected: before, actual: result.firstPrevHash };
+      }
+    }
+    return result.fault;
+  };
+
+  const abortTasks = new AbortController();
+  const onAbort = (): void => abortTasks.abort(signal?.reason);
+  signal?.addEventListener('abort', onAbort, { once: true });
+  const aborted = new Promise<never>((_, reject) => {
+    abortTasks.signal.addEventListener('abort', () => reject(abortReason(signal)), { once: true });
+  });
+  aborted.catch(() => {});
+
+  const lane = async (): Promise<void> => {
+    const workers = verifyPool();
+    while (next < rangeCount && next <= stopAt && !abortTasks.signal.aborted) {
+      const k = next++;
+      const result = await workers.run({ path, from: rangeStart(k), to: rangeEnd(k), openBelow: from === 1 && k === 0 }, { signal: abortTasks.signal });
+      results.set(k, result);
+      checked += result.checked;
+      for (const j of [k, k + 1]) if (j <= stopAt && faultOfRange(j)) stopAt = j;
+      if (!abortTasks.signal.aborted) onProgress?.({ checked, total });
+    }
+  };
+
+  try {
+    await Promise.race([Promise.all(Array.from({ length: Math.min(threads, rangeCount) }, lane)), aborted]);
+  } catch (error) {
+    abortTasks.abort();
+    if (signal?.aborted) throw abortReason(signal);
+    throw error;
+  } finally {
+    signal?.removeEventListener('abort', onAbort);
+  }
+
+  for (let k = 0; k < rangeCount; k++) {
+    const fault = faultOfRange(k);
+    if (fault) return { ok: false, checked: fault.sequence - from, firstBad: fault };
+    if (!results.has(k)) throw new Error(`verify: range ${k} was not checked`); // cannot happen: only ranges after a fault are skipped
+  }
+  if (to > head) return { ok: false, checked: span, firstBad: missingAfterHead(head, from) };
+  return { ok: true, checked: span };
+}
+
+/** The newest sequence, and the content hash the row at `from` must link to (null when unknown). */
+function readBounds(path: string, from: number): { head: number; anchor: string | null } {
+  const db = new Database(path, { readonly: true, fileMustExist: true });
+  try {
+    const head = (db.prepare('SELECT max(sequence) FROM events').pluck().get() as number | null) ?? 0;
+    if (from === 1) return { head, anchor: GENESIS_HASH };
+    // Row from-1 is outside the range; when it is missing, the link of row `from` is not checked.
+    const anchor = db.prepare('SELECT content_hash FROM events WHERE sequence = ?').pluck().get(from - 1) as string | undefined;
+    return { head, anchor: anchor ?? null };
+  } finally {
+    db.close();
+  }
+}
+
+function missingAfterHead(head: number, from: number): VerifyFault {
+  const sequence = Math.max(head + 1, from);
+  return { sequence, reason: 'sequence_gap', expected: sequence };
+}
+
+function requireSequence(name: string, value: unknown): asserts value is number {
+  if (typeof value !== 'number' || !Number.isSafeInteger(value) || value < 1) {
+    throw new RangeError(`${name} must be a positive integer, got ${String(value)}`);
+  }
+}
+
+function abortReason(signal: AbortSignal | undefined): unknown {
+  return signal?.reason ?? new DOMException('The operation was aborted', 'AbortError');
+}
