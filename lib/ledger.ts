@@ -613,6 +613,7 @@ export async function openLedger(path: string, options?: LedgerOptions): Promise
         requireSignatures: resolved.requireSignatures,
         startupVerifyRows: resolved.startupVerifyRows,
         expectedHead: resolved.expectedHead,
+        onInconsistency: resolved.onInconsistency,
         retry: resolved.retry,
         eventTypes: resolved.eventTypes && Object.keys(resolved.eventTypes),
       },

@@ -47,6 +47,12 @@ export interface LedgerOptions {
   /** Open for reading only: no writer, no lock; works while another process writes. */
   readonly?: boolean;
   /**
+   * What startup self-verification does when the file does not match what its writer expects.
+   * `'fail'` (default): halt the ledger and fail with WRITER_INCONSISTENCY. `'halt'`: halt it and
+   * open anyway, so that the operator can read, verify and hold the witnessed clearHalt ceremony.
+   */
+  onInconsistency?: 'fail' | 'halt';
+  /**
    * Closes the taxonomy: only these types may be appended (enforced by a trigger). A type maps to
    * a Standard Schema v1 validator of its payload (zod, valibot, arktype...) or to `true`.
    */
@@ -74,6 +80,7 @@ export interface ResolvedOptions {
   readonly startupVerifyRows: number;
   readonly expectedHead: { readonly sequence: number; readonly contentHash: string } | undefined;
   readonly readonly: boolean;
+  readonly onInconsistency: 'fail' | 'halt';
   readonly eventTypes: Readonly<Record<string, StandardSchemaV1 | true>> | undefined;
   readonly retry: { readonly attempts: number; readonly delayMs: number };
   readonly maxRestarts: number;
@@ -92,6 +99,7 @@ const DEFAULTS: ResolvedOptions = {
   startupVerifyRows: 1_000,
   expectedHead: undefined,
   readonly: false,
+  onInconsistency: 'fail',
   eventTypes: undefined,
   retry: { attempts: 3, delayMs: 50 },
   maxRestarts: 5,
@@ -147,6 +155,7 @@ export function resolveOptions(options: LedgerOptions | undefined): ResolvedOpti
     }
     resolved.expectedHead = Object.freeze({ sequence: positiveInteger('expectedHead.sequence', head.sequence), contentHash: head.contentHash });
   }
+  if (given.onInconsistency !== undefined) resolved.onInconsistency = oneOf('onInconsistency', given.onInconsistency, ['fail', 'halt']);
   if (given.allowDegraded !== undefined) {
     if (typeof given.allowDegraded !== 'boolean') throw new TypeError(`allowDegraded must be a boolean, got ${describe(given.allowDegraded)}`);
     resolved.allowDegraded = given.allowDegraded;

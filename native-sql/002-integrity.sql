@@ -31,10 +31,11 @@ CREATE TABLE agent_key_revocations (
   FOREIGN KEY (agent_id, key_id) REFERENCES agent_keys (agent_id, key_id)
 ) STRICT;
 
--- A halted ledger refuses every append except to '$halt' itself (a further halt, or the ceremony
--- that clears it). This runs for every connection that can append at all, not only Stele's API.
+-- A halted ledger refuses every append except to Stele's own streams: '$halt' (a further halt,
+-- or the ceremony that clears it) and '$agents' (revoking a compromised key, registering the
+-- witnesses that will clear the halt). This runs for every connection that can append at all.
 CREATE TRIGGER events_insert_not_halted BEFORE INSERT ON events
-WHEN NEW.stream_id IS NOT '$halt'
+WHEN NEW.stream_id NOT IN ('$halt', '$agents')
 BEGIN
   SELECT RAISE(ABORT, 'STELE:LEDGER_HALTED')
     FROM (SELECT sequence, type, payload FROM events

@@ -32,9 +32,12 @@ describe('halt and the clearing ceremony', () => {
     };
     await assert.rejects(ledger.append({ type: 'after' }), refused);
     await assert.rejects(ledger.appendBatch([{ type: 'a' }, { type: 'b' }]), refused);
-    await assert.rejects(ledger.registerAgentKey('bot', generateAgentKeyPair().publicKey), refused);
     assert.equal(ledger.maxSequence(), 2);
     assert.equal(ledger.readAll().length, 2);
+    // Key management stays open while halted: revoking a stolen key, registering the witnesses.
+    const key = await ledger.registerAgentKey('witness-1', generateAgentKeyPair().publicKey, { role: 'witness' });
+    assert.equal(key.sequence, 3);
+    assert.equal(ledger.haltState().halted, true);
   });
 
   test('the halt is enforced by the trigger: a raw connection with Stele’s functions is refused too', async (t) => {

@@ -6,7 +6,7 @@ import assert from 'node:assert/strict';
 import { copyFileSync, existsSync, readFileSync } from 'node:fs';
 import { describe, test, type TestContext } from 'node:test';
 import Database from 'better-sqlite3';
-import { openLedger, type LedgerError } from '../lib/index.ts';
+import { generateAgentKeyPair, openLedger, witnessClearHalt, type LedgerError } from '../lib/index.ts';
 import { headSidecarPath } from '../lib/writer/head-sidecar.ts';
 import { reopen, tempLedgerPath } from './helpers/temp-ledger.ts';
 
@@ -110,6 +110,48 @@ describe('startup self-verification', () => {
     await ledger.close();
     copyFileSync(backup, path);
     await assert.rejects(openLedger(path), inconsistent('head_sidecar', 11));
+  });
+
+  test("onInconsistency: 'halt' opens a rolled-back file halted; witnesses clear it and the next open is clean", async (t) => {
+    const path = await ledgerFile(t, 10);
+    const backup = `${path}.backup`;
+    copyFileSync(path, backup);
+    const ledger = await openLedger(path);
+    await ledger.append({ type: 'later' });
+    await ledger.close();
+    copyFileSync(backup, path);
+    await assert.rejects(openLedger(path), inconsistent('head_sidecar', 11));
+
+    const logged: Array<[string, Record<string, unknown>]> = [];
+    const record = (level: string) => (fields: object) => void logged.push([level, fields as Record<string, unknown>]);
+    const logger = { debug: record('debug'), info: record('info'), warn: record('warn'), error: record('error'), fatal: record('fatal') };
+    const recovering = await openLedger(path, { onInconsistency: 'halt', logger });
+    const fatal = logged.find(([level, fields]) => level === 'fatal' && fields.check === 'head_sidecar');
+    assert.ok(fatal, 'the inconsistency is logged at fatal with both hashes');
+    // Row 11 now exists again (the halt the first failed open appended), with another hash.
+    assert.match(String(fatal[1].expected), /^[0-9a-f]{64}$/);
+    assert.match(String(fatal[1].actual), /^[0-9a-f]{64}$/);
+    assert.notEqual(fatal[1].expected, fatal[1].actual);
+    const state = recovering.haltState();
+    assert.equal(state.halted, true);
+    assert.match(state.reason!, /head_sidecar/);
+    await assert.rejects(recovering.append({ type: 'refused' }), (err: LedgerError) => err.code === 'LEDGER_HALTED');
+    // Key management stays possible while halted: the witnesses who will clear it register now.
+    const alice = generateAgentKeyPair();
+    const bob = generateAgentKeyPair();
+    await recovering.registerAgentKey('alice', alice.publicKey, { role: 'witness' });
+    await recovering.registerAgentKey('bob', bob.publicKey, { role: 'witness' });
+    const reason = 'restored from backup on purpose; event 11 re-entered by hand';
+    await recovering.clearHalt({
+      reason,
+      witnesses: [witnessClearHalt(state.halt!, reason, 'alice', alice.secretKey), witnessClearHalt(state.halt!, reason, 'bob', bob.secretKey)],
+    });
+    await recovering.append({ type: 'later', payload: 're-entered' });
+    await recovering.close();
+
+    const clean = await reopen(t, path);
+    assert.equal(clean.haltState().halted, false);
+    assert.equal((await clean.append({ type: 'business_as_usual' })).sequence, clean.maxSequence());
   });
 
   test('expectedHead: an anchor kept elsewhere must match', async (t) => {

@@ -23,6 +23,8 @@ export interface WriterSettings {
   expectedHead: Head | undefined;
   /** Transient SQLite failures (busy, locked) are retried this often, backing off from delayMs. */
   retry: { attempts: number; delayMs: number };
+  /** 'halt': an inconsistent file is halted and opened anyway (for the clearing ceremony). */
+  onInconsistency: 'fail' | 'halt';
   /** The closed set of event types, or undefined for any type. */
   eventTypes: string[] | undefined;
 }

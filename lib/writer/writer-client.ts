@@ -89,7 +89,7 @@ export class WriterClient {
     hooks: WriterHooks,
   ): Promise<{ client: WriterClient; head: Head | null; schemaVersion: number }> {
     const client = new WriterClient(settings, limits, supervision, hooks);
-    const { connection, head, schemaVersion } = await spawnWriter(settings);
+    const { connection, head, schemaVersion } = await spawnWriter(settings, hooks.log);
     client.#attach(connection);
     return { client, head, schemaVersion };
   }
@@ -176,7 +176,7 @@ export class WriterClient {
     this.#restartTimer = undefined;
     this.stats.restarts++;
     try {
-      const { connection, head } = await spawnWriter(this.#settings);
+      const { connection, head } = await spawnWriter(this.#settings, this.#hooks.log);
       if (this.#state !== 'restarting') {
         // Closed while the new worker was starting.
         connection.port.postMessage({ kind: 'close' } satisfies ToWriter);
@@ -343,7 +343,10 @@ function sleep(ms: number): Promise<void> {
 }
 
 /** Starts a writer worker and waits for its `ready`, or rejects with its refusal. */
-function spawnWriter(settings: WriterSettings): Promise<{ connection: Connection; head: Head | null; schemaVersion: number }> {
+function spawnWriter(
+  settings: WriterSettings,
+  log: WriterHooks['log'],
+): Promise<{ connection: Connection; head: Head | null; schemaVersion: number }> {
   const { port1, port2 } = new MessageChannel();
   const script = workerScript('writer/writer-worker');
   const worker = new Worker(script.filename, {
@@ -351,17 +354,21 @@ function spawnWriter(settings: WriterSettings): Promise<{ connection: Connection
     transferList: [port2],
   });
   return new Promise((resolve, reject) => {
+    const settle = () => {
+      worker.off('error', onStartupError);
+      worker.off('exit', onStartupExit);
+      port1.off('message', onMessage);
+    };
     const onStartupError = (error: Error) => {
+      settle();
       port1.close();
       reject(error);
     };
     const onStartupExit = (code: number) =>
       onStartupError(LedgerError.of('WRITER_CRASHED', { exitCode: code }, 'the writer exited while starting'));
-    worker.once('error', onStartupError);
-    worker.once('exit', onStartupExit);
-    port1.once('message', (message: FromWriter) => {
-      worker.off('error', onStartupError);
-      worker.off('exit', onStartupExit);
+    const onMessage = (message: FromWriter) => {
+      if (message.kind === 'log') return log(message.level, message.fields, message.message);
+      settle();
       if (message.kind === 'ready') {
         resolve({ connection: { worker, port: port1 }, head: message.head, schemaVersion: message.schemaVersion });
       } else if (message.kind === 'failed') {
@@ -371,6 +378,9 @@ function spawnWriter(settings: WriterSettings): Promise<{ connection: Connection
         void worker.terminate();
         reject(new Error(`writer sent ${inspect(message)} before ready`));
       }
-    });
+    };
+    worker.on('error', onStartupError);
+    worker.on('exit', onStartupExit);
+    port1.on('message', onMessage);
   });
 }

@@ -51,7 +51,8 @@ function open(): { db: Database.Database; lock: Database.Database } {
     const { head, fault } = startupFault(db, settings);
     if (fault) {
       haltForInconsistency(db, fault);
-      throw LedgerError.of('WRITER_INCONSISTENCY', { ...fault });
+      send({ kind: 'log', level: 'fatal', fields: { ...fault }, message: 'startup self-verification failed; ledger halted' });
+      if (settings.onInconsistency !== 'halt') throw LedgerError.of('WRITER_INCONSISTENCY', { ...fault });
     }
     send({ kind: 'ready', head, schemaVersion });
     return { db, lock };
