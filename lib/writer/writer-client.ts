@@ -50,6 +50,8 @@ interface Connection {
 }
 
 const MAX_RESTART_DELAY_MS = 4_000;
+/** Queued events that are posted at once instead of at the end of the tick. */
+const EAGER_FLUSH_EVENTS = 128;
 
 export class WriterClient {
   readonly #settings: WriterSettings;
@@ -60,6 +62,8 @@ export class WriterClient {
   #connection: Connection | undefined;
   #state: WriterState = 'starting';
   #queue: AppendRequest[] = [];
+  /** Events in #queue, not yet posted to the worker. */
+  #queuedEvents = 0;
   #flushScheduled = false;
   #nextId = 1;
   /** Events queued or awaiting their outcome; what backpressure bounds. */
@@ -218,7 +222,12 @@ export class WriterClient {
     const id = this.#nextId++;
     const result = new Promise<StoredEvent[]>((resolve, reject) => this.#pending.set(id, { size, sent: false, resolve, reject }));
     this.#queue.push({ id, events });
-    if (!this.#flushScheduled) {
+    this.#queuedEvents += size;
+    if (this.#queuedEvents >= EAGER_FLUSH_EVENTS) {
+      // A caller issuing many appends in one tick: hand the writer a first group now, so that it
+      // commits while this thread is still encoding the rest.
+      this.#flush();
+    } else if (!this.#flushScheduled) {
       this.#flushScheduled = true;
       queueMicrotask(this.#flush);
     }
@@ -254,6 +263,7 @@ export class WriterClient {
     for (const request of this.#queue) this.#pending.get(request.id)!.sent = true;
     const message: ToWriter = { kind: 'append', requests: this.#queue };
     this.#queue = [];
+    this.#queuedEvents = 0;
     this.#connection.port.postMessage(message);
   };
 
@@ -326,6 +336,7 @@ export class WriterClient {
       pending.reject(error);
     }
     this.#queue = this.#queue.filter((request) => this.#pending.has(request.id));
+    this.#queuedEvents = this.#queue.reduce((sum, request) => sum + request.events.length, 0);
     this.#pendingEvents = [...this.#pending.values()].reduce((sum, pending) => sum + pending.size, 0);
     for (const waiter of this.#roomWaiters.splice(0)) waiter.wake();
     this.#settleIdle();
