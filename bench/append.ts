@@ -274,7 +274,7 @@ function ratiosOf(results: ScenarioResult[]): Ratio[] {
   return ratios;
 }
 
-function sqliteVersion(): string {
+export function sqliteVersion(): string {
   const db = new Database(':memory:');
   try {
     return db.prepare('SELECT sqlite_version()').pluck().get() as string;

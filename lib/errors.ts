@@ -26,7 +26,8 @@ export type LedgerErrorCode =
   | 'UNKNOWN_AGENT'
   | 'AGENT_KEY_REVOKED'
   | 'DUPLICATE_AGENT_KEY'
-  | 'UNKNOWN_EVENT_TYPE';
+  | 'UNKNOWN_EVENT_TYPE'
+  | 'NOT_A_LEDGER';
 
 /** What a caller should do about each code; the first sentence of every message. */
 const ADVICE: Record<LedgerErrorCode, string> = {
@@ -51,6 +52,7 @@ const ADVICE: Record<LedgerErrorCode, string> = {
   UNKNOWN_AGENT: 'no key is registered for this agent; register one with registerAgentKey()',
   AGENT_KEY_REVOKED: 'the key is revoked; register a new key and sign with it',
   DUPLICATE_AGENT_KEY: 'this agent already has a key with this keyId; choose another keyId',
+  NOT_A_LEDGER: 'the file cannot be read as a ledger (not SQLite, a directory, unreadable); check the path',
   UNKNOWN_EVENT_TYPE: 'this ledger accepts only the event types it was opened with; add the type to eventTypes',
 };
 

@@ -17,7 +17,7 @@ import {
   type LedgerEvent,
   type LedgerHead,
 } from './event.ts';
-import { resolveOptions, type LedgerOptions, type ResolvedOptions } from './options.ts';
+import { resolveOptions, type LedgerOptions, type Logger, type ResolvedOptions } from './options.ts';
 import { LedgerReader } from './reader.ts';
 import type { WitnessSignature } from './signing.ts';
 import { validatePayload } from './standard-schema.ts';
@@ -174,7 +174,7 @@ export class Ledger extends EventEmitter<LedgerEvents> {
 
   /** @internal */
   log(level: LogLevel, fields: Record<string, unknown>, message: string): void {
-    this.#options.logger?.[level](fields, message);
+    safeLog(this.#options.logger, level, fields, message);
   }
 
   /**
@@ -225,10 +225,21 @@ export class Ledger extends EventEmitter<LedgerEvents> {
     if (pending) return Promise.all(pending);
   }
 
+  /** Appends accepted by an open ledger that have not reached the writer yet; close() waits for them. */
+  readonly #entering = new Set<Promise<unknown>>();
+
+  #enter<T>(work: () => Promise<T>): Promise<T> {
+    const running = work();
+    this.#entering.add(running);
+    const done = () => this.#entering.delete(running);
+    running.then(done, done);
+    return running;
+  }
+
   /** Logs the outcome of an append request, successful or not, then passes it on. */
   async #logged<T extends AppendResult | AppendResult[]>(work: () => Promise<T>): Promise<T> {
     try {
-      const result = await work();
+      const result = await this.#enter(work);
       if (this.#options.logger) {
         for (const r of Array.isArray(result) ? result : [result]) this.log('debug', { eventId: r.eventId, sequence: r.sequence }, 'appended');
       }
@@ -492,11 +503,17 @@ export class Ledger extends EventEmitter<LedgerEvents> {
    * ```
    */
   close(options: { timeoutMs?: number } = {}): Promise<void> {
+    if (typeof options !== 'object' || options === null) return Promise.reject(new TypeError('close takes { timeoutMs? }'));
     const timeoutMs = options.timeoutMs ?? 2_000;
-    if (!Number.isFinite(timeoutMs) || timeoutMs < 0) throw new RangeError(`timeoutMs must be a number >= 0, got ${timeoutMs}`);
+    if (typeof timeoutMs !== 'number' || !Number.isFinite(timeoutMs) || timeoutMs < 0) {
+      return Promise.reject(new RangeError(`timeoutMs must be a number >= 0, got ${String(timeoutMs)}`));
+    }
     this.#closing ??= (async () => {
       const deadline = Date.now() + timeoutMs;
-      await Promise.race([this.#writer?.drain(), new Promise((resolve) => setTimeout(resolve, timeoutMs).unref())]);
+      const timeout = new Promise((resolve) => setTimeout(resolve, timeoutMs).unref());
+      // Appends called before close() may still be validating their payloads (async schemas).
+      await Promise.race([Promise.allSettled(this.#entering), timeout]);
+      await Promise.race([this.#writer?.drain(), timeout]);
       // The reader closes first so that the writer's connection is the file's last one: SQLite
       // then checkpoints the WAL into the main file, and a copy of the .db alone is complete.
       this.#reader.close();
@@ -565,6 +582,25 @@ export class Ledger extends EventEmitter<LedgerEvents> {
 
 const MAX_CONTINUITY_RANGE = 10_000_000;
 
+/** A logger that throws must not turn a committed append into a failure. */
+function safeLog(logger: Logger | undefined, level: LogLevel, fields: Record<string, unknown>, message: string): void {
+  if (!logger) return;
+  try {
+    logger[level](fields, message);
+  } catch (error) {
+    process.emitWarning(`stele: the logger threw while logging "${message}": ${String(error)}`);
+  }
+}
+
+/** Opens the read connection, or says in a coded error why the file is not a readable ledger. */
+function openReader(path: string): LedgerReader {
+  try {
+    return new LedgerReader(path);
+  } catch (error) {
+    throw LedgerError.of('NOT_A_LEDGER', { path, sqliteCode: (error as { code?: string }).code }, String((error as Error).message));
+  }
+}
+
 function requireText(name: string, value: unknown): void {
   if (typeof value !== 'string' || value.length === 0 || value.length > 256) {
     throw new TypeError(`${name} must be a non-empty string of at most 256 characters`);
@@ -594,15 +630,17 @@ function limitOf(limit: unknown): number {
  */
 export async function openLedger(path: string, options?: LedgerOptions): Promise<Ledger> {
   if (typeof path !== 'string' || path.length === 0) throw new TypeError('openLedger needs a file path');
+  // SQLite would cut the path at the NUL and open another file.
+  if (path.includes('\0')) throw new TypeError('openLedger: the path contains a NUL character');
   const resolved = resolveOptions(options);
   const absolute = resolvePath(path);
   if (resolved.readonly) {
     if (!existsSync(absolute)) throw new TypeError(`readonly: true needs an existing ledger file; ${absolute} does not exist`);
-    return new Ledger(absolute, resolved, undefined, new LedgerReader(absolute));
+    return new Ledger(absolute, resolved, undefined, openReader(absolute));
   }
   // The writer's hooks need the ledger, which needs the writer: bind them once it exists.
   let ledger: Ledger | undefined;
-  const log = (level: LogLevel, fields: Record<string, unknown>, message: string) => resolved.logger?.[level](fields, message);
+  const log = (level: LogLevel, fields: Record<string, unknown>, message: string) => safeLog(resolved.logger, level, fields, message);
   let client: WriterClient;
   try {
     ({ client } = await WriterClient.start(
@@ -632,7 +670,7 @@ export async function openLedger(path: string, options?: LedgerOptions): Promise
       log(error.code === 'WRITER_INCONSISTENCY' ? 'fatal' : 'error', { code: error.code, ...error.details }, 'writer could not start');
     }
     if (!resolved.allowDegraded || !(error instanceof LedgerError) || !existsSync(absolute)) throw error;
-    const degraded = new Ledger(absolute, resolved, undefined, new LedgerReader(absolute), error);
+    const degraded = new Ledger(absolute, resolved, undefined, openReader(absolute), error);
     log('warn', { code: error.code }, 'opened degraded: reads only');
     // Emitted after openLedger resolves, so the caller can listen for it.
     setImmediate(() => degraded.emit('warning', { kind: 'degraded', code: error.code, details: error.details }));
@@ -640,7 +678,7 @@ export async function openLedger(path: string, options?: LedgerOptions): Promise
   }
   let reader: LedgerReader;
   try {
-    reader = new LedgerReader(absolute);
+    reader = openReader(absolute);
   } catch (error) {
     await client.close(0);
     throw error;

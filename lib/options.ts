@@ -182,6 +182,7 @@ export function resolveOptions(options: LedgerOptions | undefined): ResolvedOpti
     if (typeof types !== 'object' || types === null || Array.isArray(types)) {
       throw new TypeError(`eventTypes must map each type to a Standard Schema or true, got ${describe(types)}`);
     }
+    if (Object.keys(types).length === 0) throw new RangeError('eventTypes must list at least one type; omit it to accept any type');
     for (const [type, schema] of Object.entries(types)) {
       if (schema !== true && !isStandardSchema(schema)) {
         throw new TypeError(`eventTypes.${type} must be a Standard Schema v1 validator (zod, valibot, arktype...) or true`);

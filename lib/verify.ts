@@ -116,6 +116,7 @@ function poolThreads(): number {
  */
 export async function verifyLedgerFile(path: string, options: VerifyOptions = {}): Promise<VerifyResult> {
   if (typeof path !== 'string' || path.length === 0) throw new TypeError('verifyLedgerFile needs a file path');
+  if (path.includes('\0')) throw new TypeError('verifyLedgerFile: the path contains a NUL character');
   if (typeof options !== 'object' || options === null) throw new TypeError('verifyLedgerFile options must be an object');
   const { signal, onProgress } = options;
   const from = options.from ?? 1;

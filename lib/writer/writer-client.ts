@@ -345,6 +345,8 @@ export class WriterClient {
 
   /** @internal For specs: kills the worker thread as a crash would, mid-whatever it was doing. */
   crashForTesting(): Promise<number> {
+    // Keep the process alive until the kill is done, even on an idle ledger.
+    this.#connection?.worker.ref();
     return this.#connection?.worker.terminate() ?? Promise.resolve(0);
   }
 }

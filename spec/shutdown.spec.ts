@@ -1,0 +1,287 @@
+/**
+ * Shutdown and health:
+ *   - close({ timeoutMs }) flushes what was submitted; afterwards appends are LEDGER_CLOSED; a
+ *     writer that cannot flush (file locked by another process) does not hold close() past its bound;
+ *   - closeOnSignals(): a real child process is sent SIGTERM mid-stream, exits 0 promptly, and
+ *     every append it acknowledged is in the file, with no partial batch;
+ *   - allowDegraded: with the writer lock held elsewhere the ledger opens for reads only;
+ *   - health() of a fresh, a busy and a closed ledger.
+ */
+import assert from 'node:assert/strict';
+import { spawn } from 'node:child_process';
+import { createInterface } from 'node:readline';
+import { fileURLToPath } from 'node:url';
+import { describe, test } from 'node:test';
+import { openLedger, type DegradedWarning, type LedgerError } from '../lib/index.ts';
+import { collectingLogger } from './helpers/collecting-logger.ts';
+import { chainOf, createLedger, reopen, tempLedgerPath } from './helpers/temp-ledger.ts';
+
+const PACKAGE_ROOT = fileURLToPath(new URL('../', import.meta.url));
+const SIGNAL_CHILD = fileURLToPath(new URL('./helpers/signal-child.ts', import.meta.url));
+const BUSY_CHILD = fileURLToPath(new URL('./helpers/busy-child.ts', import.meta.url));
+
+const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
+const closedError = (err: LedgerError) => {
+  assert.equal(err.code, 'LEDGER_CLOSED');
+  return true;
+};
+
+describe('close', () => {
+  test('close({ timeoutMs }) flushes pending appends; afterwards appends are LEDGER_CLOSED', async (t) => {
+    const path = tempLedgerPath(t);
+    const ledger = await openLedger(path);
+    const singles = Array.from({ length: 40 }, (_, i) => ledger.append({ type: 'pending', eventId: `p${i}`, payload: i }));
+    const batch = ledger.appendBatch([{ type: 'b', eventId: 'b0' }, { type: 'b', eventId: 'b1' }], { streamId: 'batch' });
+    const closing = ledger.close({ timeoutMs: 5_000 });
+    assert.equal(ledger.close(), closing, 'close() again returns the same promise');
+    const results = await Promise.all(singles);
+    const batchResults = await batch;
+    await closing;
+    assert.deepEqual(
+      results.map((r) => r.sequence),
+      Array.from({ length: 40 }, (_, i) => i + 1),
+    );
+    assert.deepEqual(batchResults.map((r) => r.sequence), [41, 42]);
+
+    await assert.rejects(ledger.append({ type: 'late' }), closedError);
+    await assert.rejects(ledger.appendBatch([{ type: 'late' }, { type: 'late' }]), closedError);
+    assert.throws(() => ledger.readAll(), closedError);
+    const health = ledger.health();
+    assert.equal(health.writer, 'closed');
+    assert.equal(health.headSequence, undefined);
+    assert.equal(health.pendingAppends, 0);
+
+    const again = await reopen(t, path);
+    assert.equal(again.maxSequence(), 42);
+    assert.equal(again.getByEventId('p39')?.payload, 39);
+    assert.deepEqual(chainOf(path), { ok: true, checked: 42 });
+  });
+
+  test('close() flushes an append made before it whose payload schema validates asynchronously', async (t) => {
+    const path = tempLedgerPath(t);
+    const slowSchema = {
+      '~standard': {
+        version: 1 as const,
+        vendor: 'spec',
+        validate: (value: unknown) => new Promise<{ value: unknown }>((resolve) => setTimeout(() => resolve({ value }), 20)),
+      },
+    };
+    const ledger = await openLedger(path, { eventTypes: { slow: slowSchema } });
+    const before = ledger.append({ type: 'slow', eventId: 'made-before-close', payload: { n: 1 } }).then(
+      (result) => result,
+      (error: unknown) => error as LedgerError,
+    );
+    await ledger.close({ timeoutMs: 2_000 });
+    const outcome = await before;
+    assert.ok(!(outcome instanceof Error), `an append made before close() was refused: ${String(outcome)}`);
+    assert.equal(outcome.sequence, 1);
+    const again = await reopen(t, path);
+    assert.equal(again.getByEventId('made-before-close')?.sequence, 1);
+  });
+
+  test('close({ timeoutMs }) is bounded when the writer cannot flush (file locked by another process)', async (t) => {
+    const path = tempLedgerPath(t);
+    // Retries that would go on for ~100 s.
+    const ledger = await openLedger(path, { retry: { attempts: 10, delayMs: 100 } });
+    t.after(() => ledger.close());
+    await ledger.append({ type: 'before' });
+    const child = spawn(process.execPath, ['--import', 'tsx', BUSY_CHILD, path], { cwd: PACKAGE_ROOT, stdio: ['pipe', 'pipe', 'inherit'] });
+    t.after(() => child.kill('SIGKILL'));
+    const lines = createInterface({ input: child.stdout! })[Symbol.asyncIterator]();
+    assert.equal((await lines.next()).value, 'locked');
+
+    const stuck = ledger.append({ type: 'stuck', eventId: 'stuck' }).then(
+      () => undefined,
+      (error: unknown) => error as LedgerError,
+    );
+    await sleep(50);
+    const started = performance.now();
+    await ledger.close({ timeoutMs: 300 });
+    const elapsed = performance.now() - started;
+    // timeoutMs, then at most a second for the worker to answer before it is terminated.
+    assert.ok(elapsed < 2_500, `close took ${Math.round(elapsed)} ms`);
+    const error = await stuck;
+    assert.ok(error, 'the append that could not be flushed did not resolve');
+    assert.equal(error.code, 'LEDGER_CLOSED');
+    assert.equal(error.details.outcome, 'unknown');
+
+    child.stdin!.write('release\n');
+    assert.match(String((await lines.next()).value), /^released /);
+    const again = await reopen(t, path);
+    assert.equal(again.getByEventId('stuck'), undefined);
+    assert.equal(again.maxSequence(), 1);
+  });
+});
+
+interface AckLine {
+  kind: 'ack';
+  batchId: string;
+  events: Array<{ sequence: number; eventId: string; contentHash: string }>;
+}
+type ChildLine = { kind: 'ready' } | AckLine | { kind: 'closed'; batchId: string } | { kind: 'failed'; batchId: string; error: string };
+
+test('closeOnSignals: SIGTERM mid-stream exits 0 promptly; every acknowledged append is in the file, no batch partial', async (t) => {
+  const path = tempLedgerPath(t);
+  const child = spawn(process.execPath, ['--import', 'tsx', SIGNAL_CHILD, path], { cwd: PACKAGE_ROOT, stdio: ['ignore', 'pipe', 'pipe'] });
+  t.after(() => {
+    if (child.exitCode === null && child.signalCode === null) child.kill('SIGKILL');
+  });
+  let stderr = '';
+  child.stderr!.setEncoding('utf8').on('data', (chunk: string) => (stderr += chunk));
+  const exited = new Promise<{ code: number | null; signal: NodeJS.Signals | null; at: number }>((resolve) =>
+    child.on('exit', (code, signal) => resolve({ code, signal, at: performance.now() })),
+  );
+  const lines: ChildLine[] = [];
+  let acks = 0;
+  let signalledAt: number | undefined;
+  let ackedBeforeSignal = 0;
+  const readLines = (async () => {
+    for await (const text of createInterface({ input: child.stdout! })) {
+      const parsed = JSON.parse(text) as ChildLine;
+      lines.push(parsed);
+      if (parsed.kind === 'ack' && ++acks === 60) {
+        ackedBeforeSignal = acks;
+        signalledAt = performance.now();
+        child.kill('SIGTERM');
+      }
+    }
+  })();
+  const { code, signal, at } = await exited;
+  await readLines;
+  assert.ok(signalledAt !== undefined, `the child stopped before 60 acknowledgements (exit ${code ?? signal}): ${stderr}`);
+  assert.equal(signal, null, 'the child exited by itself, not killed by the signal');
+  assert.equal(code, 0, `exit code; stderr: ${stderr}`);
+  assert.ok(at - signalledAt < 2_000, `exited ${Math.round(at - signalledAt)} ms after SIGTERM`);
+  assert.deepEqual(lines.filter((l) => l.kind === 'failed'), []);
+  assert.equal(lines[0]?.kind, 'ready');
+
+  const acked = lines.filter((l): l is AckLine => l.kind === 'ack');
+  assert.ok(acked.length >= ackedBeforeSignal);
+  const ledger = await reopen(t, path);
+  for (const ack of acked) {
+    for (const event of ack.events) {
+      const stored = ledger.get(event.sequence);
+      assert.equal(stored?.eventId, event.eventId, `acknowledged ${event.eventId} at #${event.sequence}`);
+      assert.equal(stored?.contentHash, event.contentHash);
+    }
+  }
+  const head = ledger.maxSequence();
+  const rows = ledger.readAll();
+  assert.equal(rows.length, head);
+  assert.deepEqual(ledger.verifyContinuity(1, head), { continuous: true, missing: [] });
+  // No partial batch: every batch found in the file is whole, acknowledged or not.
+  const batches = new Map<string, number[]>();
+  for (const row of rows) {
+    const { batchId, size } = row.payload as { batchId: string; size: number };
+    const seqs = batches.get(batchId) ?? [];
+    seqs.push(row.sequence);
+    batches.set(batchId, seqs);
+    assert.equal(typeof size, 'number');
+  }
+  for (const [batchId, seqs] of batches) {
+    const size = (ledger.get(seqs[0]!)!.payload as { size: number }).size;
+    assert.equal(seqs.length, size, `batch ${batchId} is whole`);
+    assert.deepEqual(seqs, seqs.map((_, k) => seqs[0]! + k), `batch ${batchId} is consecutive`);
+  }
+  assert.deepEqual(chainOf(path), { ok: true, checked: head });
+});
+
+describe('allowDegraded', () => {
+  test('with the writer lock held elsewhere: reads only, degraded health, a warning; without it WRITER_LOCK_HELD', async (t) => {
+    const holder = await createLedger(t);
+    await holder.appendBatch([{ type: 'a', eventId: 'a' }, { type: 'b', eventId: 'b' }]);
+
+    await assert.rejects(openLedger(holder.path), (err: LedgerError) => {
+      assert.equal(err.code, 'WRITER_LOCK_HELD');
+      return true;
+    });
+
+    const logger = collectingLogger();
+    const degraded = await reopen(t, holder.path, { allowDegraded: true, logger });
+    const warnings: DegradedWarning[] = [];
+    degraded.on('warning', (warning) => warnings.push(warning as DegradedWarning));
+    await sleep(20);
+    assert.equal(warnings.length, 1, "one 'warning' event");
+    assert.equal(warnings[0]!.kind, 'degraded');
+    assert.equal(warnings[0]!.code, 'WRITER_LOCK_HELD');
+
+    assert.deepEqual(degraded.readAll().map((e) => e.eventId), ['a', 'b']);
+    await holder.append({ type: 'c', eventId: 'c' });
+    assert.equal(degraded.getByEventId('c')?.sequence, 3, 'reads see the other writer’s commits');
+
+    const health = degraded.health();
+    assert.equal(health.degraded, true);
+    assert.equal(health.writer, 'failed');
+    assert.equal(health.halted, false);
+    assert.equal(health.headSequence, 3);
+    assert.equal(health.appendedCount, 0);
+
+    await assert.rejects(degraded.append({ type: 'refused' }), (err: LedgerError) => {
+      assert.equal(err.code, 'WRITER_UNAVAILABLE');
+      assert.equal(err.details.cause, 'WRITER_LOCK_HELD');
+      return true;
+    });
+    await assert.rejects(degraded.appendBatch([{ type: 'x' }, { type: 'y' }]), (err: LedgerError) => err.code === 'WRITER_UNAVAILABLE');
+    assert.equal(holder.maxSequence(), 3);
+    assert.equal(logger.find('warn', { code: 'WRITER_UNAVAILABLE' }).length, 2, 'each refusal logged at warn with its code');
+    assert.equal(logger.find('warn', { code: 'WRITER_LOCK_HELD' }).length, 1, 'opening degraded is logged at warn');
+
+    await degraded.close();
+    assert.equal(degraded.health().writer, 'closed');
+    // The holder was never disturbed.
+    assert.equal((await holder.append({ type: 'd' })).sequence, 4);
+  });
+});
+
+test('health() of a fresh ledger, after appends, and after close', async (t) => {
+  const path = tempLedgerPath(t);
+  const before = Date.now();
+  const ledger = await openLedger(path);
+  t.after(() => ledger.close());
+  const fresh = ledger.health();
+  assert.deepEqual(
+    { ...fresh },
+    {
+      writer: 'running',
+      degraded: false,
+      halted: false,
+      headSequence: 0,
+      lastWriteAt: undefined,
+      appendedCount: 0,
+      failedWriteCount: 0,
+      pendingAppends: 0,
+      restarts: 0,
+    },
+  );
+  await ledger.append({ type: 'one' });
+  await ledger.appendBatch([{ type: 'two' }, { type: 'three' }]);
+  const pending = ledger.append({ type: 'four' });
+  // append() hands the event to the writer after a few microtasks; no reply can arrive before a macrotask.
+  for (let i = 0; i < 10; i++) await null;
+  assert.equal(ledger.health().pendingAppends, 1, 'a submitted append is pending until acknowledged');
+  await pending;
+  const health = ledger.health();
+  assert.equal(health.writer, 'running');
+  assert.equal(health.degraded, false);
+  assert.equal(health.halted, false);
+  assert.equal(health.headSequence, 4);
+  assert.equal(health.appendedCount, 4);
+  assert.equal(health.failedWriteCount, 0);
+  assert.equal(health.pendingAppends, 0);
+  assert.equal(health.restarts, 0);
+  assert.ok(health.lastWriteAt instanceof Date);
+  assert.ok(health.lastWriteAt.getTime() >= before && health.lastWriteAt.getTime() <= Date.now());
+
+  // Refusals by the database are not write failures.
+  await assert.rejects(ledger.append({ type: 'x', streamId: 's', expectedVersion: 5 }), (err: LedgerError) => err.code === 'WRONG_EXPECTED_VERSION');
+  assert.equal(ledger.health().failedWriteCount, 0);
+  await ledger.halt('maintenance');
+  assert.equal(ledger.health().halted, true);
+
+  await ledger.close();
+  const closed = ledger.health();
+  assert.equal(closed.writer, 'closed');
+  assert.equal(closed.headSequence, undefined);
+  assert.equal(closed.pendingAppends, 0);
+  assert.equal(closed.appendedCount, 5);
+});
