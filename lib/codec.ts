@@ -167,6 +167,7 @@ export function decodeValue(json: string | null, meta: string | null): unknown {
 export const SIGNABLE_DOMAIN = 'stele/signable/v1';
 /** Domain of the bytes witnesses sign to clear a halt. */
 export const CLEAR_HALT_DOMAIN = 'stele/ceremony/clear-halt/v1';
+export const PROMOTE_REPLICA_DOMAIN = 'stele/ceremony/promote-replica/v1';
 
 /** The event fields an agent signs, in order; FORMAT.md lists the same. */
 export const SIGNED_COLUMNS = [
@@ -236,4 +237,9 @@ export function signedBytesOf(values: ReadonlyArray<unknown>): Buffer {
 /** The bytes each witness signs to clear the halt recorded at `haltSequence`. */
 export function clearHaltBytes(haltSequence: number, haltContentHash: string, reason: string): Buffer {
   return taggedBytes(CLEAR_HALT_DOMAIN, [haltSequence, haltContentHash, reason], new Set([0]));
+}
+
+/** The bytes each witness signs to promote replica `replicaId` at the given head to a primary. */
+export function promoteReplicaBytes(replicaId: string, headSequence: number, headContentHash: string, reason: string): Buffer {
+  return taggedBytes(PROMOTE_REPLICA_DOMAIN, [replicaId, headSequence, headContentHash, reason], new Set([1]));
 }

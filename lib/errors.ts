@@ -27,7 +27,12 @@ export type LedgerErrorCode =
   | 'AGENT_KEY_REVOKED'
   | 'DUPLICATE_AGENT_KEY'
   | 'UNKNOWN_EVENT_TYPE'
-  | 'NOT_A_LEDGER';
+  | 'NOT_A_LEDGER'
+  | 'NOT_A_REPLICA'
+  | 'REPLICA_NOT_PROMOTED'
+  | 'REPLICA_DIVERGED'
+  | 'REPLICA_AHEAD'
+  | 'REPLICATION_FAILED';
 
 /** What a caller should do about each code; the first sentence of every message. */
 const ADVICE: Record<LedgerErrorCode, string> = {
@@ -54,6 +59,11 @@ const ADVICE: Record<LedgerErrorCode, string> = {
   DUPLICATE_AGENT_KEY: 'this agent already has a key with this keyId; choose another keyId',
   NOT_A_LEDGER: 'the file cannot be read as a ledger (not SQLite, a directory, unreadable); check the path',
   UNKNOWN_EVENT_TYPE: 'this ledger accepts only the event types it was opened with; add the type to eventTypes',
+  NOT_A_REPLICA: 'the file is a ledger of its own (a primary, or a promoted replica), not a copy; choose an empty path or an existing replica',
+  REPLICA_NOT_PROMOTED: 'the file is a replica; read it with openReplica(), or promote it with the witnessed promoteReplica() ceremony before writing',
+  REPLICA_DIVERGED: 'the replica holds a different row than its primary at some sequence; it is never overwritten: keep it as evidence and seed a new replica',
+  REPLICA_AHEAD: 'the replica holds rows its primary does not; the primary lost rows (restored from a backup?) or this is not its primary',
+  REPLICATION_FAILED: 'the primary committed the event but a replica did not confirm it; see details.failed, then retry with replicate()',
 };
 
 /**

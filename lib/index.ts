@@ -32,10 +32,20 @@ export {
   signEvent,
   witnessClearHalt,
   clearHaltSignableBytes,
+  witnessPromotion,
+  promoteReplicaSignableBytes,
 } from './signing.ts';
-export type { AgentKeyPair, WitnessSignature } from './signing.ts';
+export type { AgentKeyPair, WitnessSignature, PromotionSubject } from './signing.ts';
+export { FileCopyReplicator } from './replication/file-copy.ts';
+export type { FileCopyReplicatorOptions } from './replication/file-copy.ts';
+export type { Replicator, PrimarySource, ReplicationReceipt, VerificationResult } from './replication/replicator.ts';
+export type { ReplicaHealth } from './replication/replication.ts';
+export { openReplica, replicaInfo, replicateFile, promoteReplica } from './replication/replica.ts';
+export type { ReplicaInfo, PromotionCeremony } from './replication/replica.ts';
+export { verifyReplicaFile } from './replication/verify-replica.ts';
 export { verifyLedgerFile } from './verify.ts';
 export type { VerifyOptions, VerifyResult, VerifyProgress, VerifyFault, VerifyFaultReason } from './verify.ts';
-export type { LedgerHealth, DegradedWarning } from './ledger.ts';
+export type { LedgerHealth, DegradedWarning, ReplicationWarning } from './ledger.ts';
 export type { Logger } from './options.ts';
 export type { StandardSchemaV1, PayloadIssue } from './standard-schema.ts';
+export type { SubscribeOptions, SubscriptionHandler, SubscriptionItem, Subscription, SubscriptionStream } from './subscription.ts';

@@ -21,10 +21,13 @@ import { resolveOptions, type LedgerOptions, type Logger, type ResolvedOptions }
 import { LedgerReader } from './reader.ts';
 import type { WitnessSignature } from './signing.ts';
 import { validatePayload } from './standard-schema.ts';
+import { SubscriptionHub, type SubscribeOptions, type Subscription, type SubscriptionHandler, type SubscriptionStream } from './subscription.ts';
 import { verifyLedgerFile, type VerifyOptions, type VerifyResult } from './verify.ts';
 import type { LogLevel } from './writer/protocol.ts';
 import type { EncodedEvent, StoredEvent } from './writer/protocol.ts';
 import { WriterClient } from './writer/writer-client.ts';
+import { Replication, type ReplicaHealth } from './replication/replication.ts';
+import type { ReplicationReceipt, VerificationResult } from './replication/replicator.ts';
 
 /** Options of {@link Ledger.appendBatch}. */
 export interface AppendBatchOptions {
@@ -87,9 +90,18 @@ export interface DegradedWarning {
   details: Readonly<Record<string, unknown>>;
 }
 
+/** Emitted as `'warning'` when a replica failed to confirm; `health().replicas` keeps its state. */
+export interface ReplicationWarning {
+  kind: 'replication';
+  replicaId: string;
+  /** The replica's confirmed head. */
+  sequence: number;
+  error: LedgerError | undefined;
+}
+
 /** Events a {@link Ledger} emits. */
 export interface LedgerEvents {
-  warning: [ClockDriftWarning | DegradedWarning];
+  warning: [ClockDriftWarning | DegradedWarning | ReplicationWarning];
   /** The writer crashed more than `maxRestarts` times in `restartWindowMs` and is not restarted. */
   error: [LedgerError];
 }
@@ -109,6 +121,8 @@ export interface LedgerHealth {
   failedWriteCount: number;
   pendingAppends: number;
   restarts: number;
+  /** Each replica's confirmed sequence, lag and last outcome (empty without replicas). */
+  replicas: ReplicaHealth[];
 }
 
 /**
@@ -130,6 +144,7 @@ export class Ledger extends EventEmitter<LedgerEvents> {
   readonly #reader: LedgerReader;
   /** Why there is no writer although one was asked for (allowDegraded). */
   readonly #degradedBy: LedgerError | undefined;
+  readonly #replication: Replication;
   #closing: Promise<void> | undefined;
 
   /** @internal Use {@link openLedger}. */
@@ -146,6 +161,10 @@ export class Ledger extends EventEmitter<LedgerEvents> {
     this.#writer = writer;
     this.#reader = reader;
     this.#degradedBy = degradedBy;
+    this.#replication = new Replication(options.replicas, options.replication, (receipt) => {
+      this.log('warn', { replicaId: receipt.replicaId, sequence: receipt.sequence, code: receipt.error?.code }, 'replica did not confirm');
+      this.emit('warning', { kind: 'replication', replicaId: receipt.replicaId, sequence: receipt.sequence, error: receipt.error });
+    });
   }
 
   /** Absolute path of the ledger file. */
@@ -199,6 +218,7 @@ export class Ledger extends EventEmitter<LedgerEvents> {
       failedWriteCount: writer?.stats.failedWriteCount ?? 0,
       pendingAppends: writer?.pendingAppends ?? 0,
       restarts: writer?.stats.restarts ?? 0,
+      replicas: this.#closing ? [] : this.#replication.health(this.#reader.head()?.sequence ?? 0),
     };
   }
 
@@ -240,6 +260,7 @@ export class Ledger extends EventEmitter<LedgerEvents> {
   async #logged<T extends AppendResult | AppendResult[]>(work: () => Promise<T>): Promise<T> {
     try {
       const result = await this.#enter(work);
+      await this.#replicated(result);
       if (this.#options.logger) {
         for (const r of Array.isArray(result) ? result : [result]) this.log('debug', { eventId: r.eventId, sequence: r.sequence }, 'appended');
       }
@@ -488,7 +509,91 @@ export class Ledger extends EventEmitter<LedgerEvents> {
 
   async #appendSystem(event: EncodedEvent): Promise<AppendResult> {
     const [stored] = await this.#writerOrThrow().submit([event]);
-    return this.#acknowledge(stored!);
+    const result = this.#acknowledge(stored!);
+    await this.#replicated(result);
+    return result;
+  }
+
+  /** Sync replication: the replicas confirm the request's last event before the caller hears of it. */
+  #replicated(result: AppendResult | AppendResult[]): Promise<void> {
+    const last = Array.isArray(result) ? result.at(-1) : result;
+    return last ? this.#replication.afterAppend(last.sequence, last.eventId) : Promise.resolve();
+  }
+
+  /** @internal Connects the replicas to this ledger's file; openLedger calls it once. */
+  attachReplicas(): Promise<void> {
+    return this.#replication.attach(this.#path);
+  }
+
+  /**
+   * Brings every replica up to the current head now and returns one receipt each (none without
+   * replicas). A failed receipt carries the coded error; nothing throws for a replica's failure.
+   *
+   * @example
+   * ```ts
+   * for (const r of await ledger.replicate()) console.log(r.replicaId, r.status, r.sequence);
+   * ```
+   */
+  replicate(): Promise<ReplicationReceipt[]> {
+    this.#assertOpen();
+    return this.#replication.reach(this.#reader.head()?.sequence ?? 0);
+  }
+
+  /**
+   * Checks every replica against this ledger: its whole chain (signatures re-verified on the
+   * copy), its head hash against this ledger's row at the same height, continuity, schema version
+   * and lag. See {@link VerificationResult}.
+   *
+   * @example
+   * ```ts
+   * const bad = (await ledger.verifyReplicas()).filter((r) => !r.ok);
+   * for (const r of bad) console.error(r.replicaId, r.firstBad?.sequence, r.errors);
+   * ```
+   */
+  verifyReplicas(): Promise<VerificationResult[]> {
+    this.#assertOpen();
+    return this.#replication.verify();
+  }
+
+  /** Live subscriptions; the hub opens its connection and directory watcher with the first one. */
+  #subscriptions: SubscriptionHub | undefined;
+
+  /**
+   * Delivers events to `handler` in sequence order, exactly once and without gaps: first the
+   * stored ones from `options.from` (default 1), then each new commit as it lands, whether this
+   * ledger, its writer thread or a writer in another process appended it (a `readonly: true`
+   * ledger follows another process's writer). `streamId` and `types` filter what is delivered.
+   * The next event waits for the handler's promise; a handler that throws stops the subscription
+   * and `done` rejects with its error. `close()`, or the ledger's `close()`, stops it.
+   *
+   * @example
+   * ```ts
+   * const subscription = ledger.subscribe(
+   *   { from: 1, streamId: 'acct-1', onCaughtUp: (sequence) => console.log('live after', sequence) },
+   *   async (event) => { await projection.apply(event); },
+   * );
+   * subscription.done.catch((error) => console.error('projection stopped', error));
+   * ```
+   */
+  subscribe(options: SubscribeOptions, handler: SubscriptionHandler): Subscription;
+  /**
+   * The same subscription as an async iterable, pulled by the consumer: it yields
+   * `{ kind: 'event', event }` items and, once, `{ kind: 'caught_up', sequence }` when everything
+   * up to the head it found has been delivered. Leaving the loop closes it; the ledger's
+   * `close()` ends the loop.
+   *
+   * @example
+   * ```ts
+   * for await (const item of ledger.subscribe({ from: ledger.maxSequence() + 1, types: ['order_placed'] })) {
+   *   if (item.kind === 'event') await ship(item.event.payload);
+   * }
+   * ```
+   */
+  subscribe(options?: SubscribeOptions): SubscriptionStream;
+  subscribe(options?: SubscribeOptions, handler?: SubscriptionHandler): Subscription | SubscriptionStream {
+    this.#assertOpen();
+    this.#subscriptions ??= new SubscriptionHub(this.#path, (level, fields, message) => this.log(level, fields, message));
+    return this.#subscriptions.subscribe(options, handler);
   }
 
   /**
@@ -516,7 +621,11 @@ export class Ledger extends EventEmitter<LedgerEvents> {
       await Promise.race([this.#writer?.drain(), timeout]);
       // The reader closes first so that the writer's connection is the file's last one: SQLite
       // then checkpoints the WAL into the main file, and a copy of the .db alone is complete.
+      this.#subscriptions?.close();
       this.#reader.close();
+      // Each replica finishes the propagations already asked of it, then lets go of its copy and
+      // of its read connection to this file, before the writer's, which must be the last.
+      await this.#replication.close();
       await this.#writer?.close(Math.max(0, deadline - Date.now()));
       this.#removeSignalHandlers?.();
     })();
@@ -684,5 +793,11 @@ export async function openLedger(path: string, options?: LedgerOptions): Promise
     throw error;
   }
   ledger = new Ledger(absolute, resolved, client, reader);
+  try {
+    await ledger.attachReplicas();
+  } catch (error) {
+    await ledger.close();
+    throw error;
+  }
   return ledger;
 }

@@ -3,6 +3,7 @@
  * naming the option and the fix), and the frozen, fully resolved config the rest of Stele uses.
  */
 
+import type { Replicator } from './replication/replicator.ts';
 import { isStandardSchema, type StandardSchemaV1 } from './standard-schema.ts';
 
 /**
@@ -67,6 +68,18 @@ export interface LedgerOptions {
   allowDegraded?: boolean;
   /** Where Stele logs; silent by default. */
   logger?: Logger;
+  /**
+   * Copies kept of this ledger, e.g. `[new FileCopyReplicator('/mnt/backup/audit.db')]`. Each
+   * propagates on its own thread; `replicate()`, `verifyReplicas()` and `health()` report on them.
+   */
+  replicas?: Replicator[];
+  /**
+   * `'async'` (default): appends resolve when the primary committed; copies follow in the
+   * background and `health()` shows each one's lag. `'sync'`: `append()` resolves only once every
+   * replica confirmed the event durably, and rejects with REPLICATION_FAILED (the primary has the
+   * event; `details.failed` names the replicas that lack it) when one did not.
+   */
+  replication?: 'async' | 'sync';
 }
 
 /** @internal */
@@ -87,6 +100,8 @@ export interface ResolvedOptions {
   readonly restartWindowMs: number;
   readonly allowDegraded: boolean;
   readonly logger: Logger | undefined;
+  readonly replicas: readonly Replicator[];
+  readonly replication: 'async' | 'sync';
 }
 
 const DEFAULTS: ResolvedOptions = {
@@ -106,6 +121,8 @@ const DEFAULTS: ResolvedOptions = {
   restartWindowMs: 60_000,
   allowDegraded: false,
   logger: undefined,
+  replicas: [],
+  replication: 'async',
 };
 
 const KNOWN = new Set(Object.keys(DEFAULTS));
@@ -190,8 +207,26 @@ export function resolveOptions(options: LedgerOptions | undefined): ResolvedOpti
     }
     resolved.eventTypes = Object.freeze({ ...(types as Record<string, StandardSchemaV1 | true>) });
   }
+  if (given.replication !== undefined) resolved.replication = oneOf('replication', given.replication, ['async', 'sync']);
+  if (given.replicas !== undefined) resolved.replicas = replicasOf(given.replicas, resolved.readonly);
   // Phase 3: the frozen config.
   return Object.freeze(resolved);
+}
+
+function replicasOf(value: unknown, readonly: boolean): readonly Replicator[] {
+  if (!Array.isArray(value)) throw new TypeError(`replicas must be an array of replicators, got ${describe(value)}`);
+  if (readonly && value.length > 0) throw new TypeError('replicas need a writer; a readonly ledger cannot replicate');
+  const ids = new Set<string>();
+  for (const [index, replicator] of value.entries()) {
+    const r = replicator as Partial<Record<keyof Replicator, unknown>> | null;
+    const missing = (['attach', 'propagate', 'verify', 'close'] as const).filter((method) => typeof r?.[method] !== 'function');
+    if (missing.length > 0 || typeof r?.id !== 'string') {
+      throw new TypeError(`replicas[${index}] is not a replicator (e.g. new FileCopyReplicator(path)); it lacks ${[...missing, ...(typeof r?.id === 'string' ? [] : ['id'])].join(', ')}`);
+    }
+    if (ids.has(r.id)) throw new RangeError(`replicas[${index}] repeats the id '${r.id}'; each replica needs its own`);
+    ids.add(r.id);
+  }
+  return Object.freeze([...(value as Replicator[])]);
 }
 
 function oneOf<T extends string>(name: string, value: unknown, allowed: readonly T[]): T {

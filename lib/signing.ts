@@ -4,7 +4,7 @@
  */
 import { randomUUID } from 'node:crypto';
 import nacl from 'tweetnacl';
-import { clearHaltBytes, signedBytesOf } from './codec.ts';
+import { clearHaltBytes, promoteReplicaBytes, signedBytesOf } from './codec.ts';
 import { encodeInput, type AppendInput } from './event.ts';
 
 /** An ed25519 key pair; `publicKey` is what {@link Ledger.registerAgentKey} takes. */
@@ -106,5 +106,35 @@ export function witnessClearHalt(
   secretKey: Uint8Array,
 ): WitnessSignature {
   const signature = nacl.sign.detached(clearHaltSignableBytes(halt, reason), secretKey);
+  return { witnessId, signature: Buffer.from(signature).toString('base64') };
+}
+
+/** What witnesses of a promotion sign: the replica and the head it is promoted at. */
+export interface PromotionSubject {
+  /** The replica's id (`replicaId` of {@link ReplicaInfo}). */
+  replicaId: string;
+  /** The replica's head: the last row the promoted ledger inherits. */
+  head: { sequence: number; contentHash: string };
+}
+
+/** The bytes each witness signs to promote a replica (see FORMAT.md, "Promoting a replica"). */
+export function promoteReplicaSignableBytes(subject: PromotionSubject, reason: string): Uint8Array {
+  return promoteReplicaBytes(subject.replicaId, subject.head.sequence, subject.head.contentHash, reason);
+}
+
+/**
+ * A witness signs the promotion of a replica to a primary. `subject` is `replicaInfo(path)` of
+ * the copy, checked by the witness (its head is what the new primary starts from).
+ *
+ * @example
+ * ```ts
+ * const subject = replicaInfo('/backup/audit.db');
+ * const w1 = witnessPromotion(subject, 'primary disk lost', 'alice', alice.secretKey);
+ * const w2 = witnessPromotion(subject, 'primary disk lost', 'bob', bob.secretKey);
+ * await promoteReplica('/backup/audit.db', { reason: 'primary disk lost', witnesses: [w1, w2] });
+ * ```
+ */
+export function witnessPromotion(subject: PromotionSubject, reason: string, witnessId: string, secretKey: Uint8Array): WitnessSignature {
+  const signature = nacl.sign.detached(promoteReplicaSignableBytes(subject, reason), secretKey);
   return { witnessId, signature: Buffer.from(signature).toString('base64') };
 }

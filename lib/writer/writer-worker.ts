@@ -13,7 +13,7 @@
 import Database from 'better-sqlite3';
 import { receiveMessageOnPort, workerData } from 'node:worker_threads';
 import { LedgerError, toWire, type WireError } from '../errors.ts';
-import { applyMigrations, configureWriterConnection, registerNativeFunctions } from '../native-sql.ts';
+import { APPEND_SQL, appendArgs, applyMigrations, configureWriterConnection, parseRaised, registerNativeFunctions } from '../native-sql.ts';
 import type { AppendRequest, EncodedEvent, FromWriter, Head, RequestOutcome, StoredEvent, ToWriter, WriterStartup } from './protocol.ts';
 import { acquireWriterLock } from './writer-lock.ts';
 import { systemEvent } from '../event.ts';
@@ -24,28 +24,6 @@ const { settings, port } = workerData as WriterStartup;
 
 function send(message: FromWriter): void {
   port.postMessage(message);
-}
-
-/** The one way in: the append view, whose trigger assigns everything else. */
-const APPEND_SQL = `INSERT INTO append_event (event_id, stream_id, type, payload, payload_meta, metadata, metadata_meta,
-                                              agent_id, signature, local_timestamp, expected_version)
-                    VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`;
-
-/** Positional parameters bind measurably faster than named ones in better-sqlite3. */
-function appendArgs(event: EncodedEvent): unknown[] {
-  return [
-    event.eventId,
-    event.streamId,
-    event.type,
-    event.payload,
-    event.payloadMeta,
-    event.metadata,
-    event.metadataMeta,
-    event.agentId,
-    event.signature,
-    event.localTimestamp,
-    event.expectedVersion,
-  ];
 }
 
 /**
@@ -62,6 +40,9 @@ function open(): { db: Database.Database; lock: Database.Database } {
     configureWriterConnection(db, settings.durability);
     registerNativeFunctions(db, settings);
     const schemaVersion = applyMigrations(db);
+    if (db.prepare('SELECT EXISTS (SELECT 1 FROM replica_mode)').pluck().get() === 1) {
+      throw LedgerError.of('REPLICA_NOT_PROMOTED', { path: settings.path });
+    }
     if (settings.requireSignatures) {
       db.prepare(
         "INSERT INTO ledger_meta (key, value) SELECT 'require_signatures', '1' WHERE NOT EXISTS (SELECT 1 FROM ledger_meta WHERE key = 'require_signatures')",
@@ -312,23 +293,16 @@ function shutDown(): void {
 }
 
 /**
- * Maps what SQLite raised back to a coded error. Triggers raise a literal `STELE:CODE` or
- * `STELE:CODE:<details>` (a JSON object or a bare word naming a field): literal, because SQLite
- * before 3.47 cannot even load a schema whose RAISE has an expression, and FORMAT.md promises the
- * file reads with any SQLite. The facts for `details` are looked up here instead.
+ * Maps what SQLite raised back to a coded error (see parseRaised). The raised message is literal,
+ * so the facts for `details` are looked up here, in the failing transaction.
  */
 function wireErrorOf(error: unknown, event?: EncodedEvent): WireError {
   if (error instanceof LedgerError) return toWire(error);
   const message = error instanceof Error ? error.message : String(error);
-  const match = /^STELE:([A-Z_]+)(?::(.*))?$/s.exec(message);
-  if (match) {
-    const code = match[1] as WireError['code'];
-    const rest = match[2];
-    let details: Record<string, unknown> = {};
-    if (rest?.startsWith('{')) details = JSON.parse(rest) as Record<string, unknown>;
-    else if (rest) details = { field: rest };
-    if (event) details = { ...detailsOf(code, event), ...details };
-    return toWire(LedgerError.of(code, details));
+  const raised = parseRaised(message);
+  if (raised) {
+    const details = event ? { ...detailsOf(raised.code, event), ...raised.details } : raised.details;
+    return toWire(LedgerError.of(raised.code, details));
   }
   const sqliteCode = (error as { code?: unknown }).code;
   return toWire(

@@ -43,6 +43,11 @@ const KNOWN_CODES: Record<LedgerErrorCode, true> = {
   DUPLICATE_AGENT_KEY: true,
   UNKNOWN_EVENT_TYPE: true,
   NOT_A_LEDGER: true,
+  NOT_A_REPLICA: true,
+  REPLICA_NOT_PROMOTED: true,
+  REPLICA_DIVERGED: true,
+  REPLICA_AHEAD: true,
+  REPLICATION_FAILED: true,
 };
 
 /** Codes that bad input must never cause on a healthy ledger: they mean Stele itself broke. */

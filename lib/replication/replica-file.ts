@@ -1,0 +1,242 @@
+/**
+ * A replica file opened for copying: creates it, finds where it stands against its primary, and
+ * copies rows verbatim through the replica's own guards (native-sql/004). Synchronous, for a
+ * worker thread or a CLI process; never used on an app's main thread.
+ * @internal
+ */
+import { randomUUID } from 'node:crypto';
+import Database from 'better-sqlite3';
+import { EVENT_COLUMNS } from '../chain.ts';
+import { GENESIS_HASH } from '../codec.ts';
+import { LedgerError } from '../errors.ts';
+import { applyMigrations, configureWriterConnection, parseRaised, registerNativeFunctions } from '../native-sql.ts';
+import { acquireWriterLock } from '../writer/writer-lock.ts';
+
+/** Rows per replica transaction: one fsync per chunk, and a crash loses at most the chunk in progress. */
+const CHUNK_ROWS = 10_000;
+/** The replica keeps the default drift threshold; its warnings are information, as on the primary. */
+const DRIFT_THRESHOLD_MS = 5_000;
+const COLUMN_COUNT = EVENT_COLUMNS.split(',').length;
+
+export interface Head {
+  sequence: number;
+  contentHash: string;
+}
+
+/** Where a replica stands, and what identifies it. */
+export interface ReplicaState {
+  replicaId: string;
+  replicaOf: string;
+  /** False once its promotion ceremony is in the file: it is a primary of its own. */
+  unpromoted: boolean;
+  head: Head;
+}
+
+/** Reads a replica's identity and head; undefined when the file is not (or no longer) a replica. */
+export function readReplicaState(db: Database.Database): ReplicaState | undefined {
+  const meta = db
+    .prepare(
+      `SELECT (SELECT value FROM ledger_meta WHERE key = 'replica_id') AS replicaId,
+              (SELECT value FROM ledger_meta WHERE key = 'replica_of') AS replicaOf,
+              EXISTS (SELECT 1 FROM replica_mode) AS unpromoted`,
+    )
+    .get() as { replicaId: string | null; replicaOf: string | null; unpromoted: number };
+  if (meta.replicaId === null) return undefined;
+  return { replicaId: meta.replicaId, replicaOf: meta.replicaOf ?? '', unpromoted: meta.unpromoted === 1, head: headOf(db) };
+}
+
+export function headOf(db: Database.Database): Head {
+  const row = db.prepare('SELECT sequence, content_hash AS contentHash FROM events ORDER BY sequence DESC LIMIT 1').get() as Head | undefined;
+  return row ?? { sequence: 0, contentHash: GENESIS_HASH };
+}
+
+/**
+ * Opens `path` for appending with Stele's functions registered and the writer lock held, as the
+ * writer would. The caller closes both.
+ */
+export function openForAppend(path: string): { db: Database.Database; lock: Database.Database } {
+  const lock = acquireWriterLock(path);
+  try {
+    const db = new Database(path);
+    try {
+      configureWriterConnection(db, 'full');
+      registerNativeFunctions(db, { driftThresholdMs: DRIFT_THRESHOLD_MS });
+      db.pragma('busy_timeout = 5000');
+      applyMigrations(db);
+      return { db, lock };
+    } catch (error) {
+      db.close();
+      throw error;
+    }
+  } catch (error) {
+    lock.close();
+    throw error;
+  }
+}
+
+/** What one propagation did. */
+export interface CopyOutcome {
+  head: Head;
+  copied: number;
+}
+
+/**
+ * A replica being written, with its primary open read-only. Holds the replica's writer lock, so
+ * no second replicator (nor a writer) can write the copy meanwhile.
+ */
+export class ReplicaFile {
+  readonly #db: Database.Database;
+  readonly #lock: Database.Database;
+  readonly #primary: Database.Database;
+  readonly #state: ReplicaState;
+  readonly #readRows: Database.Statement<[number, number], unknown[]>;
+  readonly #insertRow: Database.Statement<unknown[]>;
+  readonly #primaryHashAt: Database.Statement<[number], string>;
+  readonly #replicaHashAt: Database.Statement<[number], string>;
+
+  private constructor(db: Database.Database, lock: Database.Database, primary: Database.Database, state: ReplicaState) {
+    this.#db = db;
+    this.#lock = lock;
+    this.#primary = primary;
+    this.#state = state;
+    this.#readRows = primary.prepare<[number, number], unknown[]>(
+      `SELECT ${EVENT_COLUMNS} FROM events WHERE sequence > ? AND sequence <= ? ORDER BY sequence`,
+    ).raw();
+    this.#insertRow = db.prepare(`INSERT INTO events (${EVENT_COLUMNS}) VALUES (${Array(COLUMN_COUNT).fill('?').join(', ')})`);
+    this.#primaryHashAt = primary.prepare<[number], string>('SELECT content_hash FROM events WHERE sequence = ?').pluck();
+    this.#replicaHashAt = db.prepare<[number], string>('SELECT content_hash FROM events WHERE sequence = ?').pluck();
+  }
+
+  /**
+   * Opens the copy at `path` of the primary at `primaryPath`, creating it (schema, identity) when
+   * the file is new or empty. A file with events of its own, or a promoted replica, is NOT_A_REPLICA.
+   */
+  static open(path: string, primaryPath: string): ReplicaFile {
+    const primary = new Database(primaryPath, { readonly: true, fileMustExist: true });
+    let opened: { db: Database.Database; lock: Database.Database } | undefined;
+    try {
+      opened = openForAppend(path);
+      const { db } = opened;
+      let state = readReplicaState(db);
+      if (state === undefined && headOf(db).sequence === 0) {
+        // The trigger of 004 lets these settings in only while the file holds no event.
+        const insert = db.prepare('INSERT INTO ledger_meta (key, value) VALUES (?, ?)');
+        db.transaction(() => {
+          insert.run('replica_id', randomUUID());
+          insert.run('replica_of', primaryPath);
+        }).immediate();
+        state = readReplicaState(db);
+      }
+      if (state === undefined || !state.unpromoted) {
+        throw LedgerError.of('NOT_A_REPLICA', { path, promoted: state !== undefined });
+      }
+      return new ReplicaFile(db, opened.lock, primary, state);
+    } catch (error) {
+      opened?.db.close();
+      opened?.lock.close();
+      primary.close();
+      throw error;
+    }
+  }
+
+  get replicaId(): string {
+    return this.#state.replicaId;
+  }
+
+  head(): Head {
+    return headOf(this.#db);
+  }
+
+  /**
+   * Copies the primary's rows after the replica's head, up to `upTo` (or the primary's head),
+   * in chunks of one durable transaction each. Refuses to touch a replica that is ahead of the
+   * primary or holds a different row at some sequence.
+   */
+  propagate(upTo: number = Number.MAX_SAFE_INTEGER): CopyOutcome {
+    // One read transaction: the primary's rows and head come from one snapshot.
+    this.#primary.exec('BEGIN');
+    try {
+      const primaryHead = headOf(this.#primary);
+      let head = this.head();
+      this.#checkPrefix(head, primaryHead);
+      const target = Math.min(upTo, primaryHead.sequence);
+      let copied = 0;
+      while (head.sequence < target) {
+        const end = Math.min(target, head.sequence + CHUNK_ROWS);
+        copied += this.#copyChunk(head.sequence, end);
+        head = this.head();
+      }
+      this.#copySettings();
+      return { head, copied };
+    } finally {
+      this.#primary.exec('COMMIT');
+    }
+  }
+
+  /** REPLICA_AHEAD or REPLICA_DIVERGED (with the first differing sequence) unless the replica is a prefix. */
+  #checkPrefix(head: Head, primaryHead: Head): void {
+    if (head.sequence > primaryHead.sequence) {
+      throw LedgerError.of('REPLICA_AHEAD', { replicaSequence: head.sequence, primarySequence: primaryHead.sequence });
+    }
+    if (head.sequence === 0 || this.#primaryHashAt.get(head.sequence) === head.contentHash) return;
+    // Equal hashes at k mean equal chains up to k: search for the first sequence that differs.
+    let low = 1;
+    let high = head.sequence;
+    while (low < high) {
+      const mid = Math.floor((low + high) / 2);
+      if (this.#primaryHashAt.get(mid) === this.#replicaHashAt.get(mid)) low = mid + 1;
+      else high = mid;
+    }
+    throw LedgerError.of('REPLICA_DIVERGED', {
+      sequence: low,
+      replicaHash: this.#replicaHashAt.get(low),
+      primaryHash: this.#primaryHashAt.get(low),
+    });
+  }
+
+  /** Copies (after, end] in one transaction; when a row is refused, the rows before it still land. */
+  #copyChunk(after: number, end: number): number {
+    const rows = this.#readRows.all(after, end);
+    let refused = -1;
+    try {
+      this.#db.transaction(() => {
+        for (refused = 0; refused < rows.length; refused++) this.#insertRow.run(rows[refused]);
+      }).immediate();
+      return rows.length;
+    } catch (error) {
+      if (refused < 0) throw error;
+      if (refused > 0) this.#copyChunk(after, after + refused);
+      throw refusal(error, rows[refused]![0] as number);
+    }
+  }
+
+  /** Settings the primary recorded that the copy lacks (e.g. require_signatures), for after promotion. */
+  #copySettings(): void {
+    const mine = new Set(this.#db.prepare('SELECT key FROM ledger_meta').pluck().all() as string[]);
+    const missing = (this.#primary.prepare('SELECT key, value FROM ledger_meta').all() as { key: string; value: string }[]).filter(
+      (setting) => !mine.has(setting.key) && setting.key !== 'replica_id' && setting.key !== 'replica_of',
+    );
+    if (missing.length === 0) return;
+    const insert = this.#db.prepare('INSERT INTO ledger_meta (key, value) VALUES (?, ?)');
+    this.#db.transaction(() => missing.forEach((setting) => insert.run(setting.key, setting.value))).immediate();
+  }
+
+  close(): void {
+    this.#db.close();
+    this.#lock.close();
+    this.#primary.close();
+  }
+}
+
+/**
+ * A row the replica's guards refused: a broken link is divergence (the primary's history is not
+ * the replica's), anything else a failed replication naming the row and the guard.
+ */
+function refusal(error: unknown, sequence: number): LedgerError {
+  const message = error instanceof Error ? error.message : String(error);
+  const raised = parseRaised(message);
+  if (raised?.code === 'APPEND_ONLY_VIOLATION' && raised.details.field === 'prev_hash') {
+    return LedgerError.of('REPLICA_DIVERGED', { sequence, guard: 'prev_hash' });
+  }
+  return LedgerError.of('REPLICATION_FAILED', { sequence, guard: raised?.code ?? message, ...raised?.details });
+}

@@ -1,0 +1,148 @@
+/**
+ * A ledger's replicas: one lane per replicator that coalesces requests (while a propagation runs,
+ * every later request waits for the next one, which covers them all), tracks the confirmed
+ * sequence, and answers each request with the receipt that covered it.
+ * @internal
+ */
+import { LedgerError } from '../errors.ts';
+import type { ReplicationReceipt, Replicator, VerificationResult } from './replicator.ts';
+
+/** A replica's condition in {@link Ledger.health}. */
+export interface ReplicaHealth {
+  replicaId: string;
+  /** Highest sequence the replica confirmed. */
+  confirmedSequence: number;
+  /** Rows of the primary the replica has not confirmed yet. */
+  lag: number;
+  /** Outcome of the last propagation; `pending` before the first. */
+  status: ReplicationReceipt['status'] | 'pending';
+  lastConfirmedAt: Date | undefined;
+  /** Code of the last failure, while the replica is failing. */
+  errorCode: string | undefined;
+}
+
+class Lane {
+  readonly replicator: Replicator;
+  confirmed = 0;
+  last: ReplicationReceipt | undefined;
+  lastConfirmedAt: Date | undefined;
+  #wanted = 0;
+  #running = false;
+  #waiters: { sequence: number; resolve: (receipt: ReplicationReceipt) => void }[] = [];
+
+  constructor(replicator: Replicator) {
+    this.replicator = replicator;
+  }
+
+  /** The receipt of the propagation that brought the replica to `sequence`, or of the one that failed trying. */
+  reach(sequence: number): Promise<ReplicationReceipt> {
+    if (sequence <= this.confirmed && this.last) return Promise.resolve(this.last);
+    this.#wanted = Math.max(this.#wanted, sequence);
+    const receipt = new Promise<ReplicationReceipt>((resolve) => this.#waiters.push({ sequence, resolve }));
+    if (!this.#running) void this.#drive();
+    return receipt;
+  }
+
+  async #drive(): Promise<void> {
+    this.#running = true;
+    try {
+      while (this.#waiters.length > 0) {
+        const before = this.confirmed;
+        const receipt = await this.#propagate(this.#wanted);
+        this.last = receipt;
+        const confirmed = receipt.status === 'confirmed';
+        if (confirmed) {
+          this.confirmed = Math.max(this.confirmed, receipt.sequence);
+          this.lastConfirmedAt = receipt.at;
+        } else {
+          this.#wanted = this.confirmed;
+        }
+        // Each request is answered by one attempt that reached it, or by the first that failed or
+        // made no progress (the rows asked for are not in the primary): never left hanging.
+        const answerAll = !confirmed || this.confirmed === before;
+        const settled = this.#waiters.filter((w) => answerAll || w.sequence <= receipt.sequence);
+        this.#waiters = this.#waiters.filter((w) => !settled.includes(w));
+        for (const waiter of settled) waiter.resolve(receipt);
+      }
+    } finally {
+      this.#running = false;
+    }
+  }
+
+  async #propagate(upTo: number): Promise<ReplicationReceipt> {
+    try {
+      return await this.replicator.propagate(upTo);
+    } catch (error) {
+      // A third-party replicator that throws is treated like one that reported the failure.
+      const failure = error instanceof LedgerError ? error : LedgerError.of('REPLICATION_FAILED', { replicaId: this.replicator.id }, String(error));
+      return { replicaId: this.replicator.id, sequence: this.confirmed, status: 'failed', at: new Date(), error: failure };
+    }
+  }
+}
+
+export class Replication {
+  readonly mode: 'sync' | 'async';
+  readonly #lanes: Lane[];
+  readonly #onFailure: (receipt: ReplicationReceipt) => void;
+
+  constructor(replicators: readonly Replicator[], mode: 'sync' | 'async', onFailure: (receipt: ReplicationReceipt) => void) {
+    this.mode = mode;
+    this.#lanes = replicators.map((replicator) => new Lane(replicator));
+    this.#onFailure = onFailure;
+  }
+
+  get size(): number {
+    return this.#lanes.length;
+  }
+
+  async attach(primaryPath: string): Promise<void> {
+    await Promise.all(this.#lanes.map((lane) => lane.replicator.attach({ path: primaryPath })));
+  }
+
+  /** Every replica brought to `sequence`; failures are reported through `onFailure` too. */
+  async reach(sequence: number): Promise<ReplicationReceipt[]> {
+    const receipts = await Promise.all(this.#lanes.map((lane) => lane.reach(sequence)));
+    for (const receipt of receipts) if (receipt.status === 'failed') this.#onFailure(receipt);
+    return receipts;
+  }
+
+  /**
+   * After an acknowledged append: in sync mode, resolves once every replica confirmed `sequence`
+   * and rejects with REPLICATION_FAILED naming those that did not; in async mode, starts the
+   * propagation and returns at once.
+   */
+  async afterAppend(sequence: number, eventId: string): Promise<void> {
+    if (this.#lanes.length === 0) return;
+    if (this.mode === 'async') {
+      void this.reach(sequence);
+      return;
+    }
+    const failed = (await this.reach(sequence)).filter((receipt) => receipt.status !== 'confirmed' || receipt.sequence < sequence);
+    if (failed.length === 0) return;
+    throw LedgerError.of('REPLICATION_FAILED', {
+      sequence,
+      eventId,
+      committed: true,
+      failed: failed.map((receipt) => ({ replicaId: receipt.replicaId, sequence: receipt.sequence, code: receipt.error?.code })),
+    });
+  }
+
+  verify(): Promise<VerificationResult[]> {
+    return Promise.all(this.#lanes.map((lane) => lane.replicator.verify()));
+  }
+
+  health(head: number): ReplicaHealth[] {
+    return this.#lanes.map((lane) => ({
+      replicaId: lane.replicator.id,
+      confirmedSequence: lane.confirmed,
+      lag: Math.max(0, head - lane.confirmed),
+      status: lane.last?.status ?? 'pending',
+      lastConfirmedAt: lane.lastConfirmedAt,
+      errorCode: lane.last?.status === 'failed' ? lane.last.error?.code : undefined,
+    }));
+  }
+
+  async close(): Promise<void> {
+    await Promise.allSettled(this.#lanes.map((lane) => lane.replicator.close()));
+  }
+}
