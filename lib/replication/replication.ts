@@ -47,8 +47,8 @@ class Lane {
     this.#running = true;
     try {
       while (this.#waiters.length > 0) {
-        const before = this.confirmed;
-        const receipt = await this.#propagate(this.#wanted);
+        const asked = this.#wanted;
+        const receipt = await this.#propagate(asked);
         this.last = receipt;
         const confirmed = receipt.status === 'confirmed';
         if (confirmed) {
@@ -57,11 +57,11 @@ class Lane {
         } else {
           this.#wanted = this.confirmed;
         }
-        // Each request is answered by one attempt that reached it, or by the first that failed or
-        // made no progress (the rows asked for are not in the primary): never left hanging.
-        const answerAll = !confirmed || this.confirmed === before;
-        const settled = this.#waiters.filter((w) => answerAll || w.sequence <= receipt.sequence);
-        this.#waiters = this.#waiters.filter((w) => !settled.includes(w));
+        // A request is answered by the first attempt asked to cover it, whatever its outcome (a
+        // receipt short of the request is a failure to the caller), or by any that covered it.
+        const answered = (w: { sequence: number }) => w.sequence <= asked || (confirmed && w.sequence <= receipt.sequence);
+        const settled = this.#waiters.filter(answered);
+        this.#waiters = this.#waiters.filter((w) => !answered(w));
         for (const waiter of settled) waiter.resolve(receipt);
       }
     } finally {
