@@ -23,20 +23,10 @@ import {
   type AgentKeyPair,
   type Ledger,
 } from '../lib/index.ts';
-import { buildLedger, copyLedgerFile, rechain, rowAt, tamper } from './helpers/tamper.ts';
-import { chainOf, reopen, tempDir } from './helpers/temp-ledger.ts';
+import { buildLedger, copyLedgerFile, rechain, tamper } from './helpers/tamper.ts';
+import { chainOf, historyOf, reopen, tempDir } from './helpers/temp-ledger.ts';
 
 const CHILD = new URL('./helpers/replication-child.ts', import.meta.url).pathname;
-
-/** (sequence, content_hash) of every row: two files hold the same history when these are equal. */
-function historyOf(path: string): [number, string][] {
-  const db = new Database(path, { readonly: true });
-  try {
-    return db.prepare('SELECT sequence, content_hash FROM events ORDER BY sequence').raw().all() as [number, string][];
-  } finally {
-    db.close();
-  }
-}
 
 function eventIdsOf(path: string): Set<string> {
   const db = new Database(path, { readonly: true });

@@ -84,6 +84,7 @@ export class Replication {
   readonly mode: 'sync' | 'async';
   readonly #lanes: Lane[];
   readonly #onFailure: (receipt: ReplicationReceipt) => void;
+  readonly #reported = new WeakSet<ReplicationReceipt>();
 
   constructor(replicators: readonly Replicator[], mode: 'sync' | 'async', onFailure: (receipt: ReplicationReceipt) => void) {
     this.mode = mode;
@@ -102,7 +103,12 @@ export class Replication {
   /** Every replica brought to `sequence`; failures are reported through `onFailure` too. */
   async reach(sequence: number): Promise<ReplicationReceipt[]> {
     const receipts = await Promise.all(this.#lanes.map((lane) => lane.reach(sequence)));
-    for (const receipt of receipts) if (receipt.status === 'failed') this.#onFailure(receipt);
+    for (const receipt of receipts) {
+      // Every request a failed attempt answers hears of it; the failure is reported once.
+      if (receipt.status !== 'failed' || this.#reported.has(receipt)) continue;
+      this.#reported.add(receipt);
+      this.#onFailure(receipt);
+    }
     return receipts;
   }
 

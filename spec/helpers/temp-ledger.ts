@@ -64,3 +64,13 @@ export function chainOf(path: string): ChainCheck {
     db.close();
   }
 }
+
+/** (sequence, content_hash) of every row: two files hold the same history when these are equal. */
+export function historyOf(path: string): [number, string][] {
+  const db = new Database(path, { readonly: true });
+  try {
+    return db.prepare('SELECT sequence, content_hash FROM events ORDER BY sequence').raw().all() as [number, string][];
+  } finally {
+    db.close();
+  }
+}

@@ -10,7 +10,7 @@ import { test } from 'node:test';
 import Database from 'better-sqlite3';
 import fc from 'fast-check';
 import { FileCopyReplicator, openLedger, type AppendInput, type Ledger } from '../../lib/index.ts';
-import { tempDir } from '../helpers/temp-ledger.ts';
+import { historyOf, tempDir } from '../helpers/temp-ledger.ts';
 
 type Step = { kind: 'append'; size: number; stream: string; duplicate: boolean } | { kind: 'replicate' };
 
@@ -25,15 +25,6 @@ const scenario = fc.record({
   /** Steps in one group are issued in the same tick; groups run one after another. */
   groups: fc.array(fc.array(step, { minLength: 1, maxLength: 10 }), { minLength: 1, maxLength: 5 }),
 });
-
-function history(path: string): [number, string][] {
-  const db = new Database(path, { readonly: true });
-  try {
-    return db.prepare('SELECT sequence, content_hash FROM events ORDER BY sequence').raw().all() as [number, string][];
-  } finally {
-    db.close();
-  }
-}
 
 function hasEvent(path: string, eventId: string): boolean {
   const db = new Database(path, { readonly: true });
@@ -87,8 +78,8 @@ test('replicas converge to the primary under any interleaving; sync acknowledgem
       } finally {
         await ledger.close();
       }
-      const primary = history(`${prefix}.db`);
-      for (const copy of copies) assert.deepEqual(history(copy), primary);
+      const primary = historyOf(`${prefix}.db`);
+      for (const copy of copies) assert.deepEqual(historyOf(copy), primary);
     }),
     { numRuns: 12 },
   );
