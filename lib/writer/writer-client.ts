@@ -9,7 +9,7 @@
  * @internal
  */
 import { inspect } from 'node:util';
-import { MessageChannel, Worker, type MessagePort } from 'node:worker_threads';
+import { MessageChannel, receiveMessageOnPort, Worker, type MessagePort } from 'node:worker_threads';
 import { fromWire, LedgerError } from '../errors.ts';
 import { workerScript } from '../worker-script.ts';
 import type { AppendRequest, EncodedEvent, FromWriter, Head, LogLevel, StoredEvent, ToWriter, WriterSettings } from './protocol.ts';
@@ -377,8 +377,16 @@ function spawnWriter(
       port1.close();
       reject(error);
     };
-    const onStartupExit = (code: number) =>
+    const onStartupExit = (code: number) => {
+      // The worker answers 'failed' and exits at once: its exit can be seen before its last
+      // message, which is then still queued on the port. That answer, not the exit, is the outcome.
+      for (let queued = receiveMessageOnPort(port1); queued; queued = receiveMessageOnPort(port1)) {
+        const message = queued.message as FromWriter;
+        if (message.kind !== 'log') return onMessage(message);
+        log(message.level, message.fields, message.message);
+      }
       onStartupError(LedgerError.of('WRITER_CRASHED', { exitCode: code }, 'the writer exited while starting'));
+    };
     const onMessage = (message: FromWriter) => {
       if (message.kind === 'log') return log(message.level, message.fields, message.message);
       settle();
