@@ -1,0 +1,483 @@
+/**
+ * The `stele` command line, run as users run it: a child process per command against real ledger
+ * files, its stdout, stderr and exit code asserted exactly.
+ */
+import assert from 'node:assert/strict';
+import { execFile, spawn, spawnSync } from 'node:child_process';
+import { cpSync, mkdtempSync, readdirSync, readFileSync, rmSync, statSync, symlinkSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join, resolve } from 'node:path';
+import { createInterface } from 'node:readline';
+import { after, before, describe, test } from 'node:test';
+import Database from 'better-sqlite3';
+import superjson from 'superjson';
+import { openLedger, type AppendResult } from '../lib/index.ts';
+import { EVENT_COLUMNS, rowHash, type EventRow } from '../lib/chain.ts';
+import type { EventJson } from '../lib/cli/event-json.ts';
+import { currentSchemaVersion } from '../lib/native-sql.ts';
+import { buildLedger, copyLedgerFile, readRow, tamper } from './helpers/tamper.ts';
+import { tempDir } from './helpers/temp-ledger.ts';
+
+const ROOT = resolve(import.meta.dirname, '..');
+const CLI = join(ROOT, 'lib/cli.ts');
+
+interface Outcome {
+  code: number | null;
+  stdout: string;
+  stderr: string;
+}
+
+/** Runs `stele ...args` from source and resolves when it exits, whatever its exit code. */
+function stele(...args: string[]): Promise<Outcome> {
+  return new Promise((done) => {
+    execFile(process.execPath, ['--import', 'tsx', CLI, ...args], { cwd: ROOT, maxBuffer: 64 * 1024 * 1024 }, (error, stdout, stderr) => {
+      done({ code: error ? (typeof error.code === 'number' ? error.code : null) : 0, stdout, stderr });
+    });
+  });
+}
+
+/** `stele ...args --json`, expected to exit with `code`; its stdout parsed. */
+async function steleJson(code: number, ...args: string[]): Promise<unknown> {
+  const run = await stele(...args, '--json');
+  assert.equal(run.code, code, run.stderr);
+  assert.equal(run.stderr, '');
+  return JSON.parse(run.stdout);
+}
+
+/** Every row of a ledger file as stored. */
+function storedRows(path: string): EventRow[] {
+  const db = new Database(path, { readonly: true });
+  try {
+    return db.prepare(`SELECT ${EVENT_COLUMNS} FROM events ORDER BY sequence`).all() as EventRow[];
+  } finally {
+    db.close();
+  }
+}
+
+/** The stored row an exported line stands for: what `export` promises to preserve exactly. */
+function rowOf(event: EventJson): EventRow {
+  const text = (value: unknown) => (value === undefined ? null : JSON.stringify(value));
+  return {
+    sequence: event.sequence,
+    event_id: event.eventId,
+    stream_id: event.streamId,
+    stream_version: event.streamVersion,
+    type: event.type,
+    payload: text(event.payload),
+    payload_meta: text(event.payloadMeta),
+    metadata: text(event.metadata),
+    metadata_meta: text(event.metadataMeta),
+    agent_id: event.agentId ?? null,
+    signature: event.signature ?? null,
+    local_timestamp: Date.parse(event.localTimestamp),
+    authority_timestamp: Date.parse(event.authorityTimestamp),
+    prev_hash: event.prevHash,
+    content_hash: event.contentHash,
+  };
+}
+
+function jsonLines(text: string): EventJson[] {
+  assert.ok(text.endsWith('\n'), 'output ends with a newline');
+  return text.slice(0, -1).split('\n').map((line) => JSON.parse(line) as EventJson);
+}
+
+const LONG_AGO = Date.parse('2020-01-01T00:00:00.000Z');
+
+/**
+ * Four events covering what the JSON form must carry: superjson types (BigInt, Date, Set),
+ * metadata, an event without payload, the default stream, two streams. The first two carry a
+ * local timestamp far from the database's clock, so they record clock drift warnings.
+ */
+async function buildSmallLedger(path: string): Promise<AppendResult[]> {
+  const ledger = await openLedger(path);
+  try {
+    return [
+      await ledger.append({ type: 'opened', streamId: 'acct-1', eventId: 'ev-1', payload: { owner: 'ada' }, metadata: { by: 'spec' }, localTimestamp: new Date(LONG_AGO) }),
+      await ledger.append({
+        type: 'deposited',
+        streamId: 'acct-1',
+        eventId: 'ev-2',
+        payload: { cents: 500n, at: new Date('2026-01-02T03:04:05.678Z'), tags: new Set(['a', 'b']) },
+        localTimestamp: new Date(LONG_AGO + 1_000),
+      }),
+      await ledger.append({ type: 'note', eventId: 'ev-3' }),
+      await ledger.append({ type: 'deposited', streamId: 'acct-2', eventId: 'ev-4', payload: { cents: 7 } }),
+    ];
+  } finally {
+    await ledger.close();
+  }
+}
+
+describe('stele on a small ledger', () => {
+  let dir: string;
+  let small: string;
+  let results: AppendResult[];
+  before(async () => {
+    dir = mkdtempSync(join(tmpdir(), 'stele-cli-'));
+    small = join(dir, 'small.db');
+    results = await buildSmallLedger(small);
+  });
+  after(() => rmSync(dir, { recursive: true, force: true }));
+
+  /** What `get --json` prints for event n (1-based), given its expected stored fields. */
+  const expected = (n: number, fields: Partial<EventJson>): EventJson => {
+    const r = results[n - 1]!;
+    return {
+      sequence: r.sequence,
+      eventId: r.eventId,
+      streamId: r.streamId,
+      streamVersion: r.streamVersion,
+      type: '',
+      ...fields,
+      localTimestamp: r.localTimestamp.toISOString(),
+      authorityTimestamp: r.authorityTimestamp.toISOString(),
+      prevHash: r.prevHash,
+      contentHash: r.contentHash,
+    };
+  };
+
+  test('head prints the newest sequence and content hash', async () => {
+    assert.deepEqual(await steleJson(0, 'head', small), { sequence: 4, contentHash: results[3]!.contentHash });
+    const text = await stele('head', small);
+    assert.deepEqual(text, { code: 0, stdout: `#4 ${results[3]!.contentHash}\n`, stderr: '' });
+  });
+
+  test('get prints the event as stored: superjson annotations beside the JSON, absent values omitted', async () => {
+    const second = await steleJson(0, 'get', small, '2');
+    assert.deepEqual(
+      second,
+      expected(2, {
+        type: 'deposited',
+        payload: { cents: '500', at: '2026-01-02T03:04:05.678Z', tags: ['a', 'b'] },
+        payloadMeta: { values: { cents: ['bigint'], at: ['Date'], tags: ['set'] }, v: 1 },
+      }),
+    );
+    const { payload, payloadMeta } = second as EventJson;
+    assert.deepEqual(superjson.deserialize({ json: payload as never, meta: payloadMeta as never }), {
+      cents: 500n,
+      at: new Date('2026-01-02T03:04:05.678Z'),
+      tags: new Set(['a', 'b']),
+    });
+    assert.deepEqual(await steleJson(0, 'get', small, '1'), expected(1, { type: 'opened', payload: { owner: 'ada' }, metadata: { by: 'spec' } }));
+    assert.deepEqual(await steleJson(0, 'get', small, '3'), expected(3, { type: 'note' }));
+    const text = await stele('get', small, '3');
+    assert.deepEqual(text, { code: 0, stdout: `${JSON.stringify(expected(3, { type: 'note' }), null, 2)}\n`, stderr: '' });
+  });
+
+  test('get of a sequence past the head exits 1 with EVENT_NOT_FOUND', async () => {
+    assert.deepEqual(await stele('get', small, '99'), {
+      code: 1,
+      stdout: '',
+      stderr: 'stele: EVENT_NOT_FOUND: no event at sequence 99 (the newest is #4)\n',
+    });
+  });
+
+  test('tail prints the newest events, one per line', async () => {
+    const two = await stele('tail', small, '-n', '2', '--json');
+    assert.equal(two.code, 0, two.stderr);
+    assert.deepEqual(jsonLines(two.stdout), [expected(3, { type: 'note' }), expected(4, { type: 'deposited', payload: { cents: 7 } })]);
+    const all = await stele('tail', small);
+    const at = (n: number) => results[n - 1]!.authorityTimestamp.toISOString();
+    assert.deepEqual(all, {
+      code: 0,
+      stdout:
+        `#1 ${at(1)} acct-1@0 opened {"owner":"ada"}\n` +
+        `#2 ${at(2)} acct-1@1 deposited {"cents":"500","at":"2026-01-02T03:04:05.678Z","tags":["a","b"]}\n` +
+        `#3 ${at(3)} $default@0 note\n` +
+        `#4 ${at(4)} acct-2@0 deposited {"cents":7}\n`,
+      stderr: '',
+    });
+  });
+
+  test('stats reports counts, size on disk, time span, halt state and schema version', async () => {
+    const db = new Database(small, { readonly: true });
+    const createdAt = db.prepare("SELECT value FROM ledger_meta WHERE key = 'created_at'").pluck().get() as string;
+    db.close();
+    const size = statSync(small).size + (statSync(`${small}-wal`, { throwIfNoEntry: false })?.size ?? 0);
+    assert.deepEqual(await steleJson(0, 'stats', small), {
+      path: small,
+      events: 4,
+      streams: 3,
+      sizeBytes: size,
+      firstTimestamp: results[0]!.authorityTimestamp.toISOString(),
+      lastTimestamp: results[3]!.authorityTimestamp.toISOString(),
+      head: { sequence: 4, contentHash: results[3]!.contentHash },
+      halted: false,
+      haltReason: null,
+      schemaVersion: currentSchemaVersion(),
+      createdAt,
+      requireSignatures: false,
+      clockDriftWarnings: 2,
+    });
+  });
+
+  test('verify of an intact ledger exits 0, with no progress bar off a terminal', async () => {
+    assert.deepEqual(await stele('verify', small), { code: 0, stdout: 'OK: 4 events verified, chain intact\n', stderr: '' });
+    assert.deepEqual(await steleJson(0, 'verify', small), { ok: true, checked: 4 });
+  });
+
+  test('verify --to past the head reports the first missing sequence', async () => {
+    assert.deepEqual(await steleJson(1, 'verify', small, '--to', '6'), { ok: false, checked: 4, firstBad: { sequence: 5, reason: 'sequence_gap', expected: 5 } });
+  });
+
+  test('export writes each stored row as one JSON line, to stdout or to a file', async (t) => {
+    const out = join(tempDir(t), 'small.jsonl');
+    assert.deepEqual(await steleJson(0, 'export', small, '--out', out), { events: 4, from: 1, to: 4, out });
+    const toStdout = await stele('export', small, '--format', 'jsonl');
+    assert.deepEqual(toStdout, { code: 0, stdout: readFileSync(out, 'utf8'), stderr: '' });
+    assert.deepEqual(jsonLines(toStdout.stdout).map(rowOf), storedRows(small));
+  });
+
+  test('a halted ledger says so in stats', async (t) => {
+    const path = join(tempDir(t), 'halted.db');
+    const ledger = await openLedger(path);
+    await ledger.append({ type: 'tick' });
+    const halt = await ledger.halt('disk check');
+    await ledger.close();
+    const stats = (await steleJson(0, 'stats', path)) as Record<string, unknown>;
+    assert.deepEqual(
+      { events: stats.events, streams: stats.streams, head: stats.head, halted: stats.halted, haltReason: stats.haltReason },
+      { events: 2, streams: 2, head: { sequence: 2, contentHash: halt.contentHash }, halted: true, haltReason: 'disk check' },
+    );
+  });
+
+  test('usage errors exit 2 and name the problem', async () => {
+    const config = (name: string, text: string) => {
+      const path = join(dir, name);
+      writeFileSync(path, text);
+      return path;
+    };
+    const cases: [string[], string][] = [
+      [[], 'no command given'],
+      [['frobnicate', small], "unknown command 'frobnicate'; commands: verify, head, get, tail, export, stats, replicate, verify-replica"],
+      [['get', small], 'get takes <file> <seq>, got 1 argument'],
+      [['get', small, '2x'], "seq must be a positive integer, got '2x'"],
+      [['tail', small, '-n', '1.5'], "--lines must be an integer >= 0, got '1.5'"],
+      [['export', small, '--format', 'csv'], "--format must be jsonl, got 'csv'"],
+      [['verify', small, '--from', '10', '--to', '5'], 'to (5) is before from (10)'],
+      [['head', small, '--config', config('bad.json', '{"retry":')], `--config ${join(dir, 'bad.json')}: not valid JSON (Unexpected end of JSON input)`],
+      [
+        ['head', small, '--config', config('typo.json', '{"durabilty":"full"}')],
+        `--config ${join(dir, 'typo.json')}: unknown setting "durabilty"; known settings: retry, driftThresholdMs, durability`,
+      ],
+      [['head', small, '--config', config('value.json', '{"durability":"fast"}')], `--config ${join(dir, 'value.json')}: durability must be one of 'full', 'normal', got 'fast'`],
+      [
+        ['head', small, '--config', config('retry.json', '{"retry":{"attempts":-1}}')],
+        `--config ${join(dir, 'retry.json')}: retry.attempts must be an integer >= 0, got -1`,
+      ],
+    ];
+    const runs = await Promise.all(cases.map(([args]) => stele(...args)));
+    runs.forEach((run, i) => {
+      assert.deepEqual(run, { code: 2, stdout: '', stderr: `stele: USAGE: ${cases[i]![1]}\nRun 'stele --help' for usage.\n` }, cases[i]![0].join(' '));
+    });
+    const unknownOption = await stele('head', small, '--bogus');
+    assert.equal(unknownOption.code, 2);
+    assert.match(unknownOption.stderr, /^stele: USAGE: Unknown option '--bogus'/);
+  });
+
+  test('with --json, an error is one JSON line on stderr', async () => {
+    assert.deepEqual(await stele('get', small, '99', '--json'), {
+      code: 1,
+      stdout: '',
+      stderr: `${JSON.stringify({ error: { code: 'EVENT_NOT_FOUND', message: 'no event at sequence 99 (the newest is #4)', details: {} } })}\n`,
+    });
+    assert.deepEqual(await stele('tail', small, '-n', 'x', '--json'), {
+      code: 2,
+      stdout: '',
+      stderr: `${JSON.stringify({ error: { code: 'USAGE', message: "--lines must be an integer >= 0, got 'x'", details: {} } })}\n`,
+    });
+  });
+
+  test('a missing file or a file that is not a ledger exits 1 with a code', async () => {
+    const missing = join(dir, 'missing.db');
+    assert.deepEqual(await stele('stats', missing), { code: 1, stdout: '', stderr: `stele: FILE_NOT_FOUND: no ledger file at ${missing}\n` });
+    const text = join(dir, 'notes.txt');
+    writeFileSync(text, 'not a database');
+    const run = await stele('verify', text, '--json');
+    assert.equal(run.code, 1);
+    assert.deepEqual(JSON.parse(run.stderr), {
+      error: {
+        code: 'NOT_A_LEDGER',
+        message: 'the file cannot be read as a ledger (not SQLite, a directory, unreadable); check the path (file is not a database)',
+        details: { path: text, sqliteCode: 'SQLITE_NOTADB' },
+      },
+    });
+  });
+
+  test('--help describes the tool and each command, and exits 0', async () => {
+    const tool = await stele('--help');
+    assert.equal(tool.code, 0);
+    const lines = tool.stdout.split('\n');
+    assert.equal(lines[0], 'Usage: stele <command> <file> [options]');
+    for (const name of ['verify', 'head', 'get', 'tail', 'export', 'stats', 'replicate', 'verify-replica']) {
+      assert.ok(lines.some((line) => line.startsWith(`  ${name} `)), `the tool's help lists ${name}`);
+    }
+    const usages = await Promise.all(
+      [
+        ['verify', 'Usage: stele verify <file> [--from SEQ] [--to SEQ] [--json]'],
+        ['head', 'Usage: stele head <file> [--json]'],
+        ['get', 'Usage: stele get <file> <seq> [--json]'],
+        ['tail', 'Usage: stele tail <file> [-n N] [--follow] [--json]'],
+        ['export', 'Usage: stele export <file> [--format jsonl] [--out FILE] [--from SEQ] [--json]'],
+        ['stats', 'Usage: stele stats <file> [--json]'],
+        ['replicate', 'Usage: stele replicate <file> <dest> [--json]'],
+        ['verify-replica', 'Usage: stele verify-replica <file> <replica> [--json]'],
+      ].map(async ([name, usage]) => ({ usage, run: await stele(name!, '--help') })),
+    );
+    for (const { usage, run } of usages) {
+      assert.equal(run.code, 0);
+      assert.equal(run.stdout.split('\n')[0], usage);
+    }
+  });
+});
+
+describe('stele verify on a tampered ledger', () => {
+  let dir: string;
+  let intact: string;
+  before(async () => {
+    dir = mkdtempSync(join(tmpdir(), 'stele-cli-'));
+    intact = join(dir, 'intact.db');
+    await buildLedger(intact, 300);
+  });
+  after(() => rmSync(dir, { recursive: true, force: true }));
+
+  test('an edited payload fails at its sequence with content_hash, exit 1', async () => {
+    const tampered = join(dir, 'tampered.db');
+    copyLedgerFile(intact, tampered);
+    const stored = readRow(intact, 120).content_hash;
+    tamper(tampered, (db) => db.prepare(`UPDATE events SET payload = '{"i":-1}' WHERE sequence = 120`).run());
+    const recomputed = rowHash(readRow(tampered, 120));
+    assert.deepEqual(await steleJson(1, 'verify', tampered), {
+      ok: false,
+      checked: 119,
+      firstBad: { sequence: 120, reason: 'content_hash', expected: stored, actual: recomputed },
+    });
+    assert.deepEqual(await stele('verify', tampered), {
+      code: 1,
+      stdout: `FAILED at sequence 120: content_hash\n  expected: ${stored}\n  actual:   ${recomputed}\n  119 events verified before it\n`,
+      stderr: '',
+    });
+  });
+
+  test('a deleted row fails at its sequence with sequence_gap', async () => {
+    const gap = join(dir, 'gap.db');
+    copyLedgerFile(intact, gap);
+    tamper(gap, (db) => db.prepare('DELETE FROM events WHERE sequence = 200').run());
+    assert.deepEqual(await steleJson(1, 'verify', gap), {
+      ok: false,
+      checked: 199,
+      firstBad: { sequence: 200, reason: 'sequence_gap', expected: 200, actual: 201 },
+    });
+  });
+});
+
+test('export of a few thousand events, in pages, round-trips every stored row', async (t) => {
+  const dir = tempDir(t);
+  const path = join(dir, 'many.db');
+  await buildLedger(path, 2_345, 4);
+  const out = join(dir, 'many.jsonl');
+  assert.deepEqual(await steleJson(0, 'export', path, '--out', out), { events: 2_345, from: 1, to: 2_345, out });
+  assert.deepEqual(readdirSync(dir).filter((name) => name.includes('jsonl')), ['many.jsonl'], 'no temporary file is left behind');
+  const events = jsonLines(readFileSync(out, 'utf8'));
+  const rows = storedRows(path);
+  assert.equal(events.length, 2_345);
+  assert.deepEqual(events.map(rowOf), rows);
+  for (const row of rows) assert.equal(rowHash(row), row.content_hash);
+
+  const tail = await stele('export', path, '--from', '2341');
+  assert.equal(tail.code, 0, tail.stderr);
+  assert.deepEqual(jsonLines(tail.stdout).map(rowOf), rows.slice(2_340));
+});
+
+test('tail --follow prints events appended by another process until SIGTERM', async (t) => {
+  const path = join(tempDir(t), 'live.db');
+  const ledger = await openLedger(path);
+  t.after(() => ledger.close());
+  await ledger.appendBatch([{ type: 'before', payload: { n: 1 } }, { type: 'before', payload: { n: 2 } }]);
+
+  const child = spawn(process.execPath, ['--import', 'tsx', CLI, 'tail', path, '-n', '1', '--follow', '--json'], { cwd: ROOT });
+  t.after(() => child.kill('SIGKILL'));
+  const exited = new Promise<[number | null, NodeJS.Signals | null]>((done) => child.on('exit', (code, signal) => done([code, signal])));
+  let stderr = '';
+  child.stderr.on('data', (chunk) => (stderr += chunk));
+  const lines = createInterface({ input: child.stdout })[Symbol.asyncIterator]();
+  const nextEvent = async (): Promise<EventJson> => {
+    const line = await lines.next();
+    assert.equal(line.done, false, `stdout ended early; stderr: ${stderr}`);
+    return JSON.parse(line.value as string) as EventJson;
+  };
+
+  // Appending only after the first line is out: the tail has read its starting point by then.
+  assert.deepEqual([(await nextEvent()).sequence], [2]);
+  const appended = await ledger.appendBatch([{ type: 'live', payload: { n: 3 } }, { type: 'live', payload: { n: 4 } }]);
+  const live = [await nextEvent(), await nextEvent()];
+  assert.deepEqual(
+    live.map(({ sequence, type, payload, contentHash }) => ({ sequence, type, payload, contentHash })),
+    appended.map((r, i) => ({ sequence: r.sequence, type: 'live', payload: { n: 3 + i }, contentHash: r.contentHash })),
+  );
+  child.kill('SIGTERM');
+  assert.deepEqual(await exited, [0, null]);
+  assert.equal(stderr, '');
+});
+
+describe('stele replicate and verify-replica', () => {
+  let dir: string;
+  let primary: string;
+  let head: { sequence: number; contentHash: string };
+  before(async () => {
+    dir = mkdtempSync(join(tmpdir(), 'stele-cli-'));
+    primary = join(dir, 'primary.db');
+    await buildLedger(primary, 50);
+    head = { sequence: 50, contentHash: readRow(primary, 50).content_hash };
+  });
+  after(() => rmSync(dir, { recursive: true, force: true }));
+
+  test('replicate creates the copy and confirms it; verify-replica passes', async () => {
+    const replica = join(dir, 'replica.db');
+    const { at, ...receipt } = (await steleJson(0, 'replicate', primary, replica)) as Record<string, unknown>;
+    assert.deepEqual(receipt, { replicaId: replica, sequence: 50, status: 'confirmed' });
+    assert.equal(new Date(at as string).toISOString(), at);
+    assert.deepEqual(storedRows(replica), storedRows(primary));
+    assert.deepEqual(await steleJson(0, 'verify-replica', primary, replica), {
+      replicaId: replica,
+      ok: true,
+      sequence: 50,
+      lag: 0,
+      headHashMatch: true,
+      schemaVersionMatch: true,
+      signatureValid: true,
+      continuous: true,
+      errors: [],
+    });
+    assert.deepEqual(await steleJson(0, 'head', replica), head);
+  });
+
+  test('verify-replica of an edited copy exits 1 and names the bad row', async () => {
+    const replica = join(dir, 'edited.db');
+    assert.equal((await stele('replicate', primary, replica)).code, 0);
+    const stored = readRow(replica, 30).content_hash;
+    tamper(replica, (db) => db.prepare(`UPDATE events SET type = 'forged' WHERE sequence = 30`).run());
+    const result = (await steleJson(1, 'verify-replica', primary, replica)) as { ok: boolean; firstBad: unknown };
+    assert.equal(result.ok, false);
+    assert.deepEqual(result.firstBad, { sequence: 30, reason: 'content_hash', expected: stored, actual: rowHash(readRow(replica, 30)) });
+  });
+});
+
+test('the compiled bin starts with a shebang and runs with plain node', async (t) => {
+  const pkg = tempDir(t);
+  const tsc = spawnSync(process.execPath, [join(ROOT, 'node_modules/typescript/bin/tsc'), '-p', join(ROOT, 'tsconfig.build.json'), '--outDir', join(pkg, 'dist')], {
+    encoding: 'utf8',
+  });
+  assert.equal(tsc.status, 0, tsc.stdout + tsc.stderr);
+  const manifest = JSON.parse(readFileSync(join(ROOT, 'package.json'), 'utf8')) as { bin: Record<string, string> };
+  assert.deepEqual(manifest.bin, { stele: './dist/cli.js' });
+  const bin = join(pkg, manifest.bin.stele!);
+  assert.equal(readFileSync(bin, 'utf8').split('\n')[0], '#!/usr/bin/env node');
+  cpSync(join(ROOT, 'native-sql'), join(pkg, 'native-sql'), { recursive: true });
+  symlinkSync(join(ROOT, 'node_modules'), join(pkg, 'node_modules'));
+  writeFileSync(join(pkg, 'package.json'), JSON.stringify({ type: 'module' }));
+  const ledgerPath = join(pkg, 'built.db');
+  await buildLedger(ledgerPath, 20);
+  const run = spawnSync(process.execPath, [bin, 'verify', ledgerPath, '--json'], { encoding: 'utf8', cwd: pkg });
+  assert.deepEqual({ status: run.status, stdout: run.stdout, stderr: run.stderr }, { status: 0, stdout: '{"ok":true,"checked":20}\n', stderr: '' });
+});
