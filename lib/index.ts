@@ -47,5 +47,5 @@ export { verifyLedgerFile } from './verify.ts';
 export type { VerifyOptions, VerifyResult, VerifyProgress, VerifyFault, VerifyFaultReason } from './verify.ts';
 export type { LedgerHealth, DegradedWarning, ReplicationWarning } from './ledger.ts';
 export type { Logger } from './options.ts';
-export type { StandardSchemaV1, PayloadIssue } from './standard-schema.ts';
+export type { StandardSchemaV1, StandardResult, StandardIssue, PayloadIssue } from './standard-schema.ts';
 export type { SubscribeOptions, SubscriptionHandler, SubscriptionItem, Subscription, SubscriptionStream } from './subscription.ts';

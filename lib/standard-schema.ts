@@ -13,11 +13,13 @@ export interface StandardSchemaV1<Output = unknown> {
   };
 }
 
-type StandardResult<Output> =
+/** What a Standard Schema's `validate` returns: the value, or the issues found. */
+export type StandardResult<Output> =
   | { readonly value: Output; readonly issues?: undefined }
   | { readonly issues: ReadonlyArray<StandardIssue> };
 
-interface StandardIssue {
+/** One problem a Standard Schema found in a value. */
+export interface StandardIssue {
   readonly message: string;
   readonly path?: ReadonlyArray<PropertyKey | { readonly key: PropertyKey }> | undefined;
 }

@@ -9,6 +9,7 @@ import Database from 'better-sqlite3';
 import { EVENT_COLUMNS } from '../chain.ts';
 import { GENESIS_HASH } from '../codec.ts';
 import { LedgerError } from '../errors.ts';
+import type { LedgerHead } from '../event.ts';
 import { applyMigrations, configureWriterConnection, parseRaised, registerNativeFunctions } from '../native-sql.ts';
 import { acquireWriterLock } from '../writer/writer-lock.ts';
 
@@ -18,10 +19,8 @@ const CHUNK_ROWS = 10_000;
 const DRIFT_THRESHOLD_MS = 5_000;
 const COLUMN_COUNT = EVENT_COLUMNS.split(',').length;
 
-export interface Head {
-  sequence: number;
-  contentHash: string;
-}
+/** A row's place in the chain: the public {@link LedgerHead}. */
+export type Head = LedgerHead;
 
 /** Where a replica stands, and what identifies it. */
 export interface ReplicaState {
