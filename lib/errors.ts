@@ -3,7 +3,16 @@
  * Codes never change meaning between versions; messages may improve.
  */
 
-/** The stable codes a {@link LedgerError} can carry. */
+/**
+ * The stable codes a {@link LedgerError} can carry.
+ *
+ * @example
+ * ```ts
+ * function shouldRetry(code: LedgerErrorCode): boolean {
+ *   return code === 'BACKPRESSURE' || code === 'WRITER_CRASHED'; // retry WRITER_CRASHED with the same eventId
+ * }
+ * ```
+ */
 export type LedgerErrorCode =
   | 'WRONG_EXPECTED_VERSION'
   | 'STREAM_NOT_FOUND'
@@ -100,7 +109,18 @@ export class LedgerError extends Error {
   }
 }
 
-/** True when `value` is a {@link LedgerError}, optionally with the given code. */
+/**
+ * True when `value` is a {@link LedgerError}, optionally with the given code.
+ *
+ * @example
+ * ```ts
+ * try {
+ *   await ledger.append({ type: 'deposited', streamId: 'acct-1', expectedVersion: 3 });
+ * } catch (err) {
+ *   if (isLedgerError(err, 'WRONG_EXPECTED_VERSION')) console.log(err.details.expected, err.details.actual);
+ * }
+ * ```
+ */
 export function isLedgerError(value: unknown, code?: LedgerErrorCode): value is LedgerError {
   return value instanceof LedgerError && (code === undefined || value.code === code);
 }

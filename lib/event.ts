@@ -10,10 +10,24 @@ import type { EncodedEvent } from './writer/protocol.ts';
 /**
  * The stream of events appended without a `streamId`: one shared stream, so expected-version
  * checks work on it like on any other. Stream ids starting with `$` are reserved for Stele.
+ *
+ * @example
+ * ```ts
+ * await ledger.append({ type: 'app_started' }); // no streamId
+ * ledger.readStream(DEFAULT_STREAM).at(-1)?.type; // 'app_started'
+ * ```
  */
 export const DEFAULT_STREAM = '$default';
 
-/** Expected version of a stream: any state, absent, present, or exactly at version `n`. */
+/**
+ * Expected version of a stream: any state, absent, present, or exactly at version `n`.
+ *
+ * @example
+ * ```ts
+ * const version = ledger.streamVersion('acct-1') ?? 'no_stream';
+ * await ledger.append({ type: 'withdrawn', streamId: 'acct-1', payload: { cents: 200n }, expectedVersion: version });
+ * ```
+ */
 export type ExpectedVersion = 'any' | 'no_stream' | 'stream_exists' | number;
 
 /**
@@ -45,7 +59,15 @@ export interface AppendInput {
   signature?: string;
 }
 
-/** What the ledger assigned to an appended event. */
+/**
+ * What the ledger assigned to an appended event.
+ *
+ * @example
+ * ```ts
+ * const result = await ledger.append({ type: 'user_login', streamId: 'user-ada' });
+ * console.log(result.sequence, result.streamVersion, result.contentHash, result.authorityTimestamp.toISOString());
+ * ```
+ */
 export interface AppendResult {
   sequence: number;
   eventId: string;
@@ -57,7 +79,16 @@ export interface AppendResult {
   localTimestamp: Date;
 }
 
-/** A stored event, decoded. */
+/**
+ * A stored event, decoded.
+ *
+ * @example
+ * ```ts
+ * for (const event of ledger.readStream('acct-1')) {
+ *   console.log(event.streamVersion, event.type, event.payload, event.agentId ?? 'unsigned');
+ * }
+ * ```
+ */
 export interface LedgerEvent extends AppendResult {
   type: string;
   payload: unknown;
@@ -68,7 +99,17 @@ export interface LedgerEvent extends AppendResult {
   signature: string | undefined;
 }
 
-/** The newest event's place in the chain. */
+/**
+ * The newest event's place in the chain.
+ *
+ * @example
+ * ```ts
+ * const head = ledger.head(); // { sequence, contentHash }; undefined while the ledger is empty
+ * if (head) await writeFile('audit.head.json', JSON.stringify(head));
+ * // Next session: opening fails with WRITER_INCONSISTENCY unless that row is still there, unchanged.
+ * const reopened = await openLedger('audit.db', { expectedHead: JSON.parse(await readFile('audit.head.json', 'utf8')) });
+ * ```
+ */
 export interface LedgerHead {
   sequence: number;
   contentHash: string;

@@ -9,6 +9,12 @@ import { isStandardSchema, type StandardSchemaV1 } from './standard-schema.ts';
 /**
  * A pino-compatible logger: pino itself, or anything with these methods (`console` is not one:
  * its methods take the message first).
+ *
+ * @example
+ * ```ts
+ * import pino from 'pino';
+ * const ledger = await openLedger('audit.db', { logger: pino({ level: 'info' }) });
+ * ```
  */
 export interface Logger {
   debug(fields: object, message?: string): void;
@@ -18,7 +24,19 @@ export interface Logger {
   fatal(fields: object, message?: string): void;
 }
 
-/** Options of {@link openLedger}. Every option is optional. */
+/**
+ * Options of {@link openLedger}. Every option is optional.
+ *
+ * @example
+ * ```ts
+ * const options: LedgerOptions = {
+ *   durability: 'full',
+ *   onFull: 'reject',
+ *   eventTypes: { user_login: true, deposited: z.object({ cents: z.bigint() }) },
+ * };
+ * const ledger = await openLedger('audit.db', options);
+ * ```
+ */
 export interface LedgerOptions {
   /**
    * SQLite `synchronous` level of the writer. `'full'` (default): an acknowledged append survives

@@ -7,7 +7,16 @@ import nacl from 'tweetnacl';
 import { clearHaltBytes, promoteReplicaBytes, signedBytesOf } from './codec.ts';
 import { encodeInput, type AppendInput } from './event.ts';
 
-/** An ed25519 key pair; `publicKey` is what {@link Ledger.registerAgentKey} takes. */
+/**
+ * An ed25519 key pair; `publicKey` is what {@link Ledger.registerAgentKey} takes.
+ *
+ * @example
+ * ```ts
+ * const { publicKey, secretKey } = generateAgentKeyPair();
+ * await ledger.registerAgentKey('billing-bot', publicKey);
+ * await ledger.append(signEvent({ type: 'invoice_sent', payload: { id: 7 } }, 'billing-bot', secretKey));
+ * ```
+ */
 export interface AgentKeyPair {
   /** base64 of the raw 32-byte public key. */
   publicKey: string;
@@ -78,14 +87,33 @@ export function signEvent(input: AppendInput, agentId: string, secretKey: Uint8A
   return { ...complete, signature: Buffer.from(signature).toString('base64') };
 }
 
-/** A witness's signature in a {@link Ledger.clearHalt} ceremony. */
+/**
+ * A witness's signature in a {@link Ledger.clearHalt} ceremony.
+ *
+ * @example
+ * ```ts
+ * const { halt } = ledger.haltState();
+ * const fromAlice: WitnessSignature = witnessClearHalt(halt!, reason, 'alice', alice.secretKey);
+ * await ledger.clearHalt({ reason, witnesses: [fromAlice, fromBob] });
+ * ```
+ */
 export interface WitnessSignature {
   witnessId: string;
   /** base64 ed25519 signature over {@link clearHaltSignableBytes}. */
   signature: string;
 }
 
-/** The bytes each witness signs to clear the halt at `haltSequence` (see FORMAT.md, "Ceremonies"). */
+/**
+ * The bytes each witness signs to clear the halt at `haltSequence` (see FORMAT.md, "Ceremonies").
+ *
+ * @example
+ * ```ts
+ * // A witness signing with its own tooling instead of witnessClearHalt:
+ * const bytes = clearHaltSignableBytes(ledger.haltState().halt!, reason);
+ * const signature = Buffer.from(nacl.sign.detached(bytes, alice.secretKey)).toString('base64');
+ * await ledger.clearHalt({ reason, witnesses: [{ witnessId: 'alice', signature }, fromBob] });
+ * ```
+ */
 export function clearHaltSignableBytes(halt: { sequence: number; contentHash: string }, reason: string): Uint8Array {
   return clearHaltBytes(halt.sequence, halt.contentHash, reason);
 }
@@ -109,7 +137,15 @@ export function witnessClearHalt(
   return { witnessId, signature: Buffer.from(signature).toString('base64') };
 }
 
-/** What witnesses of a promotion sign: the replica and the head it is promoted at. */
+/**
+ * What witnesses of a promotion sign: the replica and the head it is promoted at.
+ *
+ * @example
+ * ```ts
+ * const subject: PromotionSubject = replicaInfo('/mnt/backup/audit.db'); // its replicaId and head
+ * const fromAlice = witnessPromotion(subject, 'primary disk lost', 'alice', alice.secretKey);
+ * ```
+ */
 export interface PromotionSubject {
   /** The replica's id (`replicaId` of {@link ReplicaInfo}). */
   replicaId: string;
@@ -117,7 +153,16 @@ export interface PromotionSubject {
   head: { sequence: number; contentHash: string };
 }
 
-/** The bytes each witness signs to promote a replica (see FORMAT.md, "Promoting a replica"). */
+/**
+ * The bytes each witness signs to promote a replica (see FORMAT.md, "Promoting a replica").
+ *
+ * @example
+ * ```ts
+ * // A witness signing with its own tooling instead of witnessPromotion:
+ * const bytes = promoteReplicaSignableBytes(replicaInfo('/mnt/backup/audit.db'), reason);
+ * const signature = Buffer.from(nacl.sign.detached(bytes, alice.secretKey)).toString('base64');
+ * ```
+ */
 export function promoteReplicaSignableBytes(subject: PromotionSubject, reason: string): Uint8Array {
   return promoteReplicaBytes(subject.replicaId, subject.head.sequence, subject.head.contentHash, reason);
 }

@@ -4,7 +4,15 @@
  */
 import { LedgerError } from './errors.ts';
 
-/** A Standard Schema v1 validator, e.g. a zod, valibot or arktype schema. */
+/**
+ * A Standard Schema v1 validator, e.g. a zod, valibot or arktype schema.
+ *
+ * @example
+ * ```ts
+ * const deposited: StandardSchemaV1 = z.object({ cents: z.bigint().positive() });
+ * const ledger = await openLedger('audit.db', { eventTypes: { deposited, withdrawn: true } });
+ * ```
+ */
 export interface StandardSchemaV1<Output = unknown> {
   readonly '~standard': {
     readonly version: 1;
@@ -13,18 +21,48 @@ export interface StandardSchemaV1<Output = unknown> {
   };
 }
 
-/** What a Standard Schema's `validate` returns: the value, or the issues found. */
+/**
+ * What a Standard Schema's `validate` returns: the value, or the issues found.
+ *
+ * @example
+ * ```ts
+ * const result = await schema['~standard'].validate(payload);
+ * if (result.issues) console.log(result.issues.map((issue) => issue.message));
+ * else console.log(result.value);
+ * ```
+ */
 export type StandardResult<Output> =
   | { readonly value: Output; readonly issues?: undefined }
   | { readonly issues: ReadonlyArray<StandardIssue> };
 
-/** One problem a Standard Schema found in a value. */
+/**
+ * One problem a Standard Schema found in a value.
+ *
+ * @example
+ * ```ts
+ * // In a hand-written validator's `validate`; Stele reports it with the path 'cents'.
+ * const issue: StandardIssue = { message: 'must be a positive bigint', path: ['cents'] };
+ * return { issues: [issue] };
+ * ```
+ */
 export interface StandardIssue {
   readonly message: string;
   readonly path?: ReadonlyArray<PropertyKey | { readonly key: PropertyKey }> | undefined;
 }
 
-/** One problem with a payload: where (dotted path, '' for the payload itself) and what. */
+/**
+ * One problem with a payload: where (dotted path, '' for the payload itself) and what.
+ *
+ * @example
+ * ```ts
+ * try {
+ *   await ledger.append({ type: 'deposited', payload: { cents: -5n } });
+ * } catch (err) {
+ *   const issues = isLedgerError(err, 'INVALID_EVENT') ? (err.details.issues as PayloadIssue[] | undefined) : undefined;
+ *   for (const { path, message } of issues ?? []) console.log(path || '(payload)', message);
+ * }
+ * ```
+ */
 export interface PayloadIssue {
   path: string;
   message: string;

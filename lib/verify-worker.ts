@@ -16,10 +16,27 @@ import { EVENT_COLUMNS } from './chain.ts';
 import { eventHash, HASHED_COLUMNS, SIGNED_COLUMNS, signedBytesOf } from './codec.ts';
 import { verifyEd25519 } from './ed25519.ts';
 
-/** Why a row fails verification. */
+/**
+ * Why a row fails verification.
+ *
+ * @example
+ * ```ts
+ * // `to` claims that the rows up to a head signed earlier exist, so a truncated tail is caught.
+ * const { firstBad } = await verifyLedgerFile('audit.db', { to: signedHead.sequence });
+ * if (firstBad?.reason === 'sequence_gap') console.error('rows missing from', firstBad.sequence);
+ * ```
+ */
 export type VerifyFaultReason = 'sequence_gap' | 'prev_hash' | 'stream_version' | 'content_hash' | 'signature';
 
-/** The first row that fails verification, and why. */
+/**
+ * The first row that fails verification, and why.
+ *
+ * @example
+ * ```ts
+ * const { firstBad } = await ledger.verify();
+ * if (firstBad) console.error(`#${firstBad.sequence} ${firstBad.reason}`, firstBad.expected, firstBad.actual, firstBad.detail);
+ * ```
+ */
 export interface VerifyFault {
   /** Sequence of the faulty (or, for `sequence_gap`, missing) row. */
   sequence: number;

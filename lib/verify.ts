@@ -11,7 +11,16 @@ import { workerScript } from './worker-script.ts';
 
 export type { VerifyFault, VerifyFaultReason } from './verify-worker.ts';
 
-/** Progress of {@link verifyLedgerFile}: rows checked so far out of the rows in the range. */
+/**
+ * Progress of {@link verifyLedgerFile}: rows checked so far out of the rows in the range.
+ *
+ * @example
+ * ```ts
+ * await verifyLedgerFile('audit.db', {
+ *   onProgress: ({ checked, total }: VerifyProgress) => process.stdout.write(`\rverified ${checked}/${total}`),
+ * });
+ * ```
+ */
 export interface VerifyProgress {
   checked: number;
   total: number;

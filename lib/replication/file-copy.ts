@@ -9,7 +9,15 @@ import type { CopierReply, CopierRequest, CopierStartup } from './file-copy-prot
 import type { PrimarySource, ReplicationReceipt, Replicator, VerificationResult } from './replicator.ts';
 import { verifyReplicaFile } from './verify-replica.ts';
 
-/** Options of {@link FileCopyReplicator}. */
+/**
+ * Options of {@link FileCopyReplicator}.
+ *
+ * @example
+ * ```ts
+ * const usb = new FileCopyReplicator('/mnt/usb/audit.db', { id: 'usb' });
+ * const ledger = await openLedger('audit.db', { replicas: [usb] });
+ * ```
+ */
 export interface FileCopyReplicatorOptions {
   /** Names the copy in receipts and health; defaults to the copy's absolute path. */
   id?: string;

@@ -15,7 +15,15 @@ import { verifyLedgerFile } from '../verify.ts';
 import { openForAppend, readReplicaState, ReplicaFile, type Head } from './replica-file.ts';
 import type { ReplicationReceipt } from './replicator.ts';
 
-/** What a replica file says about itself. */
+/**
+ * What a replica file says about itself.
+ *
+ * @example
+ * ```ts
+ * const info = replicaInfo('/mnt/backup/audit.db');
+ * console.log(info.replicaId, info.replicaOf, info.promoted, info.head.sequence);
+ * ```
+ */
 export interface ReplicaInfo {
   /** The copy's own identity, written once when it was created; witnesses sign it to promote it. */
   replicaId: string;
@@ -98,7 +106,15 @@ export async function replicateFile(primaryPath: string, replicaPath: string): P
   }
 }
 
-/** The witnessed decision to make a replica a primary. */
+/**
+ * The witnessed decision to make a replica a primary.
+ *
+ * @example
+ * ```ts
+ * const ceremony: PromotionCeremony = { reason: 'primary disk lost', witnesses: [w1, w2] }; // from witnessPromotion
+ * await promoteReplica('/mnt/backup/audit.db', ceremony);
+ * ```
+ */
 export interface PromotionCeremony {
   /** Why; each witness signs it (see {@link witnessPromotion}). */
   reason: string;

@@ -7,7 +7,16 @@
 import { LedgerError } from '../errors.ts';
 import type { ReplicationReceipt, Replicator, VerificationResult } from './replicator.ts';
 
-/** A replica's condition in {@link Ledger.health}. */
+/**
+ * A replica's condition in {@link Ledger.health}.
+ *
+ * @example
+ * ```ts
+ * for (const r of ledger.health().replicas) {
+ *   if (r.status === 'failed' || r.lag > 1_000) console.warn(r.replicaId, r.confirmedSequence, r.lag, r.errorCode);
+ * }
+ * ```
+ */
 export interface ReplicaHealth {
   replicaId: string;
   /** Highest sequence the replica confirmed. */

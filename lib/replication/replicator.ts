@@ -6,7 +6,19 @@
 import type { LedgerError } from '../errors.ts';
 import type { VerifyFault } from '../verify.ts';
 
-/** The primary a replicator copies from. */
+/**
+ * The primary a replicator copies from.
+ *
+ * @example
+ * ```ts
+ * class BucketReplicator implements Replicator {
+ *   readonly id = 's3://audit-backup';
+ *   #source: string | undefined;
+ *   async attach(primary: PrimarySource) { this.#source = primary.path; } // the file to copy rows from
+ *   // propagate(upTo), verify() and close() ...
+ * }
+ * ```
+ */
 export interface PrimarySource {
   /** Absolute path of the primary ledger file. */
   path: string;
@@ -15,6 +27,13 @@ export interface PrimarySource {
 /**
  * The outcome of one propagation. `confirmed` means the copy holds every row up to `sequence`
  * durably (committed and synced on its side); nothing less earns a receipt.
+ *
+ * @example
+ * ```ts
+ * for (const receipt of await ledger.replicate()) {
+ *   if (receipt.status !== 'confirmed') console.error(receipt.replicaId, receipt.status, receipt.error?.code);
+ * }
+ * ```
  */
 export interface ReplicationReceipt {
   /** The replicator's {@link Replicator.id}. */
@@ -31,6 +50,13 @@ export interface ReplicationReceipt {
 /**
  * A copy checked against its primary. `ok` is the conjunction of the checks; `errors` says in
  * words what failed, and `firstBad` is the copy's first bad row when its own chain is broken.
+ *
+ * @example
+ * ```ts
+ * for (const r of await ledger.verifyReplicas()) {
+ *   console.log(r.replicaId, r.ok ? `ok, lag ${r.lag}` : r.errors.join('; '));
+ * }
+ * ```
  */
 export interface VerificationResult {
   replicaId: string;
