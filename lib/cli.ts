@@ -1,8 +1,10 @@
 #!/usr/bin/env node
 /**
- * `stele`, the command-line tool: verify, inspect, export and replicate ledger files.
- * Every command opens ledgers read-only (replicate writes only its copy), so none needs the
- * writer lock and each runs beside the app that writes. Run `stele --help`, or `stele <command> --help`.
+ * `stele`, the command-line tool: verify, inspect, export and replicate ledger files, and append
+ * an event. Every command but `append` opens ledgers read-only (replicate writes only its copy),
+ * so none of them needs the writer lock and each runs beside the app that writes. `append` takes
+ * the writer lock, and is the only command that uses the `--config` writer settings.
+ * Run `stele --help`, or `stele <command> --help`.
  *
  * Exit codes: 0 ok, 1 verification failed / not found / any other failure, 2 usage error.
  * @internal
@@ -10,20 +12,22 @@
 import { parseArgs } from 'node:util';
 import { CliError, describeError, ExitCode, UsageError } from './cli/cli-error.ts';
 import { COMMON_OPTIONS, type Command } from './cli/command.ts';
+import { appendCommand } from './cli/commands/append.ts';
 import { exportCommand, getCommand, headCommand, tailCommand } from './cli/commands/events.ts';
 import { replicateCommand, verifyReplicaCommand } from './cli/commands/replication.ts';
 import { statsCommand } from './cli/commands/stats.ts';
 import { verifyCommand } from './cli/commands/verify.ts';
 
 const COMMANDS: ReadonlyMap<string, Command> = new Map(
-  [verifyCommand, headCommand, getCommand, tailCommand, exportCommand, statsCommand, replicateCommand, verifyReplicaCommand].map(
+  [verifyCommand, headCommand, getCommand, tailCommand, exportCommand, statsCommand, appendCommand, replicateCommand, verifyReplicaCommand].map(
     (command) => [command.name, command],
   ),
 );
 
 const HELP = `Usage: stele <command> <file> [options]
 
-Inspect and check Stele ledger files: tamper-evident, append-only event ledgers on one SQLite file.
+Inspect, check and append to Stele ledger files: tamper-evident, append-only event ledgers on one
+SQLite file. Every command but append opens ledgers read-only, so it runs beside the app that writes.
 
 Commands:
 ${[...COMMANDS.values()].map((c) => `  ${c.name.padEnd(16)}${c.summary}`).join('\n')}
@@ -31,10 +35,12 @@ ${[...COMMANDS.values()].map((c) => `  ${c.name.padEnd(16)}${c.summary}`).join('
 Options of every command:
   --json          output for scripts: one JSON document (JSON lines for tail and export);
                   errors as {"error":{"code","message","details"}} on stderr
-  --config FILE   writer settings as JSON: {"durability","retry","driftThresholdMs"}
+  --config FILE   writer settings as JSON: {"durability","retry","driftThresholdMs"}. Only append
+                  uses them; the other commands check the file and ignore it
   -h, --help      this help, or a command's
 
-Exit codes: 0 ok, 1 verification failed, not found or another failure, 2 usage error.
+Exit codes: 0 ok, 1 verification failed, not found, append refused or another failure,
+2 usage error.
 Run 'stele <command> --help' for a command's arguments and options.
 `;
 

@@ -6,12 +6,12 @@ import assert from 'node:assert/strict';
 import { execFile, spawn, spawnSync } from 'node:child_process';
 import { cpSync, mkdtempSync, readdirSync, readFileSync, rmSync, statSync, symlinkSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
-import { join, resolve } from 'node:path';
+import { dirname, join, resolve } from 'node:path';
 import { createInterface } from 'node:readline';
-import { after, before, describe, test } from 'node:test';
+import { after, before, describe, test, type TestContext } from 'node:test';
 import Database from 'better-sqlite3';
 import superjson from 'superjson';
-import { openLedger, type AppendResult } from '../lib/index.ts';
+import { openLedger, type AppendInput, type AppendResult } from '../lib/index.ts';
 import { EVENT_COLUMNS, rowHash, type EventRow } from '../lib/chain.ts';
 import type { EventJson } from '../lib/cli/event-json.ts';
 import { currentSchemaVersion } from '../lib/native-sql.ts';
@@ -249,7 +249,7 @@ describe('stele on a small ledger', () => {
     };
     const cases: [string[], string][] = [
       [[], 'no command given'],
-      [['frobnicate', small], "unknown command 'frobnicate'; commands: verify, head, get, tail, export, stats, replicate, verify-replica"],
+      [['frobnicate', small], "unknown command 'frobnicate'; commands: verify, head, get, tail, export, stats, append, replicate, verify-replica"],
       [['get', small], 'get takes <file> <seq>, got 1 argument'],
       [['get', small, '2x'], "seq must be a positive integer, got '2x'"],
       [['tail', small, '-n', '1.5'], "--lines must be an integer >= 0, got '1.5'"],
@@ -309,9 +309,14 @@ describe('stele on a small ledger', () => {
     assert.equal(tool.code, 0);
     const lines = tool.stdout.split('\n');
     assert.equal(lines[0], 'Usage: stele <command> <file> [options]');
-    for (const name of ['verify', 'head', 'get', 'tail', 'export', 'stats', 'replicate', 'verify-replica']) {
+    for (const name of ['verify', 'head', 'get', 'tail', 'export', 'stats', 'append', 'replicate', 'verify-replica']) {
       assert.ok(lines.some((line) => line.startsWith(`  ${name} `)), `the tool's help lists ${name}`);
     }
+    const config = lines.findIndex((line) => line.startsWith('  --config FILE'));
+    assert.deepEqual(lines.slice(config, config + 2), [
+      '  --config FILE   writer settings as JSON: {"durability","retry","driftThresholdMs"}. Only append',
+      '                  uses them; the other commands check the file and ignore it',
+    ]);
     const usages = await Promise.all(
       [
         ['verify', 'Usage: stele verify <file> [--from SEQ] [--to SEQ] [--json]'],
@@ -320,14 +325,26 @@ describe('stele on a small ledger', () => {
         ['tail', 'Usage: stele tail <file> [-n N] [--follow] [--json]'],
         ['export', 'Usage: stele export <file> [--format jsonl] [--out FILE] [--from SEQ] [--json]'],
         ['stats', 'Usage: stele stats <file> [--json]'],
+        [
+          'append',
+          'Usage: stele append <file> --type T [--stream S] [--payload JSON] [--metadata JSON] [--event-id ID] [--expected-version V] [--config FILE] [--json]',
+        ],
         ['replicate', 'Usage: stele replicate <file> <dest> [--json]'],
         ['verify-replica', 'Usage: stele verify-replica <file> <replica> [--json]'],
-      ].map(async ([name, usage]) => ({ usage, run: await stele(name!, '--help') })),
+      ].map(async ([name, usage]) => ({ usage: usage!, run: await stele(name!, '--help') })),
     );
     for (const { usage, run } of usages) {
       assert.equal(run.code, 0);
       assert.equal(run.stdout.split('\n')[0], usage);
+      // Only append uses --config: no other command's help mentions it.
+      assert.equal(run.stdout.includes('--config'), usage.startsWith('Usage: stele append '), usage);
     }
+    const append = usages.find(({ usage }) => usage.startsWith('Usage: stele append '))!.run.stdout.split('\n');
+    const appendConfig = append.findIndex((line) => line.startsWith('  --config FILE'));
+    assert.deepEqual(append.slice(appendConfig, appendConfig + 2), [
+      '  --config FILE            writer settings as JSON: {"durability","retry","driftThresholdMs"}, as',
+      '                           openLedger takes them. append is the only command that uses them.',
+    ]);
   });
 });
 
@@ -420,6 +437,236 @@ test('tail --follow prints events appended by another process until SIGTERM', as
   assert.equal(stderr, '');
 });
 
+describe('stele append', () => {
+  /** A new ledger file in a temp directory, holding `events`, closed. */
+  async function ledgerWith(t: TestContext, events: AppendInput[] = []): Promise<string> {
+    const path = join(tempDir(t), 'ledger.db');
+    const ledger = await openLedger(path);
+    try {
+      if (events.length > 0) await ledger.appendBatch(events);
+    } finally {
+      await ledger.close();
+    }
+    return path;
+  }
+
+  const iso = (ms: number) => new Date(ms).toISOString();
+
+  /** A LedgerError as `--json` prints it on stderr. */
+  const errorLine = (code: string, message: string, details: Record<string, unknown>) => `${JSON.stringify({ error: { code, message, details } })}\n`;
+
+  /** A usage error as printed without --json. */
+  const usage = (message: string) => `stele: USAGE: ${message}\nRun 'stele --help' for usage.\n`;
+
+  test('append writes one event with the given fields; get returns it as stored', async (t) => {
+    const path = await ledgerWith(t);
+    const first = [
+      ...['append', path, '--type', 'deposited', '--stream', 'acct-9', '--payload', '{"cents":250,"note":"rent"}'],
+      ...['--metadata', '{"by":"cli"}', '--event-id', 'ev-cli-1', '--expected-version', 'no_stream'],
+    ];
+    const receipt = await steleJson(0, ...first);
+    const row1 = readRow(path, 1);
+    assert.equal(rowHash(row1), row1.content_hash);
+    assert.deepEqual(receipt, {
+      sequence: 1,
+      eventId: 'ev-cli-1',
+      streamId: 'acct-9',
+      streamVersion: 0,
+      contentHash: row1.content_hash,
+      authorityTimestamp: iso(row1.authority_timestamp),
+    });
+    assert.deepEqual(await steleJson(0, 'get', path, '1'), {
+      sequence: 1,
+      eventId: 'ev-cli-1',
+      streamId: 'acct-9',
+      streamVersion: 0,
+      type: 'deposited',
+      payload: { cents: 250, note: 'rent' },
+      metadata: { by: 'cli' },
+      localTimestamp: iso(row1.local_timestamp),
+      authorityTimestamp: iso(row1.authority_timestamp),
+      prevHash: row1.prev_hash,
+      contentHash: row1.content_hash,
+    });
+
+    // Without --json: one line. Without --event-id: a random UUID.
+    const second = await stele('append', path, '--type', 'withdrawn', '--stream', 'acct-9', '--payload', '{"cents":100}', '--expected-version', '0');
+    const row2 = readRow(path, 2);
+    assert.match(row2.event_id, /^[0-9a-f]{8}-[0-9a-f]{4}-4[0-9a-f]{3}-[89ab][0-9a-f]{3}-[0-9a-f]{12}$/);
+    assert.deepEqual(second, {
+      code: 0,
+      stdout: `appended #2 acct-9@1 event ${row2.event_id} at ${iso(row2.authority_timestamp)}, content hash ${row2.content_hash}\n`,
+      stderr: '',
+    });
+    assert.equal(row2.prev_hash, row1.content_hash);
+
+    // No --stream, no payload: the default stream, and no payload key in get.
+    const third = await steleJson(0, 'append', path, '--type', 'note');
+    const row3 = readRow(path, 3);
+    assert.deepEqual(third, {
+      sequence: 3,
+      eventId: row3.event_id,
+      streamId: '$default',
+      streamVersion: 0,
+      contentHash: row3.content_hash,
+      authorityTimestamp: iso(row3.authority_timestamp),
+    });
+    const got = (await steleJson(0, 'get', path, '3')) as EventJson;
+    assert.deepEqual([got.type, 'payload' in got, 'metadata' in got], ['note', false, false]);
+
+    // The same --event-id with the same content appends nothing and prints the first receipt.
+    assert.deepEqual(await steleJson(0, ...first.slice(0, -2)), receipt);
+    assert.equal(storedRows(path).length, 3);
+    assert.deepEqual(await steleJson(0, 'verify', path), { ok: true, checked: 3 });
+  });
+
+  test('--config: valid writer settings are accepted; an invalid one exits 2 naming it, appending nothing', async (t) => {
+    const path = await ledgerWith(t);
+    const config = (name: string, value: unknown) => {
+      const file = join(dirname(path), name);
+      writeFileSync(file, JSON.stringify(value));
+      return file;
+    };
+    const normal = config('normal.json', { durability: 'normal', retry: { attempts: 5, delayMs: 10 }, driftThresholdMs: 60_000 });
+    const receipt = await steleJson(0, 'append', path, '--type', 'tick', '--config', normal);
+    const row = readRow(path, 1);
+    assert.deepEqual(receipt, {
+      sequence: 1,
+      eventId: row.event_id,
+      streamId: '$default',
+      streamVersion: 0,
+      contentHash: row.content_hash,
+      authorityTimestamp: iso(row.authority_timestamp),
+    });
+
+    const fast = config('fast.json', { durability: 'fast' });
+    const drift = config('drift.json', { driftThresholdMs: 0 });
+    const [text, json, zero] = await Promise.all([
+      stele('append', path, '--type', 'tick', '--config', fast),
+      stele('append', path, '--type', 'tick', '--config', fast, '--json'),
+      stele('append', path, '--type', 'tick', '--config', drift),
+    ]);
+    const message = `--config ${fast}: durability must be one of 'full', 'normal', got 'fast'`;
+    assert.deepEqual(text, { code: 2, stdout: '', stderr: usage(message) });
+    assert.deepEqual(json, { code: 2, stdout: '', stderr: errorLine('USAGE', message, {}) });
+    assert.deepEqual(zero, { code: 2, stdout: '', stderr: usage(`--config ${drift}: driftThresholdMs must be a positive integer, got 0`) });
+    assert.equal(storedRows(path).length, 1);
+  });
+
+  test('invalid arguments exit 2 before the ledger is opened', async (t) => {
+    const path = await ledgerWith(t);
+    // The app holds the writer: a command that got as far as opening would exit 1 with WRITER_LOCK_HELD.
+    const app = await openLedger(path);
+    try {
+      const parseError = (text: string) => {
+        try {
+          JSON.parse(text);
+        } catch (error) {
+          return (error as Error).message;
+        }
+        throw new Error(`${text} is valid JSON`);
+      };
+      const cases: [string[], string][] = [
+        [['--type', 'tick', '--payload', '{"cents":'], '--payload is not valid JSON (Unexpected end of JSON input)'],
+        [['--type', 'tick', '--payload', '{"cents":1}', '--metadata', 'by cli'], `--metadata is not valid JSON (${parseError('by cli')})`],
+        [
+          ['--type', 'tick', '--expected-version', 'latest'],
+          "--expected-version must be any, no_stream, stream_exists or a stream version (an integer >= 0), got 'latest'",
+        ],
+        [
+          ['--type', 'tick', '--expected-version', '1.5'],
+          "--expected-version must be any, no_stream, stream_exists or a stream version (an integer >= 0), got '1.5'",
+        ],
+        [['--payload', '{}'], 'append needs --type T, the type of the event'],
+        [['--type', 'tick', path], 'append takes <file>, got 2 arguments'],
+      ];
+      const runs = await Promise.all(cases.map(([args]) => stele('append', path, ...args)));
+      runs.forEach((run, i) => assert.deepEqual(run, { code: 2, stdout: '', stderr: usage(cases[i]![1]) }, cases[i]![0].join(' ')));
+      assert.deepEqual(await stele('append', path, '--type', 'tick', '--payload', '{"cents":', '--json'), {
+        code: 2,
+        stdout: '',
+        stderr: errorLine('USAGE', '--payload is not valid JSON (Unexpected end of JSON input)', {}),
+      });
+      assert.deepEqual(storedRows(path), []);
+    } finally {
+      await app.close();
+    }
+  });
+
+  test('while an app holds the writer, append exits 1 with WRITER_LOCK_HELD; once it closes, append works', async (t) => {
+    const path = await ledgerWith(t);
+    const app = await openLedger(path);
+    let open = true;
+    try {
+      const message = 'another writer has this ledger open; close it, or open this one with readonly: true';
+      assert.deepEqual(await stele('append', path, '--type', 'tick', '--json'), {
+        code: 1,
+        stdout: '',
+        stderr: errorLine('WRITER_LOCK_HELD', message, { path, lockPath: `${path}-writer.lock` }),
+      });
+      assert.deepEqual(await stele('append', path, '--type', 'tick'), { code: 1, stdout: '', stderr: `stele: WRITER_LOCK_HELD: ${message}\n` });
+      // The refused command left the app's writer alone.
+      const fromApp = await app.append({ type: 'from-app' });
+      assert.equal(fromApp.sequence, 1);
+      await app.close();
+      open = false;
+      const receipt = (await steleJson(0, 'append', path, '--type', 'tick')) as { sequence: number; streamVersion: number };
+      assert.deepEqual([receipt.sequence, receipt.streamVersion], [2, 1]);
+    } finally {
+      if (open) await app.close();
+    }
+  });
+
+  test('an expected version the stream is not at exits 1 with WRONG_EXPECTED_VERSION and both versions', async (t) => {
+    const path = await ledgerWith(t, [
+      { type: 'opened', streamId: 'acct-1' },
+      { type: 'deposited', streamId: 'acct-1' },
+    ]);
+    const message = 'the stream moved on since you read it; re-read the stream and decide again';
+    const append = (...args: string[]) => stele('append', path, '--type', 'deposited', ...args);
+    assert.deepEqual(await append('--stream', 'acct-1', '--expected-version', '0', '--json'), {
+      code: 1,
+      stdout: '',
+      stderr: errorLine('WRONG_EXPECTED_VERSION', message, { streamId: 'acct-1', expected: 0, actual: 1 }),
+    });
+    assert.deepEqual(await append('--stream', 'acct-1', '--expected-version', 'no_stream', '--json'), {
+      code: 1,
+      stdout: '',
+      stderr: errorLine('WRONG_EXPECTED_VERSION', message, { streamId: 'acct-1', expected: 'no_stream', actual: 1 }),
+    });
+    assert.deepEqual(await append('--stream', 'acct-2', '--expected-version', 'stream_exists'), {
+      code: 1,
+      stdout: '',
+      stderr: `stele: WRONG_EXPECTED_VERSION: ${message}\n`,
+    });
+    assert.equal(storedRows(path).length, 2);
+    const receipt = (await steleJson(0, 'append', path, '--type', 'deposited', '--stream', 'acct-1', '--expected-version', '1')) as Record<string, unknown>;
+    assert.deepEqual([receipt.sequence, receipt.streamId, receipt.streamVersion], [3, 'acct-1', 2]);
+  });
+
+  test('a halted ledger refuses: exit 1 with LEDGER_HALTED and the halt', async (t) => {
+    const path = join(tempDir(t), 'halted.db');
+    const ledger = await openLedger(path);
+    await ledger.append({ type: 'tick' });
+    const halt = await ledger.halt('disk check');
+    await ledger.close();
+    assert.deepEqual(await stele('append', path, '--type', 'tick', '--json'), {
+      code: 1,
+      stdout: '',
+      stderr: errorLine('LEDGER_HALTED', 'the ledger is halted and refuses appends until a witnessed clearHalt ceremony', {
+        haltSequence: halt.sequence,
+        reason: 'disk check',
+      }),
+    });
+  });
+
+  test('a missing file is not created: exit 1 with FILE_NOT_FOUND', async (t) => {
+    const missing = join(tempDir(t), 'typo.db');
+    assert.deepEqual(await stele('append', missing, '--type', 'tick'), { code: 1, stdout: '', stderr: `stele: FILE_NOT_FOUND: no ledger file at ${missing}\n` });
+    assert.equal(statSync(missing, { throwIfNoEntry: false }), undefined);
+  });
+});
+
 describe('stele replicate and verify-replica', () => {
   let dir: string;
   let primary: string;
@@ -480,4 +727,16 @@ test('the compiled bin starts with a shebang and runs with plain node', async (t
   await buildLedger(ledgerPath, 20);
   const run = spawnSync(process.execPath, [bin, 'verify', ledgerPath, '--json'], { encoding: 'utf8', cwd: pkg });
   assert.deepEqual({ status: run.status, stdout: run.stdout, stderr: run.stderr }, { status: 0, stdout: '{"ok":true,"checked":20}\n', stderr: '' });
+  // append starts the writer's worker thread, from the compiled files too.
+  const append = spawnSync(process.execPath, [bin, 'append', ledgerPath, '--type', 'tick', '--event-id', 'ev-built', '--json'], { encoding: 'utf8', cwd: pkg });
+  const row = readRow(ledgerPath, 21);
+  const receipt = {
+    sequence: 21,
+    eventId: 'ev-built',
+    streamId: '$default',
+    streamVersion: 0,
+    contentHash: row.content_hash,
+    authorityTimestamp: new Date(row.authority_timestamp).toISOString(),
+  };
+  assert.deepEqual({ status: append.status, stdout: append.stdout, stderr: append.stderr }, { status: 0, stdout: `${JSON.stringify(receipt)}\n`, stderr: '' });
 });

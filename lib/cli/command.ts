@@ -7,7 +7,7 @@ import { once } from 'node:events';
 import { existsSync } from 'node:fs';
 import { resolve } from 'node:path';
 import { parseArgs, type ParseArgsConfig } from 'node:util';
-import { openLedger, type Ledger } from '../index.ts';
+import { openLedger, type Ledger, type LedgerOptions } from '../index.ts';
 import { CliError, ExitCode, UsageError } from './cli-error.ts';
 import { loadWriterConfig, type WriterConfig } from './config.ts';
 
@@ -26,7 +26,10 @@ export interface CommandInput<O extends OptionsConfig, P extends string> {
   values: ParsedValues<O>;
   args: Record<P, string>;
   json: boolean;
-  /** Writer settings from `--config`, validated; empty without it. */
+  /**
+   * Writer settings from `--config`, validated; empty without it. Only commands that open a writer
+   * (`append`, through {@link withWritableLedger}) use them; the read-only ones ignore them.
+   */
   config: WriterConfig;
 }
 
@@ -113,6 +116,20 @@ export function integerArg(name: string, text: string, min: 0 | 1 = 1): number {
  */
 export async function withReadonlyLedger<T>(path: string, use: (ledger: Ledger) => Promise<T> | T): Promise<T> {
   const ledger = await openLedger(existingFile(path), { readonly: true });
+  try {
+    return await use(ledger);
+  } finally {
+    await ledger.close();
+  }
+}
+
+/**
+ * Opens an existing ledger file for writing, with `options` (the `--config` writer settings): it
+ * takes the writer lock, so it fails with WRITER_LOCK_HELD while another process writes. Returns
+ * what `use` returns, and closes the ledger whatever happens.
+ */
+export async function withWritableLedger<T>(path: string, options: LedgerOptions, use: (ledger: Ledger) => Promise<T> | T): Promise<T> {
+  const ledger = await openLedger(existingFile(path), { ...options });
   try {
     return await use(ledger);
   } finally {

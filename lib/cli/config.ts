@@ -1,5 +1,6 @@
 /**
  * `--config <file>`: writer settings from a JSON file, validated before anything is opened.
+ * Every command checks it; only `append`, the one command that opens a writer, uses it.
  * @internal
  */
 import { readFileSync } from 'node:fs';
