@@ -29,7 +29,15 @@ import { WriterClient } from './writer/writer-client.ts';
 import { Replication, type ReplicaHealth } from './replication/replication.ts';
 import type { ReplicationReceipt, VerificationResult } from './replication/replicator.ts';
 
-/** Options of {@link Ledger.appendBatch}. */
+/**
+ * Options of {@link Ledger.appendBatch}.
+ *
+ * @example
+ * ```ts
+ * const options: AppendBatchOptions = { streamId: 'cart-7', expectedVersion: 'no_stream' };
+ * await ledger.appendBatch([{ type: 'item_added', payload: { sku: 'A' } }, { type: 'checked_out' }], options);
+ * ```
+ */
 export interface AppendBatchOptions {
   /** Stream of every input that names none. */
   streamId?: string;
@@ -37,7 +45,14 @@ export interface AppendBatchOptions {
   expectedVersion?: ExpectedVersion;
 }
 
-/** Options of {@link Ledger.readAll}. */
+/**
+ * Options of {@link Ledger.readAll}.
+ *
+ * @example
+ * ```ts
+ * const next = ledger.readAll({ from: lastSeen + 1, limit: 500 });
+ * ```
+ */
 export interface ReadAllOptions {
   /** First sequence to return (default 1). */
   from?: number;
@@ -45,7 +60,15 @@ export interface ReadAllOptions {
   limit?: number;
 }
 
-/** Options of {@link Ledger.readStream}. */
+/**
+ * Options of {@link Ledger.readStream}.
+ *
+ * @example
+ * ```ts
+ * // The account's history after the snapshot taken at version 40.
+ * const recent = ledger.readStream('acct-1', { fromVersion: 41, limit: 100 });
+ * ```
+ */
 export interface ReadStreamOptions {
   /** First stream version to return (default 0). */
   fromVersion?: number;
@@ -53,7 +76,16 @@ export interface ReadStreamOptions {
   limit?: number;
 }
 
-/** A clock drift warning, emitted as `'warning'` after the event was accepted. */
+/**
+ * A clock drift warning, emitted as `'warning'` after the event was accepted.
+ *
+ * @example
+ * ```ts
+ * ledger.on('warning', (w) => {
+ *   if (w.kind === 'clock_drift') console.warn(`#${w.sequence} drifted ${w.driftMs} ms (threshold ${w.thresholdMs} ms)`);
+ * });
+ * ```
+ */
 export interface ClockDriftWarning {
   kind: 'clock_drift';
   sequence: number;
@@ -62,7 +94,15 @@ export interface ClockDriftWarning {
   thresholdMs: number;
 }
 
-/** Whether the ledger is halted, since when and why. */
+/**
+ * Whether the ledger is halted, since when and why.
+ *
+ * @example
+ * ```ts
+ * const { halted, reason, at, sequence } = ledger.haltState();
+ * if (halted) console.error(`halted at #${sequence} since ${at?.toISOString()}: ${reason}`);
+ * ```
+ */
 export interface HaltState {
   halted: boolean;
   /** Reason given to the current halt (or to the ceremony that cleared the last one). */
@@ -75,7 +115,14 @@ export interface HaltState {
   halt: { sequence: number; contentHash: string } | undefined;
 }
 
-/** Options of {@link Ledger.registerAgentKey}. */
+/**
+ * Options of {@link Ledger.registerAgentKey}.
+ *
+ * @example
+ * ```ts
+ * await ledger.registerAgentKey('alice', alice.publicKey, { keyId: 'alice-2026', role: 'witness' });
+ * ```
+ */
 export interface RegisterAgentKeyOptions {
   /** Names this key among the agent's keys; defaults to a fingerprint of the public key. */
   keyId?: string;
@@ -83,14 +130,33 @@ export interface RegisterAgentKeyOptions {
   role?: 'agent' | 'witness';
 }
 
-/** Emitted as `'warning'` when `allowDegraded` opened a ledger whose writer could not start. */
+/**
+ * Emitted as `'warning'` when `allowDegraded` opened a ledger whose writer could not start.
+ *
+ * @example
+ * ```ts
+ * const ledger = await openLedger('audit.db', { allowDegraded: true });
+ * ledger.on('warning', (w) => {
+ *   if (w.kind === 'degraded') console.error('reads only: the writer failed with', w.code, w.details);
+ * });
+ * ```
+ */
 export interface DegradedWarning {
   kind: 'degraded';
   code: string;
   details: Readonly<Record<string, unknown>>;
 }
 
-/** Emitted as `'warning'` when a replica failed to confirm; `health().replicas` keeps its state. */
+/**
+ * Emitted as `'warning'` when a replica failed to confirm; `health().replicas` keeps its state.
+ *
+ * @example
+ * ```ts
+ * ledger.on('warning', (w) => {
+ *   if (w.kind === 'replication') console.error(`replica ${w.replicaId} confirmed only up to #${w.sequence}`, w.error?.code);
+ * });
+ * ```
+ */
 export interface ReplicationWarning {
   kind: 'replication';
   replicaId: string;
@@ -99,14 +165,32 @@ export interface ReplicationWarning {
   error: LedgerError | undefined;
 }
 
-/** Events a {@link Ledger} emits. */
+/**
+ * Events a {@link Ledger} emits.
+ *
+ * @example
+ * ```ts
+ * ledger.on('warning', (warning) => console.warn(warning.kind, warning));
+ * ledger.on('error', (error) => console.error('the writer stopped restarting', error.code));
+ * ```
+ */
 export interface LedgerEvents {
   warning: [ClockDriftWarning | DegradedWarning | ReplicationWarning];
   /** The writer crashed more than `maxRestarts` times in `restartWindowMs` and is not restarted. */
   error: [LedgerError];
 }
 
-/** What {@link Ledger.health} reports. */
+/**
+ * What {@link Ledger.health} reports.
+ *
+ * @example
+ * ```ts
+ * app.get('/health', (req, res) => {
+ *   const h = ledger.health();
+ *   res.status(h.writer === 'running' && !h.halted ? 200 : 503).json(h);
+ * });
+ * ```
+ */
 export interface LedgerHealth {
   writer: 'starting' | 'running' | 'restarting' | 'failed' | 'closed';
   /** Reads work but appends do not: the writer could not start or gave up restarting. */
@@ -260,7 +344,7 @@ export class Ledger extends EventEmitter<LedgerEvents> {
   async #logged<T extends AppendResult | AppendResult[]>(work: () => Promise<T>): Promise<T> {
     try {
       const result = await this.#enter(work);
-      await this.#replicated(result);
+      await this.#afterCommit(result);
       if (this.#options.logger) {
         for (const r of Array.isArray(result) ? result : [result]) this.log('debug', { eventId: r.eventId, sequence: r.sequence }, 'appended');
       }
@@ -510,12 +594,17 @@ export class Ledger extends EventEmitter<LedgerEvents> {
   async #appendSystem(event: EncodedEvent): Promise<AppendResult> {
     const [stored] = await this.#writerOrThrow().submit([event]);
     const result = this.#acknowledge(stored!);
-    await this.#replicated(result);
+    await this.#afterCommit(result);
     return result;
   }
 
-  /** Sync replication: the replicas confirm the request's last event before the caller hears of it. */
-  #replicated(result: AppendResult | AppendResult[]): Promise<void> {
+  /**
+   * What follows an acknowledged request before its caller hears of it: subscribers are woken, and
+   * with sync replication the replicas confirm the request's last event.
+   */
+  #afterCommit(result: AppendResult | AppendResult[]): Promise<void> {
+    // This ledger's own commits wake its subscribers at once, without waiting for the file watch.
+    this.#subscriptions?.check();
     const last = Array.isArray(result) ? result.at(-1) : result;
     return last ? this.#replication.afterAppend(last.sequence, last.eventId) : Promise.resolve();
   }

@@ -12,8 +12,10 @@
  *   (IN_MODIFY), checkpoints write the main file; both names are watched.
  * - A commit becomes visible only once the writer has synced its WAL frames and published them in
  *   the WAL index (`-shm`, shared memory, invisible to inotify), so the notification of the write
- *   usually arrives before the commit is visible. A notification that finds no change is followed
- *   by a few re-checks at growing intervals (1 ms to 320 ms).
+ *   usually arrives before the commit is visible; and inotify merges a burst of writes into one
+ *   event. Each notification is therefore followed by a few re-checks at growing intervals (1 ms
+ *   to 640 ms). A commit whose sync takes longer than that is found by the next commit's
+ *   notification or by the safety timer.
  * - A slow safety timer (`pollIntervalMs`, default 1 s) checks `data_version` while a subscription
  *   waits, for file systems where `fs.watch` reports nothing (network mounts, some containers).
  *
@@ -25,6 +27,7 @@ import Database from 'better-sqlite3';
 import { watch, type FSWatcher } from 'node:fs';
 import { basename, dirname } from 'node:path';
 import { EVENT_COLUMNS, type EventRow } from './chain.ts';
+import { LedgerError } from './errors.ts';
 import type { LedgerEvent } from './event.ts';
 import type { Ledger } from './ledger.ts';
 import { decodeRow } from './reader.ts';
@@ -154,7 +157,7 @@ const MAX_BATCH_SIZE = 10_000;
 const DEFAULT_POLL_INTERVAL_MS = 1_000;
 const MIN_POLL_INTERVAL_MS = 10;
 /** Delays of the re-checks after a notification that found no commit yet (see the module comment). */
-const SETTLE_DELAYS_MS = [1, 2, 5, 10, 20, 40, 80, 160, 320];
+const SETTLE_DELAYS_MS = [1, 2, 5, 10, 20, 40, 80, 160, 320, 640];
 
 const KNOWN_OPTIONS = ['from', 'streamId', 'types', 'onCaughtUp', 'batchSize', 'pollIntervalMs'];
 
@@ -214,7 +217,7 @@ export class SubscriptionHub {
       throw new TypeError(`subscribe's handler must be a function, got ${describe(handler)}; omit it to iterate instead`);
     }
     const resolved = resolveSubscribeOptions(options);
-    if (this.#closed) throw new Error('SubscriptionHub is closed'); // The ledger checks first; never reached.
+    if (this.#closed) throw LedgerError.of('LEDGER_CLOSED', { path: this.#path });
     this.#open();
     const subscription = new LiveSubscription(this, resolved, handler, this.#log);
     this.#subscriptions.add(subscription);
@@ -225,6 +228,24 @@ export class SubscriptionHub {
   #open(): void {
     if (this.#db) return;
     const db = new Database(this.#path, { readonly: true, fileMustExist: true });
+    try {
+      this.#prepare(db);
+    } catch (error) {
+      db.close();
+      throw error;
+    }
+    try {
+      this.#watcher = watch(dirname(this.#path), { persistent: true }, (_event, filename) => {
+        if (filename === null || filename === this.#walName || filename === this.#dbName) this.#queueCheck();
+      });
+      this.#watcher.on('error', (error) => this.#stopWatching(error));
+    } catch (error) {
+      // ENOSPC (inotify watch limit), EPERM...: the safety timer still finds every commit.
+      this.#stopWatching(error);
+    }
+  }
+
+  #prepare(db: Database.Database): void {
     const page = db.prepare<[number, number, string | null, string | null, string | null, string | null, number], EventRow>(
       `SELECT ${EVENT_COLUMNS} FROM events
        WHERE sequence BETWEEN ? AND ?
@@ -236,24 +257,15 @@ export class SubscriptionHub {
     const dataVersion = db.prepare<[], number>('PRAGMA data_version').pluck();
     // One snapshot for the head and the rows: rows beyond the head read here cannot exist in it.
     const readPage = db.transaction((from: number, o: ResolvedSubscribeOptions) => {
-      const rows = page.all(from, Number.MAX_SAFE_INTEGER, o.streamId, o.streamId, o.typesJson, o.typesJson, o.batchSize);
-      return { rows, head: 0 };
+      const top = head.get()!;
+      const rows = top < from ? [] : page.all(from, top, o.streamId, o.streamId, o.typesJson, o.typesJson, o.batchSize);
+      return { rows, head: top };
     });
-    const readPageRacy = (from: number, o: ResolvedSubscribeOptions) => { const r = readPage(from, o); return { rows: r.rows, head: head.get()! }; };
-    this.#db = db;
-    this.#readPage = readPageRacy;
-    this.#dataVersion = () => dataVersion.get()!;
     // The baseline is read before any subscription's first page, so a commit after it is a change.
-    this.#lastDataVersion = this.#dataVersion();
-    try {
-      this.#watcher = watch(dirname(this.#path), { persistent: true }, (_event, filename) => {
-        if (filename === null || filename === this.#walName || filename === this.#dbName) this.#queueCheck();
-      });
-      this.#watcher.on('error', (error) => this.#stopWatching(error));
-    } catch (error) {
-      // ENOSPC (inotify watch limit), EPERM...: the safety timer still finds every commit.
-      this.#stopWatching(error);
-    }
+    this.#lastDataVersion = dataVersion.get()!;
+    this.#db = db;
+    this.#readPage = (from, o) => readPage(from, o);
+    this.#dataVersion = () => dataVersion.get()!;
   }
 
   #stopWatching(error: unknown): void {
@@ -276,14 +288,17 @@ export class SubscriptionHub {
   }
 
   /**
-   * Checks, and while nothing is visible yet, checks again a little later: the writer writes the
-   * WAL frames (the notification), then syncs them (durability 'full': often milliseconds), and
-   * only then publishes the commit in the WAL index. Gives up after about half a second; the
-   * safety timer remains.
+   * Checks now and again a little later, whatever this check found: the writer writes the WAL
+   * frames (the notification), then syncs them (durability 'full': often milliseconds), and only
+   * then publishes the commit in the WAL index; and one notification can stand for several
+   * writes (inotify merges identical events), the last of which may not be published yet. The
+   * series ends about 1.3 s after the last notification; the safety timer remains.
    */
   #settle(): void {
     this.#settleTimer = undefined;
-    if (!this.#db || this.check() || this.#settleStep >= SETTLE_DELAYS_MS.length) return;
+    if (!this.#db) return;
+    this.check();
+    if (this.#settleStep >= SETTLE_DELAYS_MS.length) return;
     this.#settleTimer = setTimeout(() => this.#settle(), SETTLE_DELAYS_MS[this.#settleStep++]).unref();
   }
 
