@@ -251,6 +251,7 @@ test('health() of a fresh ledger, after appends, and after close', async (t) => 
       failedWriteCount: 0,
       pendingAppends: 0,
       restarts: 0,
+      replicas: [],
     },
   );
   await ledger.append({ type: 'one' });
