@@ -56,23 +56,28 @@ export interface ScenarioResult {
   p99Us?: number;
 }
 
+/** A figure of one run set against another's, or against a limit, for the table. */
 export interface Ratio {
   name: string;
-  durability: Durability;
+  /** Stele's durability in the figure; undefined when it does not depend on it. */
+  durability?: Durability;
   value: number;
+  /** What `value` counts; '×' (a ratio) when undefined. */
+  unit?: string;
   /** e.g. '>= 0.5'; undefined when the ratio is information only. */
   target?: string;
   met?: boolean;
 }
 
-const GROUP = 1_000;
+/** Events per batch, per group of concurrent appends, and per stream of the read fixture. */
+export const GROUP = 1_000;
 /** Discarded before timing: JIT, statement caches, the WAL file's first growth. */
 const WARMUP_GROUPS = 2;
 
 /** The payload of every scenario: an ordinary object whose JSON text is exactly 200 bytes. */
 export const PAYLOAD = payloadOf(200);
-const PAYLOAD_JSON = JSON.stringify(PAYLOAD);
-const INPUT: AppendInput = { type: 'bench_event', payload: PAYLOAD };
+export const PAYLOAD_JSON = JSON.stringify(PAYLOAD);
+export const INPUT: AppendInput = { type: 'bench_event', payload: PAYLOAD };
 
 function payloadOf(bytes: number): Record<string, string> {
   const payload = { user: 'ada', action: 'login', ip: '203.0.113.7', note: '' };
@@ -175,10 +180,7 @@ async function withLedger(path: string, durability: Durability, run: (ledger: Le
 /** (b) One request of 1,000 events at a time: one message, one savepoint, one commit each. */
 async function batches(ledger: Ledger, durability: Durability, events: number): Promise<ScenarioResult> {
   const batch: AppendInput[] = Array.from({ length: GROUP }, () => INPUT);
-  for (let i = 0; i < WARMUP_GROUPS; i++) await ledger.appendBatch(batch);
-  const start = performance.now();
-  for (let i = 0; i < events / GROUP; i++) await ledger.appendBatch(batch);
-  return throughput('b', durability, events, performance.now() - start);
+  return throughput('b', durability, events, await timeBatches(() => ledger.appendBatch(batch), events));
 }
 
 /**
@@ -186,28 +188,63 @@ async function batches(ledger: Ledger, durability: Durability, events: number): 
  * commit is for. Every append is its own request (own promise, savepoint and outcome).
  */
 async function concurrent(ledger: Ledger, durability: Durability, events: number): Promise<ScenarioResult> {
+  return throughput('c', durability, events, await timeInFlight(() => ledger.append(INPUT), events));
+}
+
+/** (d) A single caller awaiting each append before the next: latency, one commit per event. */
+async function oneAtATime(ledger: Ledger, durability: Durability, samples: number): Promise<ScenarioResult> {
+  const { ms, ...latency } = await timeOneAtATime(() => ledger.append(INPUT), samples);
+  return { ...throughput('d', durability, samples, ms), ...latency };
+}
+
+// The timing loops of (b), (c) and (d), shared with peers.ts and scale.ts so that Stele and its
+// peers are timed by the same code. Each returns the milliseconds of the timed part only.
+
+/** `appendBatch` writes 1,000 events per call; `events` (a multiple of 1,000) are timed after warm-up. */
+export async function timeBatches(appendBatch: () => Promise<unknown>, events: number): Promise<number> {
+  for (let i = 0; i < WARMUP_GROUPS; i++) await appendBatch();
+  const start = performance.now();
+  for (let i = 0; i < events / GROUP; i++) await appendBatch();
+  return performance.now() - start;
+}
+
+/** Groups of 1,000 `append` calls made in the same tick, each group awaited whole. */
+export async function timeInFlight(append: () => Promise<unknown>, events: number): Promise<number> {
   const group = () => {
     const appends: Promise<unknown>[] = new Array(GROUP);
-    for (let i = 0; i < GROUP; i++) appends[i] = ledger.append(INPUT);
+    for (let i = 0; i < GROUP; i++) appends[i] = append();
     return Promise.all(appends);
   };
   for (let i = 0; i < WARMUP_GROUPS; i++) await group();
   const start = performance.now();
   for (let i = 0; i < events / GROUP; i++) await group();
-  return throughput('c', durability, events, performance.now() - start);
+  return performance.now() - start;
 }
 
-/** (d) A single caller awaiting each append before the next: latency, one commit per event. */
-async function oneAtATime(ledger: Ledger, durability: Durability, samples: number): Promise<ScenarioResult> {
-  for (let i = 0; i < Math.min(200, samples); i++) await ledger.append(INPUT);
+/** One `append` at a time, each awaited: the latency of every timed call. */
+export async function timeOneAtATime(append: () => Promise<unknown>, samples: number): Promise<{ ms: number; p50Us: number; p99Us: number }> {
+  for (let i = 0; i < Math.min(200, samples); i++) await append();
   const latencies = new Float64Array(samples);
   const start = performance.now();
   for (let i = 0; i < samples; i++) {
     const t = performance.now();
-    await ledger.append(INPUT);
+    await append();
     latencies[i] = performance.now() - t;
   }
-  return { ...throughput('d', durability, samples, performance.now() - start), ...percentiles(latencies) };
+  return { ms: performance.now() - start, ...percentiles(latencies) };
+}
+
+/**
+ * Fills a ledger with `events` in batches of 1,000 through `appendBatch`, each batch its own
+ * stream `bench-<n>` (n from 0), so that a stream read has 1,000 events to read: the fixture of
+ * the read and scale benchmarks. `progress` hears the count after each batch.
+ */
+export async function fillLedger(ledger: Ledger, events: number, progress: (appended: number) => void = () => {}): Promise<void> {
+  const batch: AppendInput[] = Array.from({ length: GROUP }, () => INPUT);
+  for (let appended = ledger.maxSequence(); appended < events; appended += GROUP) {
+    await ledger.appendBatch(batch.slice(0, Math.min(GROUP, events - appended)), { streamId: `bench-${appended / GROUP}` });
+    progress(appended + GROUP);
+  }
 }
 
 /**
@@ -248,7 +285,7 @@ function throughput(id: ScenarioId, durability: Durability | undefined, events: 
 }
 
 /** Nearest-rank percentiles, in µs. */
-function percentiles(latenciesMs: Float64Array): { p50Us: number; p99Us: number } {
+export function percentiles(latenciesMs: Float64Array): { p50Us: number; p99Us: number } {
   const sorted = latenciesMs.slice().sort();
   const at = (p: number) => sorted[Math.min(sorted.length - 1, Math.ceil(p * sorted.length) - 1)]! * 1000;
   return { p50Us: at(0.5), p99Us: at(0.99) };

@@ -369,14 +369,31 @@ export class Ledger extends EventEmitter<LedgerEvents> {
    * ```
    */
   append(input: AppendInput): Promise<AppendResult> {
+    const writer = this.#writer;
+    // Room is taken in the caller's tick: past maxPendingAppends a caller waits holding only its
+    // input and one promise (validation and encoding come once there is room), so even a million
+    // calls made in one loop stay small.
+    if (writer?.tryReserve(1)) return this.#append(input, true);
+    if (writer?.mustWait(1)) return writer.whenRoom(1).then((reserved) => this.#append(input, reserved));
+    return this.#append(input, false);
+  }
+
+  #append(input: AppendInput, reserved: boolean): Promise<AppendResult> {
     return this.#logged(async () => {
-      this.#assertOpen();
-      const writer = this.#writerOrThrow();
-      await this.#validate([input]);
-      const [stored] = await writer.submit([encodeInput(input, undefined, this.#options.maxEventBytes)]);
+      const writer = this.#writer;
+      try {
+        this.#assertOpen();
+        this.#writerOrThrow();
+        await this.#validate([input]);
+      } catch (error) {
+        if (reserved) writer?.unreserve(1);
+        throw error;
+      }
+      const [stored] = await writer!.submit(1, () => [encodeInput(input, undefined, this.#options.maxEventBytes)], reserved);
       return this.#acknowledge(stored!);
     });
   }
+
 
   /**
    * Appends several events atomically: all commit, in order and with consecutive sequences, or
@@ -416,7 +433,7 @@ export class Ledger extends EventEmitter<LedgerEvents> {
       }
       ids.add(event.eventId);
     }
-    const stored = await writer.submit(events);
+    const stored = await writer.submit(events.length, () => events);
     return stored.map((event) => this.#acknowledge(event));
   }
 
@@ -592,7 +609,7 @@ export class Ledger extends EventEmitter<LedgerEvents> {
   }
 
   async #appendSystem(event: EncodedEvent): Promise<AppendResult> {
-    const [stored] = await this.#writerOrThrow().submit([event]);
+    const [stored] = await this.#writerOrThrow().submit(1, () => [event]);
     const result = this.#acknowledge(stored!);
     await this.#afterCommit(result);
     return result;

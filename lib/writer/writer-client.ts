@@ -69,7 +69,7 @@ export class WriterClient {
   /** Events queued or awaiting their outcome; what backpressure bounds. */
   #pendingEvents = 0;
   /** Callers waiting for room, oldest first. */
-  readonly #roomWaiters: Array<{ size: number; wake(): void }> = [];
+  readonly #roomWaiters = new Fifo<{ size: number; wake(reserved: boolean): void }>();
   readonly #idleWaiters: Array<() => void> = [];
   /** Why submit() refuses: set once closing or failed. */
   #refusal: LedgerError | undefined;
@@ -206,18 +206,28 @@ export class WriterClient {
    * Sends one request (one append or one batch) and resolves with what the database assigned.
    * Requests made in the same tick travel together in one message.
    */
-  async submit(events: EncodedEvent[]): Promise<StoredEvent[]> {
+  async submit(size: number, encode: () => EncodedEvent[], reserved = false): Promise<StoredEvent[]> {
     if (this.#refusal) throw this.#refusal;
-    const size = events.length;
-    if (!this.#hasRoom(size)) {
+    if (reserved) {
+      // The room was reserved by tryReserve() or whenRoom().
+    } else if (!this.#hasRoom(size)) {
       if (this.#limits.onFull === 'reject') {
         throw LedgerError.of('BACKPRESSURE', { pending: this.#pendingEvents, limit: this.#limits.maxPendingAppends });
       }
-      // #release reserves the room before it wakes us.
-      await new Promise<void>((wake) => this.#roomWaiters.push({ size, wake }));
-      if (this.#refusal) throw this.#refusal;
+      if (!(await this.whenRoom(size))) {
+        if (this.#refusal) throw this.#refusal;
+        this.#pendingEvents += size;
+      }
     } else {
       this.#pendingEvents += size;
+    }
+    // Encoded only once there is room: a caller waiting for room holds its input, not its encoding.
+    let events: EncodedEvent[];
+    try {
+      events = encode();
+    } catch (error) {
+      this.#release(size);
+      throw error;
     }
     const id = this.#nextId++;
     const result = new Promise<StoredEvent[]>((resolve, reject) => this.#pending.set(id, { size, sent: false, resolve, reject }));
@@ -235,22 +245,46 @@ export class WriterClient {
     return result;
   }
 
+  /** Reserves room for `size` events now if there is some, for a submit(..., reserved = true) to come. */
+  tryReserve(size: number): boolean {
+    if (this.#refusal !== undefined || !this.#hasRoom(size)) return false;
+    this.#pendingEvents += size;
+    return true;
+  }
+
+  /** True when a request of `size` events would wait for room now (onFull 'wait'). */
+  mustWait(size: number): boolean {
+    return this.#refusal === undefined && this.#limits.onFull === 'wait' && !this.#hasRoom(size);
+  }
+
+  /**
+   * Waits, in order, for room for `size` events and reserves it (true); false when the waiters
+   * were released without room (the writer failed, crashed or is closing): nothing is reserved.
+   */
+  whenRoom(size: number): Promise<boolean> {
+    return new Promise((wake) => this.#roomWaiters.push({ size, wake }));
+  }
+
+  /** Gives back room reserved by whenRoom() for a request that will not be submitted. */
+  unreserve(size: number): void {
+    this.#release(size);
+  }
+
   /** A request larger than the whole limit still goes through, alone, when nothing else is pending. */
   #hasRoom(size: number): boolean {
-    if (this.#roomWaiters.length > 0) return false;
+    if (this.#roomWaiters.size > 0) return false;
     return this.#pendingEvents === 0 || this.#pendingEvents + size <= this.#limits.maxPendingAppends;
   }
 
   #release(size: number): void {
     this.#pendingEvents -= size;
-    while (this.#roomWaiters.length > 0) {
-      const next = this.#roomWaiters[0]!;
+    for (let next = this.#roomWaiters.peek(); next; next = this.#roomWaiters.peek()) {
       const fits = this.#pendingEvents === 0 || this.#pendingEvents + next.size <= this.#limits.maxPendingAppends;
       if (!fits) break;
       this.#roomWaiters.shift();
       // Reserve the room now, so that callers woken in the same tick cannot all take it.
       this.#pendingEvents += next.size;
-      next.wake();
+      next.wake(true);
     }
     this.#settleIdle();
     this.#updateRef();
@@ -269,7 +303,7 @@ export class WriterClient {
 
   /** Keeps the process alive only while work is pending, like a socket with requests in flight. */
   #updateRef(): void {
-    const busy = this.#pendingEvents > 0 || this.#roomWaiters.length > 0 || this.#onClosed !== undefined;
+    const busy = this.#pendingEvents > 0 || this.#roomWaiters.size > 0 || this.#onClosed !== undefined;
     if (this.#restartTimer) {
       if (busy) this.#restartTimer.ref();
       else this.#restartTimer.unref();
@@ -291,7 +325,7 @@ export class WriterClient {
   }
 
   #isIdle(): boolean {
-    return this.#pending.size === 0 && this.#roomWaiters.length === 0;
+    return this.#pending.size === 0 && this.#roomWaiters.size === 0;
   }
 
   #settleIdle(): void {
@@ -338,7 +372,7 @@ export class WriterClient {
     this.#queue = this.#queue.filter((request) => this.#pending.has(request.id));
     this.#queuedEvents = this.#queue.reduce((sum, request) => sum + request.events.length, 0);
     this.#pendingEvents = [...this.#pending.values()].reduce((sum, pending) => sum + pending.size, 0);
-    for (const waiter of this.#roomWaiters.splice(0)) waiter.wake();
+    for (const waiter of this.#roomWaiters.drain()) waiter.wake(false);
     this.#settleIdle();
     this.#updateRef();
   }
@@ -404,4 +438,45 @@ function spawnWriter(
     worker.on('exit', onStartupExit);
     port1.on('message', onMessage);
   });
+}
+
+/**
+ * First in, first out, with a constant-time shift. Array#shift moves every element: with a
+ * million callers waiting for room it made waking each of them quadratic.
+ */
+class Fifo<T> {
+  #items: (T | undefined)[] = [];
+  #head = 0;
+
+  get size(): number {
+    return this.#items.length - this.#head;
+  }
+
+  push(item: T): void {
+    this.#items.push(item);
+  }
+
+  peek(): T | undefined {
+    return this.#items[this.#head];
+  }
+
+  shift(): T | undefined {
+    if (this.size === 0) return undefined;
+    const item = this.#items[this.#head];
+    this.#items[this.#head++] = undefined;
+    // Drop the consumed front once it is most of the array, so memory follows the waiters.
+    if (this.#head >= 1024 && this.#head * 2 >= this.#items.length) {
+      this.#items = this.#items.slice(this.#head);
+      this.#head = 0;
+    }
+    return item;
+  }
+
+  /** Empties the queue, returning what it held in order. */
+  drain(): T[] {
+    const items = this.#items.slice(this.#head) as T[];
+    this.#items = [];
+    this.#head = 0;
+    return items;
+  }
 }
