@@ -1,6 +1,6 @@
 /**
  * `npm run bench`: runs the benchmarks (append.ts, verify.ts, signatures.ts, peers.ts, scale.ts,
- * memory.ts), prints one table, and writes the figures as one JSON file to bench/results/
+ * memory.ts, replication.ts), prints one table, and writes the figures as one JSON file to bench/results/
  * (git-ignored) so runs can be compared.
  *
  *   npm run bench                 full run (up to an hour more the first time: scale.ts builds
@@ -17,6 +17,7 @@ import { parseArgs } from 'node:util';
 import { runAppendBench, SCENARIOS, sqliteVersion, type Durability, type Ratio, type ScenarioId } from './append.ts';
 import { runMemoryBench } from './memory.ts';
 import { installPeers, peerRatios, runPeerBench, type PeerScenarioResult } from './peers.ts';
+import { runReplicationBench } from './replication.ts';
 import { runScaleBench } from './scale.ts';
 import { runSignatureBench } from './signatures.ts';
 import { runVerifyBench } from './verify.ts';
@@ -31,7 +32,7 @@ const { values: args } = parseArgs({
 });
 
 // --only takes append scenario ids (a–e) and whole benchmarks ('append' is a–e); none means all.
-const BENCHES = ['append', 'verify', 'signatures', 'peers', 'scale', 'memory'] as const;
+const BENCHES = ['append', 'verify', 'signatures', 'peers', 'scale', 'memory', 'replication'] as const;
 const vocabulary = [...Object.keys(SCENARIOS), ...BENCHES];
 const only = args.only && new Set(args.only.flatMap((s) => s.split(',')));
 for (const id of only ?? []) if (!vocabulary.includes(id)) throw new RangeError(`--only takes ${vocabulary.join(', ')}; got '${id}'`);
@@ -58,6 +59,7 @@ const settings = args.quick
       peers: { events: 10_000, latencySamples: 300, readEvents: 10_000, reads: 20_000, readBudgetMs: 1_000 },
       scale: { bigEvents: 1_000_000, smallEvents: 10_000, appendEvents: 10_000, reads: 20_000, rounds: 2 },
       memory: { events: 1_000_000, timeoutMs: 60_000 },
+      replication: { seedEvents: 100_000, ceilingEvents: 100_000, latencySamples: 300 },
     }
   : {
       append: { events: 100_000, latencySamples: 3_000, echoSamples: 20_000 },
@@ -66,6 +68,8 @@ const settings = args.quick
       peers: { events: 100_000, latencySamples: 3_000, readEvents: 100_000, reads: 100_000, readBudgetMs: 3_000 },
       scale: { bigEvents: 10_000_000, smallEvents: 10_000, appendEvents: 50_000, reads: 100_000, rounds: 3 },
       memory: { events: 1_000_000, timeoutMs: 300_000 },
+      // The ceiling is measured at the seed's size: a UNIQUE index of random ids costs more per row as it grows.
+      replication: { seedEvents: 1_000_000, ceilingEvents: 1_000_000, latencySamples: 2_000 },
     };
 
 /** One line of the table. A row with no figure (a peer that fails or lacks the scenario) says why in `note`. */
@@ -140,6 +144,14 @@ if (selected('memory')) {
   rows.push({ scenario: `(m) ${memory.events.toLocaleString('en-US')} append() fired without await`, durability: 'full', perSecond: memory.eventsPerSecond, unit: 'events' });
   ratios.push(...memory.ratios);
   json.memory = memory;
+}
+
+if (selected('replication')) {
+  console.log(`replication: seeding from a ${settings.replication.seedEvents.toLocaleString('en-US')}-event primary; sync latency to 0, 1, 3 replicas`);
+  const replication = await runReplicationBench(settings.replication, log);
+  for (const r of replication.rows) rows.push({ scenario: `(rep) ${r.scenario}`, durability: 'full', perSecond: r.perSecond, unit: 'events', p50Us: r.p50Us, p99Us: r.p99Us });
+  ratios.push(...replication.ratios);
+  json.replication = replication;
 }
 
 console.log();
