@@ -344,7 +344,8 @@ export class Ledger extends EventEmitter<LedgerEvents> {
   async #logged<T extends AppendResult | AppendResult[]>(work: () => Promise<T>): Promise<T> {
     try {
       const result = await this.#enter(work);
-      await this.#afterCommit(result);
+      const replicated = this.#afterCommit(result);
+      if (replicated) await replicated;
       if (this.#options.logger) {
         for (const r of Array.isArray(result) ? result : [result]) this.log('debug', { eventId: r.eventId, sequence: r.sequence }, 'appended');
       }
@@ -617,13 +618,14 @@ export class Ledger extends EventEmitter<LedgerEvents> {
 
   /**
    * What follows an acknowledged request before its caller hears of it: subscribers are woken, and
-   * with sync replication the replicas confirm the request's last event.
+   * with sync replication the replicas confirm the request's last event (the one case that returns
+   * a promise, so that other appends need no extra await).
    */
-  #afterCommit(result: AppendResult | AppendResult[]): Promise<void> {
+  #afterCommit(result: AppendResult | AppendResult[]): Promise<void> | undefined {
     // This ledger's own commits wake its subscribers at once, without waiting for the file watch.
     this.#subscriptions?.check();
     const last = Array.isArray(result) ? result.at(-1) : result;
-    return last ? this.#replication.afterAppend(last.sequence, last.eventId) : Promise.resolve();
+    return last && this.#replication.afterAppend(last.sequence, last.eventId);
   }
 
   /** @internal Connects the replicas to this ledger's file; openLedger calls it once. */

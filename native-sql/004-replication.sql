@@ -34,6 +34,15 @@ BEGIN
   SELECT RAISE(ABORT, 'STELE:APPEND_ONLY_VIOLATION:ledger_meta');
 END;
 
+-- An unpromoted replica takes rows only as its primary stored them: the append view, which would
+-- write new history, refuses all but the promotion ceremony, from every connection. (On a
+-- primary the lookup is one seek of ledger_meta's primary key.)
+CREATE TRIGGER append_event_not_on_replica INSTEAD OF INSERT ON append_event
+WHEN NEW.stream_id IS NOT '$replication' AND EXISTS (SELECT 1 FROM replica_mode)
+BEGIN
+  SELECT RAISE(ABORT, 'STELE:REPLICA_NOT_PROMOTED');
+END;
+
 -- As in 001, with the authority timestamp taken as given on an unpromoted replica. The replica
 -- check runs only when the timestamp differs from now, so a primary's append never pays for it.
 DROP TRIGGER events_insert_extends_chain;

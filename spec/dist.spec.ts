@@ -4,22 +4,14 @@
  */
 import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
-import { cpSync, symlinkSync, writeFileSync } from 'node:fs';
-import { join, resolve } from 'node:path';
+import { writeFileSync } from 'node:fs';
+import { join } from 'node:path';
 import { test } from 'node:test';
-import { tempDir } from './helpers/temp-ledger.ts';
+import { buildPackage } from './helpers/built-package.ts';
 
-const root = resolve(import.meta.dirname, '..');
-
-test('the compiled writer worker starts from dist/ with plain node', (t) => {
-  const pkg = tempDir(t);
-  const tsc = spawnSync(process.execPath, [join(root, 'node_modules/typescript/bin/tsc'), '-p', join(root, 'tsconfig.build.json'), '--outDir', join(pkg, 'dist')], {
-    encoding: 'utf8',
-  });
-  assert.equal(tsc.status, 0, tsc.stdout + tsc.stderr);
-  cpSync(join(root, 'native-sql'), join(pkg, 'native-sql'), { recursive: true });
-  symlinkSync(join(root, 'node_modules'), join(pkg, 'node_modules'));
-  writeFileSync(join(pkg, 'package.json'), JSON.stringify({ type: 'module' }));
+test('the compiled writer worker starts from dist/ with plain node', async (t) => {
+  const { dir: pkg, remove } = await buildPackage();
+  t.after(remove);
   writeFileSync(
     join(pkg, 'check.mjs'),
     `import { openLedger } from './dist/index.js';

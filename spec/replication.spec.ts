@@ -10,6 +10,7 @@ import { createInterface } from 'node:readline';
 import { test } from 'node:test';
 import Database from 'better-sqlite3';
 import {
+  DEFAULT_STREAM,
   FileCopyReplicator,
   generateAgentKeyPair,
   isLedgerError,
@@ -23,6 +24,8 @@ import {
   type AgentKeyPair,
   type Ledger,
 } from '../lib/index.ts';
+import { systemEvent } from '../lib/event.ts';
+import { APPEND_SQL, appendArgs, configureWriterConnection, registerNativeFunctions } from '../lib/native-sql.ts';
 import { buildLedger, copyLedgerFile, rechain, tamper } from './helpers/tamper.ts';
 import { chainOf, historyOf, reopen, tempDir } from './helpers/temp-ledger.ts';
 
@@ -354,6 +357,20 @@ test('the file guards itself: a ledger with events cannot be turned into a repli
   const promoted = await reopen(t, path);
   // Not through the API (there is none on a primary), and not through the reserved stream either.
   await assert.rejects(promoted.append({ type: 'stele.replica_promoted', streamId: '$replication' }), (error) => codeOf(error) === 'INVALID_EVENT');
+  await promoted.close();
+
+  // An unpromoted replica refuses new history through the append view, from any connection that can append.
+  const copy = join(dir, 'copy.db');
+  assert.equal((await replicateFile(path, copy)).status, 'confirmed');
+  const raw = new Database(copy);
+  t.after(() => raw.close());
+  configureWriterConnection(raw, 'full');
+  registerNativeFunctions(raw, { driftThresholdMs: 5_000 });
+  assert.throws(
+    () => raw.prepare(APPEND_SQL).run(...appendArgs(systemEvent(DEFAULT_STREAM, 'forged', {}))),
+    (error: Error) => error.message === 'STELE:REPLICA_NOT_PROMOTED',
+  );
+  assert.equal(replicaInfo(copy).head.sequence, 3);
 });
 
 test('replication options and paths are checked up front', async (t) => {

@@ -122,16 +122,21 @@ export class Replication {
   }
 
   /**
-   * After an acknowledged append: in sync mode, resolves once every replica confirmed `sequence`
-   * and rejects with REPLICATION_FAILED naming those that did not; in async mode, starts the
-   * propagation and returns at once.
+   * After an acknowledged append: in sync mode, a promise that resolves once every replica
+   * confirmed `sequence` and rejects with REPLICATION_FAILED naming those that did not; in async
+   * mode the propagation starts and nothing is returned, nor without replicas: the caller's
+   * append then pays for nothing here.
    */
-  async afterAppend(sequence: number, eventId: string): Promise<void> {
-    if (this.#lanes.length === 0) return;
+  afterAppend(sequence: number, eventId: string): Promise<void> | undefined {
+    if (this.#lanes.length === 0) return undefined;
     if (this.mode === 'async') {
       void this.reach(sequence);
-      return;
+      return undefined;
     }
+    return this.#confirmed(sequence, eventId);
+  }
+
+  async #confirmed(sequence: number, eventId: string): Promise<void> {
     const failed = (await this.reach(sequence)).filter((receipt) => receipt.status !== 'confirmed' || receipt.sequence < sequence);
     if (failed.length === 0) return;
     throw LedgerError.of('REPLICATION_FAILED', {
