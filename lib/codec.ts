@@ -84,6 +84,20 @@ export class UnencodableValueError extends Error {
   }
 }
 
+/**
+ * Thrown by {@link encodeValue} when a value cannot fit in the byte budget whatever its
+ * contents: an array of length n takes at least 2n + 1 bytes of JSON, holes included. Checked
+ * before walking, so an array whose length is far beyond its contents is refused at once.
+ */
+export class ValueTooLargeError extends Error {
+  constructor(
+    readonly minBytes: number,
+    readonly path: string,
+  ) {
+    super(`at least ${minBytes} bytes at ${path}`);
+  }
+}
+
 const MAX_DEPTH = 256;
 
 /**
@@ -91,17 +105,17 @@ const MAX_DEPTH = 256;
  * cycles and nesting deeper than 256 levels are refused rather than silently dropped:
  * a ledger that quietly loses part of an event is worse than one that says no.
  */
-export function encodeValue(value: unknown, root: string): EncodedValue {
+export function encodeValue(value: unknown, root: string, maxBytes = Number.MAX_SAFE_INTEGER): EncodedValue {
   if (value === undefined) return { json: null, meta: null };
   // Plain JSON (the common case) needs no type annotations: JSON.stringify gives the same text
   // superjson would, at a fraction of the cost.
-  if (assertEncodable(value, root, 0, new Set())) return { json: JSON.stringify(value), meta: null };
+  if (assertEncodable(value, root, 0, new Set(), maxBytes)) return { json: JSON.stringify(value), meta: null };
   const { json, meta } = superjson.serialize(value);
   return { json: JSON.stringify(json), meta: meta === undefined ? null : JSON.stringify(meta) };
 }
 
 /** Throws for what cannot be stored; returns true when the value is plain JSON that round-trips as is. */
-function assertEncodable(value: unknown, path: string, depth: number, ancestors: Set<object>): boolean {
+function assertEncodable(value: unknown, path: string, depth: number, ancestors: Set<object>, maxBytes: number): boolean {
   switch (typeof value) {
     case 'function':
       throw new UnencodableValueError('a function cannot be stored', path);
@@ -126,17 +140,19 @@ function assertEncodable(value: unknown, path: string, depth: number, ancestors:
   if (value instanceof Map) {
     plain = false;
     for (const [key, entry] of value) {
-      assertEncodable(key, `${path}<key>`, depth + 1, ancestors);
-      assertEncodable(entry, `${path}.get(${String(key)})`, depth + 1, ancestors);
+      assertEncodable(key, `${path}<key>`, depth + 1, ancestors, maxBytes);
+      assertEncodable(entry, `${path}.get(${String(key)})`, depth + 1, ancestors, maxBytes);
     }
   } else if (value instanceof Set) {
     plain = false;
     let index = 0;
-    for (const entry of value) assertEncodable(entry, `${path}<${index++}>`, depth + 1, ancestors);
+    for (const entry of value) assertEncodable(entry, `${path}<${index++}>`, depth + 1, ancestors, maxBytes);
   } else if (Array.isArray(value)) {
+    // `length` can be set far beyond the elements (up to 2^32 - 1): judge it before walking it.
+    if (2 * value.length + 1 > maxBytes) throw new ValueTooLargeError(2 * value.length + 1, path);
     for (let i = 0; i < value.length; i++) {
       // `i in value` is false for a hole, which JSON would turn into null.
-      if (!assertEncodable(value[i], `${path}[${i}]`, depth + 1, ancestors) || !(i in value)) plain = false;
+      if (!assertEncodable(value[i], `${path}[${i}]`, depth + 1, ancestors, maxBytes) || !(i in value)) plain = false;
     }
   } else if (value instanceof Date || value instanceof RegExp || value instanceof Error || ArrayBuffer.isView(value)) {
     plain = false;
@@ -145,7 +161,7 @@ function assertEncodable(value: unknown, path: string, depth: number, ancestors:
     // Class instances may have toJSON or lose their prototype: let superjson handle them.
     if (prototype !== Object.prototype && prototype !== null) plain = false;
     for (const key of Object.keys(value)) {
-      if (!assertEncodable((value as Record<string, unknown>)[key], `${path}.${key}`, depth + 1, ancestors)) plain = false;
+      if (!assertEncodable((value as Record<string, unknown>)[key], `${path}.${key}`, depth + 1, ancestors, maxBytes)) plain = false;
     }
     if (Object.getOwnPropertySymbols(value).length > 0) {
       throw new UnencodableValueError('symbol-keyed properties cannot be stored', path);

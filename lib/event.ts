@@ -2,9 +2,9 @@
  * The shapes of events going in and coming out, and the checks an input passes on the caller's
  * thread before it is sent to the writer (the triggers check again; this only fails early).
  */
-import { randomUUID } from 'node:crypto';
-import { encodeValue, UnencodableValueError } from './codec.ts';
+import { encodeValue, UnencodableValueError, ValueTooLargeError } from './codec.ts';
 import { LedgerError } from './errors.ts';
+import { newEventId } from './event-id.ts';
 import type { EncodedEvent } from './writer/protocol.ts';
 
 /**
@@ -145,7 +145,7 @@ function encodeEvent(input: AppendInput, index: number | undefined, maxEventByte
   if (!reserved && streamId.startsWith('$') && streamId !== DEFAULT_STREAM) {
     throw LedgerError.of('INVALID_EVENT', { ...where, field: 'streamId', value: streamId }, 'stream ids starting with $ are reserved');
   }
-  const eventId = input.eventId === undefined ? randomUUID() : requireName(input.eventId, 'eventId', where);
+  const eventId = input.eventId === undefined ? newEventId() : requireName(input.eventId, 'eventId', where);
   const expectedVersion = checkExpectedVersion(input.expectedVersion, where);
   let localTimestamp: number;
   if (input.localTimestamp === undefined) {
@@ -160,8 +160,8 @@ function encodeEvent(input: AppendInput, index: number | undefined, maxEventByte
   if ((agentId === null) !== (signature === null)) {
     throw LedgerError.of('INVALID_EVENT', { ...where, field: agentId === null ? 'agentId' : 'signature' }, 'agentId and signature go together');
   }
-  const payload = encodeField(input.payload, 'payload', where);
-  const metadata = encodeField(input.metadata, 'metadata', where);
+  const payload = encodeField(input.payload, 'payload', { ...where, eventId }, maxEventBytes);
+  const metadata = encodeField(input.metadata, 'metadata', { ...where, eventId }, maxEventBytes);
   const size =
     byteLength(payload.json) + byteLength(payload.meta) + byteLength(metadata.json) + byteLength(metadata.meta) +
     byteLength(type) + byteLength(streamId) + byteLength(eventId);
@@ -204,10 +204,13 @@ function checkExpectedVersion(value: unknown, where: object): string | number | 
   );
 }
 
-function encodeField(value: unknown, field: 'payload' | 'metadata', where: object) {
+function encodeField(value: unknown, field: 'payload' | 'metadata', where: { eventId: string }, maxEventBytes: number) {
   try {
-    return encodeValue(value, field);
+    return encodeValue(value, field, maxEventBytes);
   } catch (error) {
+    if (error instanceof ValueTooLargeError) {
+      throw LedgerError.of('EVENT_TOO_LARGE', { ...where, field, path: error.path, size: error.minBytes, limit: maxEventBytes }, `${error.path} needs at least ${error.minBytes} bytes; the limit is ${maxEventBytes}`);
+    }
     if (error instanceof UnencodableValueError) {
       throw LedgerError.of('INVALID_EVENT', { ...where, field, path: error.path, reason: error.reason }, `${error.reason} at ${error.path}`);
     }

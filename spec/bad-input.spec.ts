@@ -24,6 +24,28 @@ describe('bad input fails that request only', () => {
     assert.equal((await ledger.append({ type: 'small', payload: 'ok' })).sequence, 1);
   });
 
+  test('an array whose length runs far past its elements is EVENT_TOO_LARGE at once, not walked', async (t) => {
+    const ledger = await createLedger(t);
+    // Two elements, length 2^32 - 1: walking it index by index would block the caller for minutes.
+    const sparse = Object.assign([1, 2], { length: 2 ** 32 - 1 });
+    const started = performance.now();
+    await assert.rejects(ledger.append({ type: 'sparse', metadata: { tags: sparse } }), (err: LedgerError) => {
+      assert.equal(err.code, 'EVENT_TOO_LARGE');
+      assert.equal(err.details.field, 'metadata');
+      assert.equal(err.details.path, 'metadata.tags');
+      assert.equal(err.details.size, 2 * (2 ** 32 - 1) + 1);
+      assert.equal(err.details.limit, 1024 * 1024);
+      return true;
+    });
+    await assert.rejects(ledger.appendBatch([{ type: 'ok' }, { type: 'sparse', payload: sparse }]), (err: LedgerError) => {
+      assert.equal(err.code, 'EVENT_TOO_LARGE');
+      assert.equal(err.details.index, 1);
+      return true;
+    });
+    assert.ok(performance.now() - started < 5_000, 'refused without walking 2^32 indexes');
+    assert.equal((await ledger.append({ type: 'small', payload: [1, 2] })).sequence, 1);
+  });
+
   test('payloads that cannot be serialised are INVALID_EVENT with the path', async (t) => {
     const ledger = await createLedger(t);
     const cycle: Record<string, unknown> = { a: 1 };
