@@ -5,7 +5,7 @@
  */
 import { readdirSync, readFileSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
-import type Database from 'better-sqlite3';
+import Database from 'better-sqlite3';
 import type { LedgerErrorCode } from './errors.ts';
 import type { EncodedEvent } from './writer/protocol.ts';
 import { clearHaltBytes, eventHash, HASHED_COLUMNS, promoteReplicaBytes, signedBytesOf, SIGNED_COLUMNS } from './codec.ts';
@@ -114,6 +114,27 @@ export function configureWriterConnection(db: Database.Database, durability: 'fu
   db.pragma('trusted_schema = ON');
   db.pragma('recursive_triggers = ON');
   db.pragma('foreign_keys = ON');
+}
+
+/**
+ * Up to this many bytes of a ledger file are read through a memory map on read-only
+ * connections: a read then costs no copy from the OS page cache into SQLite's own cache (point
+ * reads at 1M events went from 14–18 µs to ~11 µs). SQLite caps it at its compile-time maximum
+ * (2 GB). The read-write connection keeps ordinary I/O, so that an I/O error while writing is
+ * an error code, never a signal.
+ */
+const READ_MMAP_BYTES = 2 ** 31;
+
+/** A read-only connection to an existing ledger file (reads, verification, subscriptions). */
+export function openReadConnection(path: string): Database.Database {
+  const db = new Database(path, { readonly: true, fileMustExist: true });
+  try {
+    db.pragma(`mmap_size = ${READ_MMAP_BYTES}`);
+  } catch (error) {
+    db.close();
+    throw error;
+  }
+  return db;
 }
 
 /** The one way in: the append view, whose trigger assigns everything else. */

@@ -3,12 +3,13 @@
  * every acknowledged append (WAL lets readers see each commit without blocking the writer).
  * @internal
  */
-import Database from 'better-sqlite3';
+import type Database from 'better-sqlite3';
 import { decodeValue } from './codec.ts';
 import { EVENT_COLUMNS, type EventRow } from './chain.ts';
 import { LedgerError } from './errors.ts';
 import type { LedgerEvent, LedgerHead } from './event.ts';
 import type { HaltState } from './ledger.ts';
+import { openReadConnection } from './native-sql.ts';
 
 export class LedgerReader {
   readonly #db: Database.Database;
@@ -22,7 +23,7 @@ export class LedgerReader {
   readonly #lastHaltEvent: Database.Statement<[], EventRow>;
 
   constructor(path: string) {
-    this.#db = new Database(path, { readonly: true, fileMustExist: true });
+    this.#db = openReadConnection(path);
     const select = `SELECT ${EVENT_COLUMNS} FROM events`;
     this.#get = this.#db.prepare(`${select} WHERE sequence = ?`);
     this.#getByEventId = this.#db.prepare(`${select} WHERE event_id = ?`);

@@ -2,10 +2,10 @@
  * Signing helpers for callers, on tweetnacl so they are pure JavaScript. Verification inside the
  * ledger uses node:crypto (see ed25519.ts); both produce and accept the same signatures.
  */
-import { randomUUID } from 'node:crypto';
 import nacl from 'tweetnacl';
 import { clearHaltBytes, promoteReplicaBytes, signedBytesOf } from './codec.ts';
 import { encodeInput, type AppendInput } from './event.ts';
+import { newEventId } from './event-id.ts';
 
 /**
  * An ed25519 key pair; `publicKey` is what {@link Ledger.registerAgentKey} takes.
@@ -78,7 +78,7 @@ export function signableBytes(input: AppendInput): Uint8Array {
 export function signEvent(input: AppendInput, agentId: string, secretKey: Uint8Array): AppendInput {
   const complete: AppendInput = {
     ...input,
-    eventId: input.eventId ?? randomUUID(),
+    eventId: input.eventId ?? newEventId(),
     localTimestamp: input.localTimestamp ?? new Date(),
     agentId,
   };

@@ -23,13 +23,14 @@
  * the memory of a subscription is bounded by one page whatever its lag, and filtered events still
  * advance its position.
  */
-import Database from 'better-sqlite3';
+import type Database from 'better-sqlite3';
 import { watch, type FSWatcher } from 'node:fs';
 import { basename, dirname } from 'node:path';
 import { EVENT_COLUMNS, type EventRow } from './chain.ts';
 import { LedgerError } from './errors.ts';
 import type { LedgerEvent } from './event.ts';
 import type { Ledger } from './ledger.ts';
+import { openReadConnection } from './native-sql.ts';
 import { decodeRow } from './reader.ts';
 import type { LogLevel } from './writer/protocol.ts';
 
@@ -227,7 +228,7 @@ export class SubscriptionHub {
 
   #open(): void {
     if (this.#db) return;
-    const db = new Database(this.#path, { readonly: true, fileMustExist: true });
+    const db = openReadConnection(this.#path);
     try {
       this.#prepare(db);
     } catch (error) {

@@ -11,10 +11,11 @@
  * wins, so the lowest fault over all ranges is the fault a sequential walk would find.
  * @internal
  */
-import Database from 'better-sqlite3';
+import type Database from 'better-sqlite3';
 import { EVENT_COLUMNS } from './chain.ts';
 import { eventHash, HASHED_COLUMNS, SIGNED_COLUMNS, signedBytesOf } from './codec.ts';
 import { verifyEd25519 } from './ed25519.ts';
+import { openReadConnection } from './native-sql.ts';
 
 /**
  * Why a row fails verification.
@@ -148,7 +149,7 @@ class KeyRegistry {
 
 /** Checks one range; the piscina task handler. */
 export default function verifyRange(task: RangeTask): RangeResult {
-  const db = new Database(task.path, { readonly: true, fileMustExist: true });
+  const db = openReadConnection(task.path);
   try {
     return checkRange(db, task);
   } finally {
