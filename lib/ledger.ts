@@ -398,7 +398,8 @@ export class Ledger extends EventEmitter<LedgerEvents> {
 
   /**
    * Appends several events atomically: all commit, in order and with consecutive sequences, or
-   * none does. Duplicate event ids inside one batch fail the whole batch.
+   * none does. Duplicate event ids inside one batch fail the whole batch. A batch is one
+   * transaction: at most 100,000 events (RangeError beyond; split bulk imports).
    *
    * @example
    * ```ts
@@ -415,11 +416,15 @@ export class Ledger extends EventEmitter<LedgerEvents> {
   async #appendBatch(inputs: AppendInput[], options: AppendBatchOptions): Promise<AppendResult[]> {
     this.#assertOpen();
     if (!Array.isArray(inputs)) throw new TypeError(`appendBatch takes an array of events, got ${typeof inputs}`);
+    if (inputs.length > MAX_BATCH_EVENTS) {
+      throw new RangeError(`appendBatch takes at most ${MAX_BATCH_EVENTS} events (one transaction); got ${inputs.length}: split it`);
+    }
     if (typeof options !== 'object' || options === null) throw new TypeError('appendBatch options must be an object');
     const writer = this.#writerOrThrow();
     if (inputs.length === 0) return [];
     await this.#validate(inputs);
-    const events: EncodedEvent[] = inputs.map((input, index) => {
+    // Array.from visits holes too (as undefined, refused with their index): map would skip them.
+    const events: EncodedEvent[] = Array.from(inputs, (input, index) => {
       const withDefaults =
         index === 0 && options.expectedVersion !== undefined && input?.expectedVersion === undefined
           ? { ...input, expectedVersion: options.expectedVersion }
@@ -798,6 +803,8 @@ export class Ledger extends EventEmitter<LedgerEvents> {
 }
 
 const MAX_CONTINUITY_RANGE = 10_000_000;
+/** One batch is one transaction and one message to the writer: bulk imports come in several. */
+const MAX_BATCH_EVENTS = 100_000;
 
 /** A logger that throws must not turn a committed append into a failure. */
 function safeLog(logger: Logger | undefined, level: LogLevel, fields: Record<string, unknown>, message: string): void {

@@ -46,6 +46,29 @@ describe('bad input fails that request only', () => {
     assert.equal((await ledger.append({ type: 'small', payload: [1, 2] })).sequence, 1);
   });
 
+  test('a batch with a hole is INVALID_EVENT at the hole; a batch past 100,000 events is a RangeError at once', async (t) => {
+    const ledger = await createLedger(t);
+    const holey: Array<{ type: string }> = [{ type: 'a' }, { type: 'b' }];
+    holey[3] = { type: 'd' };
+    await assert.rejects(ledger.appendBatch(holey), (err: LedgerError) => {
+      assert.equal(err.code, 'INVALID_EVENT');
+      assert.equal(err.details.index, 2);
+      assert.equal(err.details.field, 'input');
+      return true;
+    });
+    const started = performance.now();
+    for (const length of [100_001, 2 ** 32 - 1]) {
+      await assert.rejects(ledger.appendBatch(Object.assign([{ type: 'a' }], { length })), (err: unknown) => {
+        assert.ok(err instanceof RangeError, String(err));
+        assert.match(err.message, new RegExp(`at most 100000 events .*got ${length}`));
+        return true;
+      });
+    }
+    assert.ok(performance.now() - started < 5_000, 'refused from the length alone');
+    assert.equal(ledger.maxSequence(), 0);
+    assert.equal((await ledger.append({ type: 'small', payload: [1, 2] })).sequence, 1);
+  });
+
   test('payloads that cannot be serialised are INVALID_EVENT with the path', async (t) => {
     const ledger = await createLedger(t);
     const cycle: Record<string, unknown> = { a: 1 };
