@@ -537,10 +537,10 @@ describe('stele command line', { concurrency: true }, () => {
         contentHash: row1.content_hash,
       });
 
-      // Without --json: one line. Without --event-id: a random UUID.
+      // Without --json: one line. Without --event-id: a generated UUIDv7.
       const second = await stele('append', path, '--type', 'withdrawn', '--stream', 'acct-9', '--payload', '{"cents":100}', '--expected-version', '0');
       const row2 = readRow(path, 2);
-      assert.match(row2.event_id, /^[0-9a-f]{8}-[0-9a-f]{4}-4[0-9a-f]{3}-[89ab][0-9a-f]{3}-[0-9a-f]{12}$/);
+      assert.match(row2.event_id, /^[0-9a-f]{8}-[0-9a-f]{4}-7[0-9a-f]{3}-[89ab][0-9a-f]{3}-[0-9a-f]{12}$/);
       assert.deepEqual(second, {
         code: 0,
         stdout: `appended #2 acct-9@1 event ${row2.event_id} at ${iso(row2.authority_timestamp)}, content hash ${row2.content_hash}\n`,

@@ -39,7 +39,7 @@ Options:
   --metadata JSON          the metadata, as JSON (default: none)
   --event-id ID            idempotency key: appending an id again with the same content appends
                            nothing and prints the first receipt; with other content it fails with
-                           DUPLICATE_EVENT_ID (default: a random UUID)
+                           DUPLICATE_EVENT_ID (default: a generated UUIDv7)
   --expected-version V     any (default), no_stream, stream_exists, or the stream's current version
                            (an integer >= 0, the first event of a stream being version 0); a
                            mismatch fails with WRONG_EXPECTED_VERSION
