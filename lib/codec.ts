@@ -6,6 +6,7 @@
  */
 import { hash } from 'node:crypto';
 import superjson from 'superjson';
+import { describeValue } from './errors.ts';
 
 /** Hash domain of the v1 event content hash. Part of the hashed bytes. */
 export const EVENT_HASH_DOMAIN = 'stele/event/v1';
@@ -141,7 +142,7 @@ function assertEncodable(value: unknown, path: string, depth: number, ancestors:
     plain = false;
     for (const [key, entry] of value) {
       assertEncodable(key, `${path}<key>`, depth + 1, ancestors, maxBytes);
-      assertEncodable(entry, `${path}.get(${String(key)})`, depth + 1, ancestors, maxBytes);
+      assertEncodable(entry, `${path}.get(${describeValue(key)})`, depth + 1, ancestors, maxBytes);
     }
   } else if (value instanceof Set) {
     plain = false;

@@ -141,3 +141,28 @@ export function toWire(error: LedgerError): WireError {
 export function fromWire(wire: WireError): LedgerError {
   return new LedgerError(wire.code, wire.message, wire.details);
 }
+
+/**
+ * A caller's value as an error message shows it: primitives as they are (strings quoted, cut at
+ * 60 characters), anything else by its kind. Never stringifies an object: `String()` of an array
+ * whose length was set to 2^32 - 1 walks every index, and a proxy's traps may throw.
+ * @internal
+ */
+export function describeValue(value: unknown): string {
+  switch (typeof value) {
+    case 'string':
+      return value.length > 60 ? `'${value.slice(0, 60)}…'` : `'${value}'`;
+    case 'number':
+    case 'bigint':
+    case 'boolean':
+    case 'undefined':
+      return String(value);
+    case 'symbol':
+      return 'a symbol';
+    case 'function':
+      return 'a function';
+    default:
+      return value === null ? 'null' : Array.isArray(value) ? 'an array' : 'an object';
+  }
+}
+

@@ -3,7 +3,7 @@
  * thread before it is sent to the writer (the triggers check again; this only fails early).
  */
 import { encodeValue, UnencodableValueError, ValueTooLargeError } from './codec.ts';
-import { LedgerError } from './errors.ts';
+import { describeValue, LedgerError } from './errors.ts';
 import { newEventId } from './event-id.ts';
 import type { EncodedEvent } from './writer/protocol.ts';
 
@@ -199,7 +199,7 @@ function checkExpectedVersion(value: unknown, where: object): string | number | 
   if (typeof value === 'number' && Number.isSafeInteger(value) && value >= 0) return value;
   throw LedgerError.of(
     'INVALID_EVENT',
-    { ...where, field: 'expectedVersion', value: String(value) },
+    { ...where, field: 'expectedVersion', value: describeValue(value) },
     "expectedVersion must be 'any', 'no_stream', 'stream_exists' or a stream version (integer >= 0)",
   );
 }

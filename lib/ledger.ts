@@ -5,7 +5,7 @@
 import { EventEmitter } from 'node:events';
 import { existsSync } from 'node:fs';
 import { resolve as resolvePath } from 'node:path';
-import { LedgerError } from './errors.ts';
+import { describeValue, LedgerError } from './errors.ts';
 import { createHash } from 'node:crypto';
 import {
   DEFAULT_STREAM,
@@ -19,7 +19,7 @@ import {
 } from './event.ts';
 import { resolveOptions, type LedgerOptions, type Logger, type ResolvedOptions } from './options.ts';
 import { LedgerReader } from './reader.ts';
-import type { WitnessSignature } from './signing.ts';
+import { checkWitnesses, type WitnessSignature } from './signing.ts';
 import { validatePayload } from './standard-schema.ts';
 import { SubscriptionHub, type SubscribeOptions, type Subscription, type SubscriptionHandler, type SubscriptionStream } from './subscription.ts';
 import { verifyLedgerFile, type VerifyOptions, type VerifyResult } from './verify.ts';
@@ -542,7 +542,7 @@ export class Ledger extends EventEmitter<LedgerEvents> {
     const keyId = options.keyId ?? createHash('sha256').update(publicKey).digest('hex').slice(0, 16);
     requireText('keyId', keyId);
     const role = options.role ?? 'agent';
-    if (role !== 'agent' && role !== 'witness') throw new RangeError(`role must be 'agent' or 'witness', got ${String(role)}`);
+    if (role !== 'agent' && role !== 'witness') throw new RangeError(`role must be 'agent' or 'witness', got ${describeValue(role)}`);
     return this.#appendSystem(systemEvent('$agents', 'stele.agent_key_registered', { agentId, keyId, publicKey, role }));
   }
 
@@ -603,12 +603,9 @@ export class Ledger extends EventEmitter<LedgerEvents> {
    */
   async clearHalt(ceremony: { reason: string; witnesses: WitnessSignature[] }): Promise<AppendResult> {
     this.#assertOpen();
-    if (typeof ceremony?.reason !== 'string' || !Array.isArray(ceremony.witnesses)) {
-      throw new TypeError('clearHalt takes { reason: string, witnesses: WitnessSignature[] }');
-    }
+    const witnesses = checkWitnesses('clearHalt', ceremony);
     const state = this.#reader.haltState();
     if (!state.halt) throw LedgerError.of('NOT_HALTED');
-    const witnesses = ceremony.witnesses.map((w) => ({ witnessId: String(w?.witnessId), signature: String(w?.signature) }));
     return this.#appendSystem(
       systemEvent('$halt', 'stele.halt_cleared', { reason: ceremony.reason, haltSequence: state.halt.sequence, witnesses }),
     );
@@ -724,7 +721,7 @@ export class Ledger extends EventEmitter<LedgerEvents> {
     if (typeof options !== 'object' || options === null) return Promise.reject(new TypeError('close takes { timeoutMs? }'));
     const timeoutMs = options.timeoutMs ?? 2_000;
     if (typeof timeoutMs !== 'number' || !Number.isFinite(timeoutMs) || timeoutMs < 0) {
-      return Promise.reject(new RangeError(`timeoutMs must be a number >= 0, got ${String(timeoutMs)}`));
+      return Promise.reject(new RangeError(`timeoutMs must be a number >= 0, got ${describeValue(timeoutMs)}`));
     }
     this.#closing ??= (async () => {
       const deadline = Date.now() + timeoutMs;

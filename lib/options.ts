@@ -3,6 +3,7 @@
  * naming the option and the fix), and the frozen, fully resolved config the rest of Stele uses.
  */
 
+import { describeValue } from './errors.ts';
 import type { Replicator } from './replication/replicator.ts';
 import { isStandardSchema, type StandardSchemaV1 } from './standard-schema.ts';
 
@@ -150,7 +151,7 @@ export function resolveOptions(options: LedgerOptions | undefined): ResolvedOpti
   // Phase 1: shape.
   if (options === undefined) return DEFAULTS;
   if (typeof options !== 'object' || options === null || Array.isArray(options)) {
-    throw new TypeError(`openLedger options must be an object, got ${describe(options)}`);
+    throw new TypeError(`openLedger options must be an object, got ${describeValue(options)}`);
   }
   for (const key of Object.keys(options)) {
     if (!KNOWN.has(key)) {
@@ -169,15 +170,15 @@ export function resolveOptions(options: LedgerOptions | undefined): ResolvedOpti
   if (given.maxEventBytes !== undefined) resolved.maxEventBytes = positiveInteger('maxEventBytes', given.maxEventBytes);
   if (given.driftThresholdMs !== undefined) resolved.driftThresholdMs = positiveInteger('driftThresholdMs', given.driftThresholdMs);
   if (given.requireSignatures !== undefined) {
-    if (typeof given.requireSignatures !== 'boolean') throw new TypeError(`requireSignatures must be a boolean, got ${describe(given.requireSignatures)}`);
+    if (typeof given.requireSignatures !== 'boolean') throw new TypeError(`requireSignatures must be a boolean, got ${describeValue(given.requireSignatures)}`);
     resolved.requireSignatures = given.requireSignatures;
   }
   if (given.readonly !== undefined) {
-    if (typeof given.readonly !== 'boolean') throw new TypeError(`readonly must be a boolean, got ${describe(given.readonly)}`);
+    if (typeof given.readonly !== 'boolean') throw new TypeError(`readonly must be a boolean, got ${describeValue(given.readonly)}`);
     resolved.readonly = given.readonly;
   }
   if (given.startupVerifyRows !== undefined) {
-    if (typeof given.startupVerifyRows !== 'number') throw new TypeError(`startupVerifyRows must be an integer >= 0, got ${describe(given.startupVerifyRows)}`);
+    if (typeof given.startupVerifyRows !== 'number') throw new TypeError(`startupVerifyRows must be an integer >= 0, got ${describeValue(given.startupVerifyRows)}`);
     if (!Number.isSafeInteger(given.startupVerifyRows) || given.startupVerifyRows < 0) {
       throw new RangeError(`startupVerifyRows must be an integer >= 0, got ${given.startupVerifyRows}`);
     }
@@ -192,14 +193,14 @@ export function resolveOptions(options: LedgerOptions | undefined): ResolvedOpti
   }
   if (given.onInconsistency !== undefined) resolved.onInconsistency = oneOf('onInconsistency', given.onInconsistency, ['fail', 'halt']);
   if (given.allowDegraded !== undefined) {
-    if (typeof given.allowDegraded !== 'boolean') throw new TypeError(`allowDegraded must be a boolean, got ${describe(given.allowDegraded)}`);
+    if (typeof given.allowDegraded !== 'boolean') throw new TypeError(`allowDegraded must be a boolean, got ${describeValue(given.allowDegraded)}`);
     resolved.allowDegraded = given.allowDegraded;
   }
   if (given.maxRestarts !== undefined) resolved.maxRestarts = nonNegativeInteger('maxRestarts', given.maxRestarts);
   if (given.restartWindowMs !== undefined) resolved.restartWindowMs = positiveInteger('restartWindowMs', given.restartWindowMs);
   if (given.retry !== undefined) {
     const retry = given.retry as Record<string, unknown> | null;
-    if (typeof retry !== 'object' || retry === null) throw new TypeError(`retry must be { attempts?, delayMs? }, got ${describe(retry)}`);
+    if (typeof retry !== 'object' || retry === null) throw new TypeError(`retry must be { attempts?, delayMs? }, got ${describeValue(retry)}`);
     for (const key of Object.keys(retry)) if (key !== 'attempts' && key !== 'delayMs') throw new TypeError(`Unknown option "retry.${key}"; known: attempts, delayMs`);
     resolved.retry = Object.freeze({
       attempts: retry.attempts === undefined ? DEFAULTS.retry.attempts : nonNegativeInteger('retry.attempts', retry.attempts),
@@ -215,7 +216,7 @@ export function resolveOptions(options: LedgerOptions | undefined): ResolvedOpti
   if (given.eventTypes !== undefined) {
     const types = given.eventTypes as Record<string, unknown> | null;
     if (typeof types !== 'object' || types === null || Array.isArray(types)) {
-      throw new TypeError(`eventTypes must map each type to a Standard Schema or true, got ${describe(types)}`);
+      throw new TypeError(`eventTypes must map each type to a Standard Schema or true, got ${describeValue(types)}`);
     }
     if (Object.keys(types).length === 0) throw new RangeError('eventTypes must list at least one type; omit it to accept any type');
     for (const [type, schema] of Object.entries(types)) {
@@ -232,7 +233,7 @@ export function resolveOptions(options: LedgerOptions | undefined): ResolvedOpti
 }
 
 function replicasOf(value: unknown, readonly: boolean): readonly Replicator[] {
-  if (!Array.isArray(value)) throw new TypeError(`replicas must be an array of replicators, got ${describe(value)}`);
+  if (!Array.isArray(value)) throw new TypeError(`replicas must be an array of replicators, got ${describeValue(value)}`);
   if (readonly && value.length > 0) throw new TypeError('replicas need a writer; a readonly ledger cannot replicate');
   const ids = new Set<string>();
   for (const [index, replicator] of value.entries()) {
@@ -248,25 +249,20 @@ function replicasOf(value: unknown, readonly: boolean): readonly Replicator[] {
 }
 
 function oneOf<T extends string>(name: string, value: unknown, allowed: readonly T[]): T {
-  if (typeof value !== 'string') throw new TypeError(`${name} must be one of ${allowed.map((a) => `'${a}'`).join(', ')}, got ${describe(value)}`);
+  if (typeof value !== 'string') throw new TypeError(`${name} must be one of ${allowed.map((a) => `'${a}'`).join(', ')}, got ${describeValue(value)}`);
   if (!allowed.includes(value as T)) throw new RangeError(`${name} must be one of ${allowed.map((a) => `'${a}'`).join(', ')}, got '${value}'`);
   return value as T;
 }
 
 function positiveInteger(name: string, value: unknown): number {
-  if (typeof value !== 'number') throw new TypeError(`${name} must be a positive integer, got ${describe(value)}`);
+  if (typeof value !== 'number') throw new TypeError(`${name} must be a positive integer, got ${describeValue(value)}`);
   if (!Number.isSafeInteger(value) || value <= 0) throw new RangeError(`${name} must be a positive integer, got ${value}`);
   return value;
 }
 
 function nonNegativeInteger(name: string, value: unknown): number {
-  if (typeof value !== 'number') throw new TypeError(`${name} must be an integer >= 0, got ${describe(value)}`);
+  if (typeof value !== 'number') throw new TypeError(`${name} must be an integer >= 0, got ${describeValue(value)}`);
   if (!Number.isSafeInteger(value) || value < 0) throw new RangeError(`${name} must be an integer >= 0, got ${value}`);
   return value;
 }
 
-function describe(value: unknown): string {
-  if (value === null) return 'null';
-  if (Array.isArray(value)) return 'an array';
-  return typeof value === 'string' ? `'${value}'` : typeof value;
-}

@@ -103,6 +103,30 @@ export interface WitnessSignature {
   signature: string;
 }
 
+/** A quorum is a handful of witnesses; a list longer than this is a mistake, not a ceremony. */
+const MAX_WITNESSES = 64;
+
+/**
+ * The witness list of a ceremony, checked for shape on the caller's thread (the trigger checks
+ * every signature): an array of at most 64 `{ witnessId, signature }` strings.
+ * @internal
+ */
+export function checkWitnesses(method: string, ceremony: { reason?: unknown; witnesses?: unknown }): WitnessSignature[] {
+  const usage = `${method} takes { reason: string, witnesses: WitnessSignature[] }`;
+  if (typeof ceremony !== 'object' || ceremony === null || typeof ceremony.reason !== 'string') throw new TypeError(usage);
+  const witnesses = ceremony.witnesses;
+  if (!Array.isArray(witnesses)) throw new TypeError(usage);
+  if (witnesses.length > MAX_WITNESSES) {
+    throw new RangeError(`${method}: at most ${MAX_WITNESSES} witnesses, got ${witnesses.length}`);
+  }
+  return Array.from(witnesses, (witness: Partial<WitnessSignature> | undefined, index) => {
+    if (typeof witness?.witnessId !== 'string' || typeof witness.signature !== 'string') {
+      throw new TypeError(`${method}: witnesses[${index}] must be { witnessId: string, signature: string }`);
+    }
+    return { witnessId: witness.witnessId, signature: witness.signature };
+  });
+}
+
 /**
  * The bytes each witness signs to clear the halt at `haltSequence` (see FORMAT.md, "Ceremonies").
  *

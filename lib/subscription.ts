@@ -27,7 +27,7 @@ import type Database from 'better-sqlite3';
 import { watch, type FSWatcher } from 'node:fs';
 import { basename, dirname } from 'node:path';
 import { EVENT_COLUMNS, type EventRow } from './chain.ts';
-import { LedgerError } from './errors.ts';
+import { describeValue, LedgerError } from './errors.ts';
 import type { LedgerEvent } from './event.ts';
 import type { Ledger } from './ledger.ts';
 import { openReadConnection } from './native-sql.ts';
@@ -215,7 +215,7 @@ export class SubscriptionHub {
 
   subscribe(options: SubscribeOptions | undefined, handler: SubscriptionHandler | undefined): Subscription | SubscriptionStream {
     if (handler !== undefined && typeof handler !== 'function') {
-      throw new TypeError(`subscribe's handler must be a function, got ${describe(handler)}; omit it to iterate instead`);
+      throw new TypeError(`subscribe's handler must be a function, got ${describeValue(handler)}; omit it to iterate instead`);
     }
     const resolved = resolveSubscribeOptions(options);
     if (this.#closed) throw LedgerError.of('LEDGER_CLOSED', { path: this.#path });
@@ -482,7 +482,7 @@ class LiveSubscription implements Subscription, SubscriptionStream {
 function resolveSubscribeOptions(options: SubscribeOptions | undefined): ResolvedSubscribeOptions {
   if (options === undefined) options = {};
   if (typeof options !== 'object' || options === null || Array.isArray(options)) {
-    throw new TypeError(`subscribe options must be an object, got ${describe(options)}`);
+    throw new TypeError(`subscribe options must be an object, got ${describeValue(options)}`);
   }
   for (const key of Object.keys(options)) {
     if (!KNOWN_OPTIONS.includes(key)) {
@@ -496,22 +496,22 @@ function resolveSubscribeOptions(options: SubscribeOptions | undefined): Resolve
   let streamId: string | null = null;
   if (options.streamId !== undefined) {
     if (typeof options.streamId !== 'string' || options.streamId.length === 0) {
-      throw new TypeError(`streamId must be a non-empty string, got ${describe(options.streamId)}`);
+      throw new TypeError(`streamId must be a non-empty string, got ${describeValue(options.streamId)}`);
     }
     streamId = options.streamId;
   }
   let typesJson: string | null = null;
   if (options.types !== undefined) {
     const types: unknown = options.types;
-    if (!Array.isArray(types)) throw new TypeError(`types must be an array of non-empty strings, got ${describe(types)}`);
+    if (!Array.isArray(types)) throw new TypeError(`types must be an array of non-empty strings, got ${describeValue(types)}`);
     types.forEach((type: unknown, index) => {
-      if (typeof type !== 'string' || type.length === 0) throw new TypeError(`types[${index}] must be a non-empty string, got ${describe(type)}`);
+      if (typeof type !== 'string' || type.length === 0) throw new TypeError(`types[${index}] must be a non-empty string, got ${describeValue(type)}`);
     });
     if (types.length === 0) throw new RangeError('types must list at least one type; omit it to receive every type');
     typesJson = JSON.stringify(types);
   }
   if (options.onCaughtUp !== undefined && typeof options.onCaughtUp !== 'function') {
-    throw new TypeError(`onCaughtUp must be a function, got ${describe(options.onCaughtUp)}`);
+    throw new TypeError(`onCaughtUp must be a function, got ${describeValue(options.onCaughtUp)}`);
   }
   return Object.freeze({
     from,
@@ -527,15 +527,10 @@ function resolveSubscribeOptions(options: SubscribeOptions | undefined): Resolve
 }
 
 function integer(name: string, value: unknown, min: number, max: number): number {
-  if (typeof value !== 'number') throw new TypeError(`${name} must be an integer, got ${describe(value)}`);
+  if (typeof value !== 'number') throw new TypeError(`${name} must be an integer, got ${describeValue(value)}`);
   if (!Number.isSafeInteger(value) || value < min || value > max) {
     throw new RangeError(`${name} must be an integer from ${min} to ${max}, got ${value}`);
   }
   return value;
 }
 
-function describe(value: unknown): string {
-  if (value === null) return 'null';
-  if (Array.isArray(value)) return 'an array';
-  return typeof value === 'string' ? `'${value}'` : typeof value;
-}

@@ -6,6 +6,7 @@ import { availableParallelism } from 'node:os';
 import Database from 'better-sqlite3';
 import { Piscina } from 'piscina';
 import { GENESIS_HASH } from './codec.ts';
+import { describeValue } from './errors.ts';
 import type { RangeResult, RangeTask, VerifyFault } from './verify-worker.ts';
 import { workerScript } from './worker-script.ts';
 
@@ -234,7 +235,7 @@ function missingAfterHead(head: number, from: number): VerifyFault {
 
 function requireSequence(name: string, value: unknown): asserts value is number {
   if (typeof value !== 'number' || !Number.isSafeInteger(value) || value < 1) {
-    throw new RangeError(`${name} must be a positive integer, got ${String(value)}`);
+    throw new RangeError(`${name} must be a positive integer, got ${describeValue(value)}`);
   }
 }
 

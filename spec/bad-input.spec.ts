@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
 import { describe, test } from 'node:test';
-import { openLedger, type LedgerError } from '../lib/index.ts';
+import { generateAgentKeyPair, openLedger, witnessClearHalt, type LedgerError } from '../lib/index.ts';
 import { chainOf, createLedger, tempLedgerPath } from './helpers/temp-ledger.ts';
 
 function invalid(field: string, extra: Record<string, unknown> = {}) {
@@ -114,6 +114,34 @@ describe('bad input fails that request only', () => {
     assert.throws(() => ledger.readAll({ from: 1.5 }), RangeError);
     assert.throws(() => ledger.readStream(7 as never), TypeError);
     await assert.rejects(ledger.appendBatch('nope' as never), TypeError);
+  });
+
+  test('a bad value is described in the error, never stringified: an array of length 2^32 - 1 costs nothing', async (t) => {
+    const ledger = await createLedger(t, { durability: 'normal' });
+    const huge = () => Object.assign([1], { length: 2 ** 32 - 1 });
+    const started = performance.now();
+    await assert.rejects(ledger.verify({ rangeSize: huge() as never }), { name: 'RangeError', message: 'rangeSize must be a positive integer, got an array' });
+    await assert.rejects(ledger.verify({ from: huge() as never }), { name: 'RangeError', message: 'from must be a positive integer, got an array' });
+    await assert.rejects(ledger.close({ timeoutMs: huge() as never }), { name: 'RangeError', message: 'timeoutMs must be a number >= 0, got an array' });
+    await assert.rejects(ledger.append({ type: 't', expectedVersion: huge() as never }), invalid('expectedVersion', { value: 'an array' }));
+    await assert.rejects(ledger.registerAgentKey('bot', 'key', { role: huge() as never }), { name: 'RangeError', message: "role must be 'agent' or 'witness', got an array" });
+    await assert.rejects(ledger.append({ type: 'm', payload: new Map([[{ id: 7 }, () => 1]]) }), invalid('payload', { path: 'payload.get(an object)' }));
+    await assert.rejects(ledger.append({ type: 'm', payload: new Map([[huge(), 1]]) }), (err: LedgerError) => err.code === 'EVENT_TOO_LARGE');
+    // Ceremony witness lists: checked for shape (at most 64 entries of two strings) before use.
+    const keys = { alice: generateAgentKeyPair(), bob: generateAgentKeyPair() };
+    for (const [name, pair] of Object.entries(keys)) await ledger.registerAgentKey(name, pair.publicKey, { role: 'witness' });
+    await ledger.halt('maintenance');
+    await assert.rejects(ledger.clearHalt({ reason: 'ok', witnesses: huge() as never }), { name: 'RangeError', message: `clearHalt: at most 64 witnesses, got ${2 ** 32 - 1}` });
+    await assert.rejects(ledger.clearHalt({ reason: 'ok', witnesses: [{ witnessId: huge(), signature: 'x' }] as never }), {
+      name: 'TypeError',
+      message: 'clearHalt: witnesses[0] must be { witnessId: string, signature: string }',
+    });
+    assert.ok(performance.now() - started < 10_000, 'every refusal came at once');
+    // The ledger is intact and the ceremony still works.
+    const { halt } = ledger.haltState();
+    await ledger.clearHalt({ reason: 'ok', witnesses: Object.entries(keys).map(([name, pair]) => witnessClearHalt(halt!, 'ok', name, pair.secretKey)) });
+    assert.equal((await ledger.append({ type: 'after' })).sequence, ledger.maxSequence());
+    assert.equal(chainOf(ledger.path).ok, true);
   });
 
   test('bad options throw before anything is opened', async (t) => {

@@ -283,6 +283,15 @@ test('promotion is a witnessed ceremony: refused without a quorum, then the copy
   const subject = replicaInfo(copy);
   const reason = 'primary disk failed';
   await assert.rejects(promoteReplica(copy, { reason, witnesses: [] }), (error) => codeOf(error) === 'CEREMONY_REFUSED');
+  // A witness list is checked for shape before anything is read or written.
+  await assert.rejects(promoteReplica(copy, { reason, witnesses: Object.assign([], { length: 2 ** 32 - 1 }) }), {
+    name: 'RangeError',
+    message: `promoteReplica: at most 64 witnesses, got ${2 ** 32 - 1}`,
+  });
+  await assert.rejects(promoteReplica(copy, { reason, witnesses: [{ witnessId: 'alice' }] as never }), {
+    name: 'TypeError',
+    message: 'promoteReplica: witnesses[0] must be { witnessId: string, signature: string }',
+  });
   await assert.rejects(
     promoteReplica(copy, { reason, witnesses: [witnessPromotion(subject, reason, 'alice', alice.secretKey)] }),
     (error) => codeOf(error) === 'CEREMONY_REFUSED',

@@ -293,7 +293,7 @@ describe('failures', () => {
       [{ streamId: '' }, undefined, 'TypeError', "streamId must be a non-empty string, got ''"],
       [{ types: [] }, undefined, 'RangeError', 'types must list at least one type; omit it to receive every type'],
       [{ types: 'x' }, undefined, 'TypeError', "types must be an array of non-empty strings, got 'x'"],
-      [{ types: ['x', 3] }, undefined, 'TypeError', 'types[1] must be a non-empty string, got number'],
+      [{ types: ['x', 3] }, undefined, 'TypeError', 'types[1] must be a non-empty string, got 3'],
       [{ batchSize: 10_001 }, undefined, 'RangeError', 'batchSize must be an integer from 1 to 10000, got 10001'],
       [{ pollIntervalMs: 1 }, undefined, 'RangeError', 'pollIntervalMs must be an integer from 10 to 2147483647, got 1'],
       [{ onCaughtUp: 'yes' }, undefined, 'TypeError', "onCaughtUp must be a function, got 'yes'"],

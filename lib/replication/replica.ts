@@ -10,7 +10,7 @@ import { systemEvent } from '../event.ts';
 import { openLedger, type Ledger } from '../ledger.ts';
 import { APPEND_SQL, appendArgs, parseRaised } from '../native-sql.ts';
 import type { LedgerOptions } from '../options.ts';
-import type { WitnessSignature } from '../signing.ts';
+import { checkWitnesses, type WitnessSignature } from '../signing.ts';
 import { verifyLedgerFile } from '../verify.ts';
 import { openForAppend, readReplicaState, ReplicaFile, type Head } from './replica-file.ts';
 import type { ReplicationReceipt } from './replicator.ts';
@@ -143,9 +143,7 @@ export interface PromotionCeremony {
  */
 export async function promoteReplica(path: string, ceremony: PromotionCeremony): Promise<Head> {
   const absolute = requireLedgerFile('path', path);
-  if (typeof ceremony !== 'object' || ceremony === null || typeof ceremony.reason !== 'string' || !Array.isArray(ceremony.witnesses)) {
-    throw new TypeError('promoteReplica takes { reason: string, witnesses: WitnessSignature[] }');
-  }
+  const witnesses = checkWitnesses('promoteReplica', ceremony);
   const info = replicaInfo(absolute);
   if (info.promoted) throw LedgerError.of('NOT_A_REPLICA', { path: absolute, promoted: true });
   const check = await verifyLedgerFile(absolute);
@@ -159,7 +157,7 @@ export async function promoteReplica(path: string, ceremony: PromotionCeremony):
       headSequence: state.head.sequence,
       headHash: state.head.contentHash,
       reason: ceremony.reason,
-      witnesses: ceremony.witnesses,
+      witnesses,
     });
     try {
       db.prepare(APPEND_SQL).run(...appendArgs(event));
