@@ -155,7 +155,15 @@ function assertEncodable(value: unknown, path: string, depth: number, ancestors:
       // `i in value` is false for a hole, which JSON would turn into null.
       if (!assertEncodable(value[i], `${path}[${i}]`, depth + 1, ancestors, maxBytes) || !(i in value)) plain = false;
     }
-  } else if (value instanceof Date || value instanceof RegExp || value instanceof Error || ArrayBuffer.isView(value)) {
+  } else if (value instanceof DataView) {
+    // superjson would store it as {}: refused rather than silently emptied.
+    throw new UnencodableValueError('a DataView cannot be stored (store a typed array)', path);
+  } else if (ArrayBuffer.isView(value)) {
+    // A typed array of n elements is a JSON array of n numbers: at least 2n + 1 bytes.
+    const length = (value as unknown as ArrayLike<unknown>).length;
+    if (2 * length + 1 > maxBytes) throw new ValueTooLargeError(2 * length + 1, path);
+    plain = false;
+  } else if (value instanceof Date || value instanceof RegExp || value instanceof Error) {
     plain = false;
   } else {
     const prototype: unknown = Object.getPrototypeOf(value);

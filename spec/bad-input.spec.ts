@@ -42,6 +42,13 @@ describe('bad input fails that request only', () => {
       assert.equal(err.details.index, 1);
       return true;
     });
+    // A typed array is judged by its length too, before superjson converts it element by element.
+    await assert.rejects(ledger.append({ type: 'bytes', payload: { image: new Uint8Array(50_000_000) } }), (err: LedgerError) => {
+      assert.equal(err.code, 'EVENT_TOO_LARGE');
+      assert.equal(err.details.path, 'payload.image');
+      assert.equal(err.details.size, 100_000_001);
+      return true;
+    });
     assert.ok(performance.now() - started < 5_000, 'refused without walking 2^32 indexes');
     assert.equal((await ledger.append({ type: 'small', payload: [1, 2] })).sequence, 1);
   });
@@ -77,6 +84,8 @@ describe('bad input fails that request only', () => {
     await assert.rejects(ledger.append({ type: 's', payload: [1, Symbol('x')] }), invalid('payload', { path: 'payload[1]' }));
     await assert.rejects(ledger.append({ type: 'c', payload: cycle }), invalid('payload', { path: 'payload.self' }));
     await assert.rejects(ledger.append({ type: 'm', metadata: new Map([['k', () => 0]]) }), invalid('metadata'));
+    // superjson would store a DataView as {}: refused, not emptied.
+    await assert.rejects(ledger.append({ type: 'd', payload: { view: new DataView(new ArrayBuffer(8)) } }), invalid('payload', { path: 'payload.view' }));
     let deep: unknown = 'bottom';
     for (let i = 0; i < 1000; i++) deep = [deep];
     await assert.rejects(ledger.append({ type: 'deep', payload: deep }), invalid('payload'));
