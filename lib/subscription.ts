@@ -504,9 +504,11 @@ function resolveSubscribeOptions(options: SubscribeOptions | undefined): Resolve
   if (options.types !== undefined) {
     const types: unknown = options.types;
     if (!Array.isArray(types)) throw new TypeError(`types must be an array of non-empty strings, got ${describeValue(types)}`);
-    types.forEach((type: unknown, index) => {
+    // Every index, holes included: forEach would skip holes, and walk a length set to 2^32 - 1.
+    for (let index = 0; index < types.length; index++) {
+      const type: unknown = types[index];
       if (typeof type !== 'string' || type.length === 0) throw new TypeError(`types[${index}] must be a non-empty string, got ${describeValue(type)}`);
-    });
+    }
     if (types.length === 0) throw new RangeError('types must list at least one type; omit it to receive every type');
     typesJson = JSON.stringify(types);
   }

@@ -294,6 +294,7 @@ describe('failures', () => {
       [{ types: [] }, undefined, 'RangeError', 'types must list at least one type; omit it to receive every type'],
       [{ types: 'x' }, undefined, 'TypeError', "types must be an array of non-empty strings, got 'x'"],
       [{ types: ['x', 3] }, undefined, 'TypeError', 'types[1] must be a non-empty string, got 3'],
+      [{ types: Object.assign(['x'], { length: 2 ** 32 - 1 }) }, undefined, 'TypeError', 'types[1] must be a non-empty string, got undefined'],
       [{ batchSize: 10_001 }, undefined, 'RangeError', 'batchSize must be an integer from 1 to 10000, got 10001'],
       [{ pollIntervalMs: 1 }, undefined, 'RangeError', 'pollIntervalMs must be an integer from 10 to 2147483647, got 1'],
       [{ onCaughtUp: 'yes' }, undefined, 'TypeError', "onCaughtUp must be a function, got 'yes'"],
@@ -301,7 +302,7 @@ describe('failures', () => {
       [{}, 'handler', 'TypeError', "subscribe's handler must be a function, got 'handler'; omit it to iterate instead"],
     ];
     for (const [options, handler, name, message] of cases) {
-      assert.throws(() => ledger.subscribe(options as never, handler as never), { name, message }, JSON.stringify(options));
+      assert.throws(() => ledger.subscribe(options as never, handler as never), { name, message }, message);
     }
     const withHandler = ledger.subscribe({}, () => {});
     assert.throws(() => (withHandler as unknown as AsyncIterable<unknown>)[Symbol.asyncIterator](), {
