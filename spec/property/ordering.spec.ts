@@ -6,33 +6,12 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import fc from 'fast-check';
-import { openLedger, type AppendInput, type LedgerError } from '../../lib/index.ts';
+import { openLedger } from '../../lib/index.ts';
+import { assertOutcome, inputsOf, issue, opArbitrary } from '../helpers/append-ops.ts';
 import { chainOf, tempDir } from '../helpers/temp-ledger.ts';
 import { join } from 'node:path';
 
-type Failure = 'none' | 'wrong_version' | 'too_large' | 'duplicate_id' | 'duplicate_in_batch';
-
-interface Op {
-  batch: number; // 0 = single append, otherwise batch size
-  stream: string;
-  failure: Failure;
-}
-
-const EXPECTED_CODE: Record<Exclude<Failure, 'none'>, string> = {
-  wrong_version: 'WRONG_EXPECTED_VERSION',
-  too_large: 'EVENT_TOO_LARGE',
-  duplicate_id: 'DUPLICATE_EVENT_ID',
-  duplicate_in_batch: 'DUPLICATE_EVENT_ID',
-};
-
-const op: fc.Arbitrary<Op> = fc.record({
-  batch: fc.oneof(fc.constant(0), fc.integer({ min: 1, max: 6 })),
-  stream: fc.constantFrom('a', 'b', 'c', 'd'),
-  failure: fc.oneof(
-    { weight: 6, arbitrary: fc.constant<Failure>('none') },
-    { weight: 1, arbitrary: fc.constantFrom<Failure>('wrong_version', 'too_large', 'duplicate_id', 'duplicate_in_batch') },
-  ),
-});
+const op = opArbitrary({ maxBatch: 6, streams: ['a', 'b', 'c', 'd'], failures: ['wrong_version', 'too_large', 'duplicate_id', 'duplicate_in_batch'], okWeight: 6 });
 
 /** Ops split into groups: a group is issued in one tick (concurrently), groups one after another. */
 const scenario = fc.record({
@@ -41,34 +20,6 @@ const scenario = fc.record({
 });
 
 const MAX_EVENT_BYTES = 512;
-
-function inputsOf(o: Op, id: string): AppendInput[] {
-  const count = Math.max(1, o.batch);
-  const inputs: AppendInput[] = Array.from({ length: count }, (_, i) => ({
-    type: 'prop',
-    streamId: o.stream,
-    eventId: `${id}-${i}`,
-    payload: { id, i },
-  }));
-  const first = inputs[0]!;
-  const last = inputs.at(-1)!;
-  switch (o.failure) {
-    case 'wrong_version':
-      last.expectedVersion = 1_000_000;
-      break;
-    case 'too_large':
-      last.payload = 'x'.repeat(MAX_EVENT_BYTES);
-      break;
-    case 'duplicate_id':
-      // Same id as the anchor event, different content.
-      last.eventId = 'anchor';
-      break;
-    case 'duplicate_in_batch':
-      inputs.push({ ...first, payload: 'copy' });
-      break;
-  }
-  return inputs;
-}
 
 test('concurrent appends and batches commit gap-free, ordered and linked; failures leave nothing', async (t) => {
   const dir = tempDir(t);
@@ -85,22 +36,19 @@ test('concurrent appends and batches commit gap-free, ordered and linked; failur
         for (const group of groups) {
           const issued = group.map((o) => {
             const id = `op${opIndex++}`;
-            const inputs = inputsOf(o, id);
-            const promise = o.batch === 0 && inputs.length === 1 ? ledger.append(inputs[0]!).then((r) => [r]) : ledger.appendBatch(inputs);
-            return { o, inputs, promise };
+            const inputs = inputsOf(o, id, { tooLargeBytes: MAX_EVENT_BYTES });
+            return { o, inputs, promise: issue(ledger, o, inputs) };
           });
           const settled = await Promise.allSettled(issued.map((i) => i.promise));
           settled.forEach((outcome, k) => {
             const { o, inputs } = issued[k]!;
+            assertOutcome(o, outcome);
             if (o.failure === 'none') {
-              assert.equal(outcome.status, 'fulfilled', `op ${JSON.stringify(o)} failed: ${String((outcome as PromiseRejectedResult).reason)}`);
               const results = (outcome as PromiseFulfilledResult<{ sequence: number; eventId: string }[]>).value;
               // A batch occupies consecutive sequences.
               results.forEach((r, i) => assert.equal(r.sequence, results[0]!.sequence + i));
               for (const input of inputs) committedIds.add(input.eventId!);
             } else {
-              assert.equal(outcome.status, 'rejected', `op ${JSON.stringify(o)} should have failed`);
-              assert.equal(((outcome as PromiseRejectedResult).reason as LedgerError).code, EXPECTED_CODE[o.failure]);
               for (const input of inputs) if (input.eventId !== 'anchor') failedIds.add(input.eventId!);
             }
           });

@@ -9,30 +9,11 @@ import assert from 'node:assert/strict';
 import { join } from 'node:path';
 import { test } from 'node:test';
 import fc from 'fast-check';
-import { openLedger, type AppendInput, type LedgerError, type LedgerEvent, type SubscriptionItem } from '../../lib/index.ts';
+import { openLedger, type LedgerEvent, type SubscriptionItem } from '../../lib/index.ts';
+import { assertOutcome, inputsOf, issue, opArbitrary } from '../helpers/append-ops.ts';
 import { tempDir } from '../helpers/temp-ledger.ts';
 
-type Failure = 'none' | 'wrong_version' | 'duplicate_id';
-
-interface Op {
-  batch: number; // 0 = single append, otherwise batch size
-  stream: string;
-  failure: Failure;
-}
-
-const EXPECTED_CODE: Record<Exclude<Failure, 'none'>, string> = {
-  wrong_version: 'WRONG_EXPECTED_VERSION',
-  duplicate_id: 'DUPLICATE_EVENT_ID',
-};
-
-const op: fc.Arbitrary<Op> = fc.record({
-  batch: fc.oneof(fc.constant(0), fc.integer({ min: 1, max: 8 })),
-  stream: fc.constantFrom('a', 'b', 'c'),
-  failure: fc.oneof(
-    { weight: 5, arbitrary: fc.constant<Failure>('none') },
-    { weight: 1, arbitrary: fc.constantFrom<Failure>('wrong_version', 'duplicate_id') },
-  ),
-});
+const op = opArbitrary({ maxBatch: 8, streams: ['a', 'b', 'c'], failures: ['wrong_version', 'duplicate_id'], okWeight: 5 });
 
 const scenario = fc.record({
   /** Events committed before anyone subscribes (after the anchor). */
@@ -47,20 +28,6 @@ const scenario = fc.record({
   delays: fc.array(fc.integer({ min: 0, max: 3 }), { minLength: 1, maxLength: 8 }),
   filterStream: fc.constantFrom('a', 'b', 'c'),
 });
-
-function inputsOf(o: Op, id: string): AppendInput[] {
-  const inputs: AppendInput[] = Array.from({ length: Math.max(1, o.batch) }, (_, i) => ({
-    type: i % 2 === 0 ? 'even' : 'odd',
-    streamId: o.stream,
-    eventId: `${id}-${i}`,
-    payload: { id, i },
-  }));
-  const last = inputs.at(-1)!;
-  if (o.failure === 'wrong_version') last.expectedVersion = 1_000_000;
-  // The anchor's id with other content: DUPLICATE_EVENT_ID, the whole request fails.
-  if (o.failure === 'duplicate_id') last.eventId = 'anchor';
-  return inputs;
-}
 
 /** Items a subscription delivered; `caughtUp` and `ended` resolve on the marker and on the end event. */
 function recorder(): { items: SubscriptionItem[]; push: (item: SubscriptionItem) => void; caughtUp: Promise<void>; ended: Promise<void> } {
@@ -144,20 +111,11 @@ test('subscribers see exactly the committed events, in order, once, whatever the
         let opIndex = 0;
         for (const group of groups) {
           const issued = group.map((o) => {
-            const inputs = inputsOf(o, `op${opIndex++}`);
-            const promise = o.batch === 0 ? ledger.append(inputs[0]!).then((r) => [r]) : ledger.appendBatch(inputs);
-            return { o, promise };
+            const inputs = inputsOf(o, `op${opIndex++}`, { typeOf: (i) => (i % 2 === 0 ? 'even' : 'odd') });
+            return { o, promise: issue(ledger, o, inputs) };
           });
           const settled = await Promise.allSettled(issued.map((i) => i.promise));
-          settled.forEach((outcome, k) => {
-            const { o } = issued[k]!;
-            if (o.failure === 'none') {
-              assert.equal(outcome.status, 'fulfilled', String((outcome as PromiseRejectedResult).reason));
-            } else {
-              assert.equal(outcome.status, 'rejected');
-              assert.equal(((outcome as PromiseRejectedResult).reason as LedgerError).code, EXPECTED_CODE[o.failure]);
-            }
-          });
+          settled.forEach((outcome, k) => assertOutcome(issued[k]!.o, outcome));
         }
         const end = await ledger.append({ type: 'end', eventId: END, streamId: filterStream });
         // Each ends on the end event, or when the guard closes the ledger.
