@@ -148,6 +148,17 @@ async function buildSmallLedger(path: string): Promise<AppendResult[]> {
   }
 }
 
+/** A ledger of one event, then halted with the reason 'disk check'; returns the halt event. */
+async function buildHaltedLedger(path: string): Promise<AppendResult> {
+  const ledger = await openLedger(path);
+  try {
+    await ledger.append({ type: 'tick' });
+    return await ledger.halt('disk check');
+  } finally {
+    await ledger.close();
+  }
+}
+
 describe('stele command line', { concurrency: true }, () => {
   before(() => {
     built = buildPackage();
@@ -277,10 +288,7 @@ describe('stele command line', { concurrency: true }, () => {
 
     test('a halted ledger says so in stats', async (t) => {
       const path = join(tempDir(t), 'halted.db');
-      const ledger = await openLedger(path);
-      await ledger.append({ type: 'tick' });
-      const halt = await ledger.halt('disk check');
-      await ledger.close();
+      const halt = await buildHaltedLedger(path);
       const stats = (await steleJson(0, 'stats', path)) as Record<string, unknown>;
       assert.deepEqual(
         { events: stats.events, streams: stats.streams, head: stats.head, halted: stats.halted, haltReason: stats.haltReason },
@@ -694,10 +702,7 @@ describe('stele command line', { concurrency: true }, () => {
 
     test('a halted ledger refuses: exit 1 with LEDGER_HALTED and the halt', async (t) => {
       const path = join(tempDir(t), 'halted.db');
-      const ledger = await openLedger(path);
-      await ledger.append({ type: 'tick' });
-      const halt = await ledger.halt('disk check');
-      await ledger.close();
+      const halt = await buildHaltedLedger(path);
       assert.deepEqual(await stele('append', path, '--type', 'tick', '--json'), {
         code: 1,
         stdout: '',
