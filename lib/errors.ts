@@ -165,4 +165,3 @@ export function describeValue(value: unknown): string {
       return value === null ? 'null' : Array.isArray(value) ? 'an array' : 'an object';
   }
 }
-

@@ -160,8 +160,8 @@ function encodeEvent(input: AppendInput, index: number | undefined, maxEventByte
   if ((agentId === null) !== (signature === null)) {
     throw LedgerError.of('INVALID_EVENT', { ...where, field: agentId === null ? 'agentId' : 'signature' }, 'agentId and signature go together');
   }
-  const payload = encodeField(input.payload, 'payload', { ...where, eventId }, maxEventBytes);
-  const metadata = encodeField(input.metadata, 'metadata', { ...where, eventId }, maxEventBytes);
+  const payload = encodeField(input.payload, 'payload', where, eventId, maxEventBytes);
+  const metadata = encodeField(input.metadata, 'metadata', where, eventId, maxEventBytes);
   const size =
     byteLength(payload.json) + byteLength(payload.meta) + byteLength(metadata.json) + byteLength(metadata.meta) +
     byteLength(type) + byteLength(streamId) + byteLength(eventId);
@@ -204,18 +204,19 @@ function checkExpectedVersion(value: unknown, where: object): string | number | 
   );
 }
 
-function encodeField(value: unknown, field: 'payload' | 'metadata', where: { eventId: string }, maxEventBytes: number) {
+/** Details of a failure are built only when there is one: this runs for every appended event. */
+function encodeField(value: unknown, field: 'payload' | 'metadata', where: object, eventId: string, maxEventBytes: number) {
   try {
     return encodeValue(value, field, maxEventBytes);
   } catch (error) {
     if (error instanceof ValueTooLargeError) {
-      throw LedgerError.of('EVENT_TOO_LARGE', { ...where, field, path: error.path, size: error.minBytes, limit: maxEventBytes }, `${error.path} needs at least ${error.minBytes} bytes; the limit is ${maxEventBytes}`);
+      throw LedgerError.of('EVENT_TOO_LARGE', { ...where, eventId, field, path: error.path, size: error.minBytes, limit: maxEventBytes }, `${error.path} needs at least ${error.minBytes} bytes; the limit is ${maxEventBytes}`);
     }
     if (error instanceof UnencodableValueError) {
-      throw LedgerError.of('INVALID_EVENT', { ...where, field, path: error.path, reason: error.reason }, `${error.reason} at ${error.path}`);
+      throw LedgerError.of('INVALID_EVENT', { ...where, eventId, field, path: error.path, reason: error.reason }, `${error.reason} at ${error.path}`);
     }
     if (error instanceof RangeError) {
-      throw LedgerError.of('INVALID_EVENT', { ...where, field, reason: error.message }, `${field} cannot be encoded: ${error.message}`);
+      throw LedgerError.of('INVALID_EVENT', { ...where, eventId, field, reason: error.message }, `${field} cannot be encoded: ${error.message}`);
     }
     throw error;
   }

@@ -395,7 +395,6 @@ export class Ledger extends EventEmitter<LedgerEvents> {
     });
   }
 
-
   /**
    * Appends several events atomically: all commit, in order and with consecutive sequences, or
    * none does. Duplicate event ids inside one batch fail the whole batch. A batch is one

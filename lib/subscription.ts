@@ -265,7 +265,7 @@ export class SubscriptionHub {
     // The baseline is read before any subscription's first page, so a commit after it is a change.
     this.#lastDataVersion = dataVersion.get()!;
     this.#db = db;
-    this.#readPage = (from, o) => readPage(from, o);
+    this.#readPage = readPage;
     this.#dataVersion = () => dataVersion.get()!;
   }
 

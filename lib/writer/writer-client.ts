@@ -208,9 +208,8 @@ export class WriterClient {
    */
   async submit(size: number, encode: () => EncodedEvent[], reserved = false): Promise<StoredEvent[]> {
     if (this.#refusal) throw this.#refusal;
-    if (reserved) {
-      // The room was reserved by tryReserve() or whenRoom().
-    } else if (!this.#hasRoom(size)) {
+    // `reserved`: the caller already took the room with tryReserve() or whenRoom().
+    if (!reserved && !this.tryReserve(size)) {
       if (this.#limits.onFull === 'reject') {
         throw LedgerError.of('BACKPRESSURE', { pending: this.#pendingEvents, limit: this.#limits.maxPendingAppends });
       }
@@ -218,8 +217,6 @@ export class WriterClient {
         if (this.#refusal) throw this.#refusal;
         this.#pendingEvents += size;
       }
-    } else {
-      this.#pendingEvents += size;
     }
     // Encoded only once there is room: a caller waiting for room holds its input, not its encoding.
     let events: EncodedEvent[];
