@@ -26,9 +26,9 @@ import { performance } from 'node:perf_hooks';
 import { parseArgs } from 'node:util';
 import Database from 'better-sqlite3';
 import { openLedger, type AppendInput } from '../lib/index.ts';
-import { EVENT_COLUMNS, rowHash, type EventRow } from '../lib/chain.ts';
-import { eventHash, HASHED_COLUMNS } from '../lib/codec.ts';
-import { verifyLedgerFile } from '../lib/verify.ts';
+import { EVENT_COLUMNS, rowHash, type EventRow } from '../lib/verify/chain-check.ts';
+import { eventHash, HASHED_COLUMNS } from '../lib/format/codec.ts';
+import { verifyLedgerFile } from '../lib/verify/verify-ledger-file.ts';
 
 export interface VerifyBenchSettings {
   /** Rows in the ledger; 200,000 for the full run. */

@@ -2,9 +2,9 @@
  * The shapes of events going in and coming out, and the checks an input passes on the caller's
  * thread before it is sent to the writer (the triggers check again; this only fails early).
  */
-import { encodeValue, UnencodableValueError, ValueTooLargeError } from './codec.ts';
+import { encodeValue, UnencodableValueError, ValueTooLargeError } from './format/codec.ts';
 import { describeValue, LedgerError } from './errors.ts';
-import { newEventId } from './event-id.ts';
+import { newEventId } from './format/event-id.ts';
 import type { EncodedEvent } from './writer/protocol.ts';
 
 /**

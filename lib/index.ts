@@ -12,20 +12,20 @@
  * ```
  * @packageDocumentation
  */
-export { openLedger, Ledger } from './ledger.ts';
+export { openLedger, Ledger } from './ledger/ledger.ts';
 export type {
   AppendBatchOptions,
   ReadAllOptions,
   ReadStreamOptions,
   ClockDriftWarning,
   LedgerEvents,
-} from './ledger.ts';
+} from './ledger/ledger.ts';
 export { DEFAULT_STREAM } from './event.ts';
 export type { AppendInput, AppendResult, LedgerEvent, LedgerHead, ExpectedVersion } from './event.ts';
 export { LedgerError, isLedgerError } from './errors.ts';
 export type { LedgerErrorCode } from './errors.ts';
 export type { LedgerOptions } from './options.ts';
-export type { HaltState, RegisterAgentKeyOptions } from './ledger.ts';
+export type { HaltState, RegisterAgentKeyOptions } from './ledger/ledger.ts';
 export {
   generateAgentKeyPair,
   signableBytes,
@@ -34,18 +34,18 @@ export {
   clearHaltSignableBytes,
   witnessPromotion,
   promoteReplicaSignableBytes,
-} from './signing.ts';
-export type { AgentKeyPair, WitnessSignature, PromotionSubject } from './signing.ts';
-export { FileCopyReplicator } from './replication/file-copy.ts';
-export type { FileCopyReplicatorOptions } from './replication/file-copy.ts';
+} from './format/signing.ts';
+export type { AgentKeyPair, WitnessSignature, PromotionSubject } from './format/signing.ts';
+export { FileCopyReplicator } from './replication/file-copy-replicator.ts';
+export type { FileCopyReplicatorOptions } from './replication/file-copy-replicator.ts';
 export type { Replicator, PrimarySource, ReplicationReceipt, VerificationResult } from './replication/replicator.ts';
-export type { ReplicaHealth } from './replication/replication.ts';
-export { openReplica, replicaInfo, replicateFile, promoteReplica } from './replication/replica.ts';
-export type { ReplicaInfo, PromotionCeremony } from './replication/replica.ts';
+export type { ReplicaHealth } from './replication/replica-set.ts';
+export { openReplica, replicaInfo, replicateFile, promoteReplica } from './replication/replica-tools.ts';
+export type { ReplicaInfo, PromotionCeremony } from './replication/replica-tools.ts';
 export { verifyReplicaFile } from './replication/verify-replica.ts';
-export { verifyLedgerFile } from './verify.ts';
-export type { VerifyOptions, VerifyResult, VerifyProgress, VerifyFault, VerifyFaultReason } from './verify.ts';
-export type { LedgerHealth, DegradedWarning, ReplicationWarning } from './ledger.ts';
+export { verifyLedgerFile } from './verify/verify-ledger-file.ts';
+export type { VerifyOptions, VerifyResult, VerifyProgress, VerifyFault, VerifyFaultReason } from './verify/verify-ledger-file.ts';
+export type { LedgerHealth, DegradedWarning, ReplicationWarning } from './ledger/ledger.ts';
 export type { Logger } from './options.ts';
-export type { StandardSchemaV1, StandardResult, StandardIssue, PayloadIssue } from './standard-schema.ts';
-export type { SubscribeOptions, SubscriptionHandler, SubscriptionItem, Subscription, SubscriptionStream } from './subscription.ts';
+export type { StandardSchemaV1, StandardResult, StandardIssue, PayloadIssue } from './format/payload-schema.ts';
+export type { SubscribeOptions, SubscriptionHandler, SubscriptionItem, Subscription, SubscriptionStream } from './ledger/subscription.ts';

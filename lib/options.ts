@@ -5,7 +5,7 @@
 
 import { describeValue } from './errors.ts';
 import type { Replicator } from './replication/replicator.ts';
-import { isStandardSchema, type StandardSchemaV1 } from './standard-schema.ts';
+import { isStandardSchema, type StandardSchemaV1 } from './format/payload-schema.ts';
 
 /**
  * A pino-compatible logger: pino itself, or anything with these methods (`console` is not one:

@@ -5,7 +5,7 @@
  * The commands run the compiled bin with plain `node`: the package is compiled once per run of
  * this file, into a temp folder laid out as an install (spec/helpers/built-package.ts). A child
  * process started through tsx pays about a second of startup and transpiling; the compiled bin
- * starts in a fraction of that. One test runs the source entry, `lib/cli.ts`, through tsx.
+ * starts in a fraction of that. One test runs the source entry, `lib/cli/stele.ts`, through tsx.
  * Tests use separate files (or only read shared ones), so they run concurrently.
  */
 import assert from 'node:assert/strict';
@@ -18,16 +18,16 @@ import { after, before, describe, test, type TestContext } from 'node:test';
 import Database from 'better-sqlite3';
 import superjson from 'superjson';
 import { openLedger, type AppendInput, type AppendResult } from '../lib/index.ts';
-import { EVENT_COLUMNS, rowHash, type EventRow } from '../lib/chain.ts';
+import { EVENT_COLUMNS, rowHash, type EventRow } from '../lib/verify/chain-check.ts';
 import type { EventJson } from '../lib/cli/event-json.ts';
-import { currentSchemaVersion } from '../lib/native-sql.ts';
+import { currentSchemaVersion } from '../lib/sqlite/native-sql.ts';
 import { buildPackage, type BuiltPackage } from './helpers/built-package.ts';
 import { buildLedger, copyLedgerFile, readRow, tamper } from './helpers/tamper.ts';
 import { reopen, tempDir } from './helpers/temp-ledger.ts';
 
 const ROOT = resolve(import.meta.dirname, '..');
 /** The source entry, run through tsx by one test. */
-const SOURCE_CLI = join(ROOT, 'lib/cli.ts');
+const SOURCE_CLI = join(ROOT, 'lib/cli/stele.ts');
 
 /**
  * The compiled package. Its build (tsc, several seconds on one core) starts in the outer suite's
@@ -38,7 +38,7 @@ let built: Promise<BuiltPackage>;
 
 /** The compiled bin, package.json's `bin.stele`, once the package is built. */
 async function bin(): Promise<string> {
-  return join((await built).dir, 'dist/cli.js');
+  return join((await built).dir, 'dist/cli/stele.js');
 }
 
 interface Outcome {
@@ -765,7 +765,7 @@ describe('stele command line', { concurrency: true }, () => {
 
   test('the compiled bin starts with a shebang and runs with plain node', async (t) => {
     const manifest = JSON.parse(readFileSync(join(ROOT, 'package.json'), 'utf8')) as { bin: Record<string, string> };
-    assert.deepEqual(manifest.bin, { stele: './dist/cli.js' });
+    assert.deepEqual(manifest.bin, { stele: './dist/cli/stele.js' });
     const pkg = (await built).dir;
     const installed = join(pkg, manifest.bin.stele!);
     assert.equal(installed, await bin(), 'the other tests run the bin package.json names');
@@ -789,7 +789,7 @@ describe('stele command line', { concurrency: true }, () => {
     assert.deepEqual(append, { code: 0, stdout: `${JSON.stringify(receipt)}\n`, stderr: '' });
   });
 
-  test('the source entry runs through tsx: lib/cli.ts --help prints exactly what the compiled bin prints', async () => {
+  test('the source entry runs through tsx: lib/cli/stele.ts --help prints exactly what the compiled bin prints', async () => {
     const [source, compiled] = await Promise.all([node(['--import', 'tsx', SOURCE_CLI, '--help']), stele('--help')]);
     assert.equal(source.code, 0, source.stderr);
     assert.equal(source.stderr, '');

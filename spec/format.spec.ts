@@ -20,7 +20,7 @@ import {
   SIGNED_COLUMNS,
   encodeValue,
   eventHash,
-} from '../lib/codec.ts';
+} from '../lib/format/codec.ts';
 import {
   DEFAULT_STREAM,
   clearHaltSignableBytes,

@@ -25,7 +25,7 @@ import {
   type Ledger,
 } from '../lib/index.ts';
 import { systemEvent } from '../lib/event.ts';
-import { APPEND_SQL, appendArgs, configureWriterConnection, registerNativeFunctions } from '../lib/native-sql.ts';
+import { APPEND_SQL, appendArgs, configureWriterConnection, registerNativeFunctions } from '../lib/sqlite/native-sql.ts';
 import { buildLedger, copyLedgerFile, rechain, tamper } from './helpers/tamper.ts';
 import { chainOf, historyOf, reopen, tempDir } from './helpers/temp-ledger.ts';
 

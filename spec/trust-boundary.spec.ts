@@ -15,7 +15,7 @@ import { spawnSync } from 'node:child_process';
 import { describe, test, type TestContext } from 'node:test';
 import Database from 'better-sqlite3';
 import { openLedger, type Ledger } from '../lib/index.ts';
-import { configureWriterConnection, registerNativeFunctions } from '../lib/native-sql.ts';
+import { configureWriterConnection, registerNativeFunctions } from '../lib/sqlite/native-sql.ts';
 import { chainOf, rawConnection, tempLedgerPath } from './helpers/temp-ledger.ts';
 
 const SQLITE3 = '/usr/bin/sqlite3';

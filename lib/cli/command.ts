@@ -37,7 +37,7 @@ type ParsedValues<O extends OptionsConfig> = ReturnType<
   typeof parseArgs<{ options: O & typeof COMMON_OPTIONS; allowPositionals: true; strict: true }>
 >['values'];
 
-/** A command as `lib/cli.ts` sees it: parsing and typing stay inside {@link defineCommand}. */
+/** A command as `lib/cli/stele.ts` sees it: parsing and typing stay inside {@link defineCommand}. */
 export interface Command {
   name: string;
   summary: string;

@@ -6,11 +6,11 @@
  */
 import { randomUUID } from 'node:crypto';
 import Database from 'better-sqlite3';
-import { EVENT_COLUMNS } from '../chain.ts';
-import { GENESIS_HASH } from '../codec.ts';
+import { EVENT_COLUMNS } from '../verify/chain-check.ts';
+import { GENESIS_HASH } from '../format/codec.ts';
 import { LedgerError } from '../errors.ts';
 import type { LedgerHead } from '../event.ts';
-import { applyMigrations, configureWriterConnection, parseRaised, registerNativeFunctions } from '../native-sql.ts';
+import { applyMigrations, configureWriterConnection, parseRaised, registerNativeFunctions } from '../sqlite/native-sql.ts';
 import { acquireWriterLock } from '../writer/writer-lock.ts';
 
 /** Rows per replica transaction: one fsync per chunk, and a crash loses at most the chunk in progress. */

@@ -5,7 +5,7 @@
 import { existsSync } from 'node:fs';
 import Database from 'better-sqlite3';
 import { LedgerError } from '../errors.ts';
-import { verifyLedgerFile } from '../verify.ts';
+import { verifyLedgerFile } from '../verify/verify-ledger-file.ts';
 import { headOf, readReplicaState } from './replica-file.ts';
 import type { VerificationResult } from './replicator.ts';
 

@@ -4,7 +4,7 @@
  * @internal
  */
 import type Database from 'better-sqlite3';
-import { checkChain, checkHead } from '../chain.ts';
+import { checkChain, checkHead } from '../verify/chain-check.ts';
 import type { Head } from './protocol.ts';
 import { readHeadSidecar } from './head-sidecar.ts';
 

@@ -11,7 +11,7 @@
 import { inspect } from 'node:util';
 import { MessageChannel, receiveMessageOnPort, Worker, type MessagePort } from 'node:worker_threads';
 import { fromWire, LedgerError } from '../errors.ts';
-import { workerScript } from '../worker-script.ts';
+import { workerScript } from '../runtime/worker-script.ts';
 import type { AppendRequest, EncodedEvent, FromWriter, Head, LogLevel, StoredEvent, ToWriter, WriterSettings } from './protocol.ts';
 
 export interface BackpressureSettings {

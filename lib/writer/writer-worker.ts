@@ -13,7 +13,7 @@
 import Database from 'better-sqlite3';
 import { receiveMessageOnPort, workerData } from 'node:worker_threads';
 import { LedgerError, toWire, type WireError } from '../errors.ts';
-import { APPEND_SQL, appendArgs, applyMigrations, configureWriterConnection, parseRaised, registerNativeFunctions } from '../native-sql.ts';
+import { APPEND_SQL, appendArgs, applyMigrations, configureWriterConnection, parseRaised, registerNativeFunctions } from '../sqlite/native-sql.ts';
 import type { AppendRequest, EncodedEvent, FromWriter, Head, RequestOutcome, StoredEvent, ToWriter, WriterStartup } from './protocol.ts';
 import { acquireWriterLock } from './writer-lock.ts';
 import { systemEvent } from '../event.ts';

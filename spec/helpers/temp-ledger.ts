@@ -7,7 +7,7 @@ import { join } from 'node:path';
 import type { TestContext } from 'node:test';
 import Database from 'better-sqlite3';
 import { openLedger, type Ledger, type LedgerOptions } from '../../lib/index.ts';
-import { checkChain, type ChainCheck } from '../../lib/chain.ts';
+import { checkChain, type ChainCheck } from '../../lib/verify/chain-check.ts';
 
 /** Ledgers opened through these helpers, closed before any temp directory is removed. */
 const opened = new WeakMap<TestContext, Ledger[]>();

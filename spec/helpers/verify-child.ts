@@ -5,7 +5,7 @@
  *
  * Usage: node --import tsx spec/helpers/verify-child.ts <ledgerPath>
  */
-import { verifyLedgerFile } from '../../lib/verify.ts';
+import { verifyLedgerFile } from '../../lib/verify/verify-ledger-file.ts';
 
 const [ledgerPath] = process.argv.slice(2);
 if (!ledgerPath) {

@@ -26,7 +26,7 @@ import { join } from 'node:path';
 import { test } from 'node:test';
 import fc from 'fast-check';
 import type Database from 'better-sqlite3';
-import { verifyLedgerFile, type VerifyFaultReason } from '../../lib/verify.ts';
+import { verifyLedgerFile, type VerifyFaultReason } from '../../lib/verify/verify-ledger-file.ts';
 import { buildLedger, copyLedgerFile, flipHexDigit, readRow, rechain, rowAt, tamper } from '../helpers/tamper.ts';
 import { chainOf, tempDir } from '../helpers/temp-ledger.ts';
 

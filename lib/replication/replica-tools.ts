@@ -7,11 +7,11 @@ import { resolve as resolvePath } from 'node:path';
 import Database from 'better-sqlite3';
 import { LedgerError } from '../errors.ts';
 import { systemEvent } from '../event.ts';
-import { openLedger, type Ledger } from '../ledger.ts';
-import { APPEND_SQL, appendArgs, parseRaised } from '../native-sql.ts';
+import { openLedger, type Ledger } from '../ledger/ledger.ts';
+import { APPEND_SQL, appendArgs, parseRaised } from '../sqlite/native-sql.ts';
 import type { LedgerOptions } from '../options.ts';
-import { checkWitnesses, type WitnessSignature } from '../signing.ts';
-import { verifyLedgerFile } from '../verify.ts';
+import { checkWitnesses, type WitnessSignature } from '../format/signing.ts';
+import { verifyLedgerFile } from '../verify/verify-ledger-file.ts';
 import { openForAppend, readReplicaState, ReplicaFile, type Head } from './replica-file.ts';
 import type { ReplicationReceipt } from './replicator.ts';
 

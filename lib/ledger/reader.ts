@@ -4,12 +4,12 @@
  * @internal
  */
 import type Database from 'better-sqlite3';
-import { decodeValue } from './codec.ts';
-import { EVENT_COLUMNS, type EventRow } from './chain.ts';
-import { LedgerError } from './errors.ts';
-import type { LedgerEvent, LedgerHead } from './event.ts';
+import { decodeValue } from '../format/codec.ts';
+import { EVENT_COLUMNS, type EventRow } from '../verify/chain-check.ts';
+import { LedgerError } from '../errors.ts';
+import type { LedgerEvent, LedgerHead } from '../event.ts';
 import type { HaltState } from './ledger.ts';
-import { openReadConnection } from './native-sql.ts';
+import { openReadConnection } from '../sqlite/native-sql.ts';
 
 export class LedgerReader {
   readonly #db: Database.Database;

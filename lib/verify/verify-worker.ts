@@ -2,7 +2,7 @@
  * One range of {@link verifyLedgerFile}, run on a piscina thread over its own read-only
  * connection. Imports only pure helpers, never main-side classes.
  *
- * A range [from, to] is checked exactly as `checkChain` (lib/chain.ts) checks the whole chain,
+ * A range [from, to] is checked exactly as `checkChain` (chain-check.ts) checks the whole chain,
  * in the same order inside a row: sequence gap, prev_hash, stream_version, content_hash, and then
  * signature. The one thing a range cannot check alone is the link of its first row to the row
  * before it: it reports that row's prev_hash (and its own last content_hash) and the main side
@@ -12,10 +12,10 @@
  * @internal
  */
 import type Database from 'better-sqlite3';
-import { EVENT_COLUMNS } from './chain.ts';
-import { eventHash, HASHED_COLUMNS, SIGNED_COLUMNS, signedBytesOf } from './codec.ts';
-import { verifyEd25519 } from './ed25519.ts';
-import { openReadConnection } from './native-sql.ts';
+import { EVENT_COLUMNS } from './chain-check.ts';
+import { eventHash, HASHED_COLUMNS, SIGNED_COLUMNS, signedBytesOf } from '../format/codec.ts';
+import { verifyEd25519 } from '../format/ed25519.ts';
+import { openReadConnection } from '../sqlite/native-sql.ts';
 
 /**
  * Why a row fails verification.
@@ -203,7 +203,7 @@ function checkRange(db: Database.Database, { from, to, openBelow }: RangeTask): 
   }
   return { checked, firstPrevHash, lastContentHash: prevHash };
 
-  /** The checks of lib/chain.ts, in its order, then the signature. */
+  /** The checks of chain-check.ts, in its order, then the signature. */
   function faultOf(row: RawRow): VerifyFault | undefined {
     const sequence = expected;
     if (row[SEQUENCE] !== sequence) return { sequence, reason: 'sequence_gap', expected: sequence, actual: row[SEQUENCE] as number };

@@ -4,7 +4,7 @@
  */
 import nacl from 'tweetnacl';
 import { clearHaltBytes, promoteReplicaBytes, signedBytesOf } from './codec.ts';
-import { encodeInput, type AppendInput } from './event.ts';
+import { encodeInput, type AppendInput } from '../event.ts';
 import { newEventId } from './event-id.ts';
 
 /**

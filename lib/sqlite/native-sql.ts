@@ -6,13 +6,13 @@
 import { readdirSync, readFileSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import Database from 'better-sqlite3';
-import type { LedgerErrorCode } from './errors.ts';
-import type { EncodedEvent } from './writer/protocol.ts';
-import { clearHaltBytes, eventHash, HASHED_COLUMNS, promoteReplicaBytes, signedBytesOf, SIGNED_COLUMNS } from './codec.ts';
-import { isValidPublicKey, verifyEd25519 } from './ed25519.ts';
+import type { LedgerErrorCode } from '../errors.ts';
+import type { EncodedEvent } from '../writer/protocol.ts';
+import { clearHaltBytes, eventHash, HASHED_COLUMNS, promoteReplicaBytes, signedBytesOf, SIGNED_COLUMNS } from '../format/codec.ts';
+import { isValidPublicKey, verifyEd25519 } from '../format/ed25519.ts';
 
 /** `lib/` and `dist/` sit at the same depth below the package root, beside `native-sql/`. */
-export const NATIVE_SQL_DIR = fileURLToPath(new URL('../native-sql/', import.meta.url));
+export const NATIVE_SQL_DIR = fileURLToPath(new URL('../../native-sql/', import.meta.url));
 
 /** One file of `native-sql/`: `NNN-name.sql`, applied in order of NNN. */
 export interface Migration {

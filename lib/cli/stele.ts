@@ -10,13 +10,13 @@
  * @internal
  */
 import { parseArgs } from 'node:util';
-import { CliError, describeError, ExitCode, UsageError } from './cli/cli-error.ts';
-import { COMMON_OPTIONS, type Command } from './cli/command.ts';
-import { appendCommand } from './cli/commands/append.ts';
-import { exportCommand, getCommand, headCommand, tailCommand } from './cli/commands/events.ts';
-import { replicateCommand, verifyReplicaCommand } from './cli/commands/replication.ts';
-import { statsCommand } from './cli/commands/stats.ts';
-import { verifyCommand } from './cli/commands/verify.ts';
+import { CliError, describeError, ExitCode, UsageError } from './cli-error.ts';
+import { COMMON_OPTIONS, type Command } from './command.ts';
+import { appendCommand } from './commands/append.ts';
+import { exportCommand, getCommand, headCommand, tailCommand } from './commands/events.ts';
+import { replicateCommand, verifyReplicaCommand } from './commands/replication.ts';
+import { statsCommand } from './commands/stats.ts';
+import { verifyCommand } from './commands/verify.ts';
 
 const COMMANDS: ReadonlyMap<string, Command> = new Map(
   [verifyCommand, headCommand, getCommand, tailCommand, exportCommand, statsCommand, appendCommand, replicateCommand, verifyReplicaCommand].map(

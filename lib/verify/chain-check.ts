@@ -4,7 +4,7 @@
  * @internal
  */
 import type Database from 'better-sqlite3';
-import { eventHash, GENESIS_HASH, HASHED_COLUMNS } from './codec.ts';
+import { eventHash, GENESIS_HASH, HASHED_COLUMNS } from '../format/codec.ts';
 
 /** An `events` row with SQLite's column names. */
 export interface EventRow {

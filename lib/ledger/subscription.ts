@@ -26,13 +26,13 @@
 import type Database from 'better-sqlite3';
 import { watch, type FSWatcher } from 'node:fs';
 import { basename, dirname } from 'node:path';
-import { EVENT_COLUMNS, type EventRow } from './chain.ts';
-import { describeValue, LedgerError } from './errors.ts';
-import type { LedgerEvent } from './event.ts';
+import { EVENT_COLUMNS, type EventRow } from '../verify/chain-check.ts';
+import { describeValue, LedgerError } from '../errors.ts';
+import type { LedgerEvent } from '../event.ts';
 import type { Ledger } from './ledger.ts';
-import { openReadConnection } from './native-sql.ts';
+import { openReadConnection } from '../sqlite/native-sql.ts';
 import { decodeRow } from './reader.ts';
-import type { LogLevel } from './writer/protocol.ts';
+import type { LogLevel } from '../writer/protocol.ts';
 
 /**
  * Options of {@link Ledger.subscribe}.

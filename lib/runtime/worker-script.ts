@@ -11,13 +11,13 @@ export interface WorkerScript {
   workerData: { tsEntry?: string };
 }
 
-/** `entry` is relative to `lib/` (or `dist/`), without extension, e.g. `'writer/writer-worker'`. */
+/** `entry` is relative to `lib/` (or `dist/`), without extension, e.g. `'writer/writer-worker'`. This file sits one folder below. */
 export function workerScript(entry: string): WorkerScript {
   if (import.meta.url.endsWith('.ts')) {
     return {
       filename: new URL('./ts-worker-shim.mjs', import.meta.url),
-      workerData: { tsEntry: new URL(`./${entry}.ts`, import.meta.url).href },
+      workerData: { tsEntry: new URL(`../${entry}.ts`, import.meta.url).href },
     };
   }
-  return { filename: new URL(`./${entry}.js`, import.meta.url), workerData: {} };
+  return { filename: new URL(`../${entry}.js`, import.meta.url), workerData: {} };
 }

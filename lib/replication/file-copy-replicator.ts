@@ -4,7 +4,7 @@
 import { resolve as resolvePath } from 'node:path';
 import { Worker } from 'node:worker_threads';
 import { fromWire, LedgerError, toWire } from '../errors.ts';
-import { workerScript } from '../worker-script.ts';
+import { workerScript } from '../runtime/worker-script.ts';
 import type { CopierReply, CopierRequest, CopierStartup } from './file-copy-protocol.ts';
 import type { PrimarySource, ReplicationReceipt, Replicator, VerificationResult } from './replicator.ts';
 import { verifyReplicaFile } from './verify-replica.ts';

@@ -2,7 +2,7 @@
  * The slice of Standard Schema v1 (https://standardschema.dev) that Stele uses, so that zod,
  * valibot, arktype and any other compliant validator work unchanged, without depending on them.
  */
-import { LedgerError } from './errors.ts';
+import { LedgerError } from '../errors.ts';
 
 /**
  * A Standard Schema v1 validator, e.g. a zod, valibot or arktype schema.

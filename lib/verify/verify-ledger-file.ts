@@ -5,10 +5,10 @@
 import { availableParallelism } from 'node:os';
 import Database from 'better-sqlite3';
 import { Piscina } from 'piscina';
-import { GENESIS_HASH } from './codec.ts';
-import { describeValue } from './errors.ts';
+import { GENESIS_HASH } from '../format/codec.ts';
+import { describeValue } from '../errors.ts';
 import type { RangeResult, RangeTask, VerifyFault } from './verify-worker.ts';
-import { workerScript } from './worker-script.ts';
+import { workerScript } from '../runtime/worker-script.ts';
 
 export type { VerifyFault, VerifyFaultReason } from './verify-worker.ts';
 
@@ -88,7 +88,7 @@ let pool: Piscina<RangeTask, RangeResult> | undefined;
 /** The module's pool, created on first use. Idle threads are unref'd by piscina and exit after a while. */
 function verifyPool(): Piscina<RangeTask, RangeResult> {
   if (pool) return pool;
-  const script = workerScript('verify-worker');
+  const script = workerScript('verify/verify-worker');
   pool = new Piscina<RangeTask, RangeResult>({
     filename: script.filename.href,
     workerData: { ...script.workerData },

@@ -6,7 +6,7 @@
  */
 import { hash } from 'node:crypto';
 import superjson from 'superjson';
-import { describeValue } from './errors.ts';
+import { describeValue } from '../errors.ts';
 
 /** Hash domain of the v1 event content hash. Part of the hashed bytes. */
 export const EVENT_HASH_DOMAIN = 'stele/event/v1';

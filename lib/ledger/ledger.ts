@@ -5,7 +5,7 @@
 import { EventEmitter } from 'node:events';
 import { existsSync } from 'node:fs';
 import { resolve as resolvePath } from 'node:path';
-import { describeValue, LedgerError } from './errors.ts';
+import { describeValue, LedgerError } from '../errors.ts';
 import { createHash } from 'node:crypto';
 import {
   DEFAULT_STREAM,
@@ -16,18 +16,18 @@ import {
   type ExpectedVersion,
   type LedgerEvent,
   type LedgerHead,
-} from './event.ts';
-import { resolveOptions, type LedgerOptions, type Logger, type ResolvedOptions } from './options.ts';
+} from '../event.ts';
+import { resolveOptions, type LedgerOptions, type Logger, type ResolvedOptions } from '../options.ts';
 import { LedgerReader } from './reader.ts';
-import { checkWitnesses, type WitnessSignature } from './signing.ts';
-import { validatePayload } from './standard-schema.ts';
+import { checkWitnesses, type WitnessSignature } from '../format/signing.ts';
+import { validatePayload } from '../format/payload-schema.ts';
 import { SubscriptionHub, type SubscribeOptions, type Subscription, type SubscriptionHandler, type SubscriptionStream } from './subscription.ts';
-import { verifyLedgerFile, type VerifyOptions, type VerifyResult } from './verify.ts';
-import type { LogLevel } from './writer/protocol.ts';
-import type { EncodedEvent, StoredEvent } from './writer/protocol.ts';
-import { WriterClient } from './writer/writer-client.ts';
-import { Replication, type ReplicaHealth } from './replication/replication.ts';
-import type { ReplicationReceipt, VerificationResult } from './replication/replicator.ts';
+import { verifyLedgerFile, type VerifyOptions, type VerifyResult } from '../verify/verify-ledger-file.ts';
+import type { LogLevel } from '../writer/protocol.ts';
+import type { EncodedEvent, StoredEvent } from '../writer/protocol.ts';
+import { WriterClient } from '../writer/writer-client.ts';
+import { Replication, type ReplicaHealth } from '../replication/replica-set.ts';
+import type { ReplicationReceipt, VerificationResult } from '../replication/replicator.ts';
 
 /**
  * Options of {@link Ledger.appendBatch}.
