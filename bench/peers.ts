@@ -32,7 +32,7 @@ import { performance } from 'node:perf_hooks';
 import { fileURLToPath } from 'node:url';
 import Database from 'better-sqlite3';
 import { openLedger } from '../lib/index.ts';
-import { EVENT_COLUMNS } from '../lib/verify/chain-check.ts';
+import { EVENT_COLUMNS } from '../lib/format/columns.ts';
 import {
   fillLedger,
   GROUP,

@@ -26,8 +26,10 @@ import { performance } from 'node:perf_hooks';
 import { parseArgs } from 'node:util';
 import Database from 'better-sqlite3';
 import { openLedger, type AppendInput } from '../lib/index.ts';
-import { EVENT_COLUMNS, rowHash, type EventRow } from '../lib/verify/chain-check.ts';
-import { eventHash, HASHED_COLUMNS } from '../lib/format/codec.ts';
+import { EVENT_COLUMNS, type EventRow } from '../lib/format/columns.ts';
+import { rowHash } from '../lib/format/hash-bytes.ts';
+import { eventHash } from '../lib/format/hash-bytes.ts';
+import { HASHED_COLUMNS } from '../lib/format/columns.ts';
 import { verifyLedgerFile } from '../lib/verify/verify-ledger-file.ts';
 
 export interface VerifyBenchSettings {

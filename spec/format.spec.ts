@@ -1,8 +1,8 @@
 /**
  * native-sql/FORMAT.md as a contract: an implementation of the content hash, the signable and
  * clear-halt bytes and the ledger verification (keys, signatures, halts) written from that page
- * alone (node:crypto and Buffer, nothing from lib/codec.ts), checked against the page's test
- * vectors, against lib/codec.ts and lib/signing.ts, and against real ledger files read with a
+ * alone (node:crypto and Buffer, nothing from lib/format/), checked against the page's test
+ * vectors, against lib/format/ (hash-bytes.ts, value-codec.ts, signing.ts), and against real ledger files read with a
  * plain read-only connection, including files edited behind the triggers.
  */
 import assert from 'node:assert/strict';
@@ -11,16 +11,9 @@ import { copyFileSync, existsSync, readdirSync, readFileSync } from 'node:fs';
 import { describe, test, type TestContext } from 'node:test';
 import Database from 'better-sqlite3';
 import nacl from 'tweetnacl';
-import {
-  CLEAR_HALT_DOMAIN,
-  EVENT_HASH_DOMAIN,
-  GENESIS_HASH,
-  HASHED_COLUMNS,
-  SIGNABLE_DOMAIN,
-  SIGNED_COLUMNS,
-  encodeValue,
-  eventHash,
-} from '../lib/format/codec.ts';
+import { CLEAR_HALT_DOMAIN, EVENT_HASH_DOMAIN, SIGNABLE_DOMAIN, eventHash } from '../lib/format/hash-bytes.ts';
+import { GENESIS_HASH, HASHED_COLUMNS, SIGNED_COLUMNS } from '../lib/format/columns.ts';
+import { encodeValue } from '../lib/format/value-codec.ts';
 import {
   DEFAULT_STREAM,
   clearHaltSignableBytes,
@@ -432,7 +425,7 @@ describe('FORMAT.md test vector', () => {
   });
 });
 
-describe('lib/codec.ts agrees with FORMAT.md', () => {
+describe('lib/format/ agrees with FORMAT.md', () => {
   test('eventHash reproduces the vector', () => {
     for (const row of VECTOR) {
       assert.equal(eventHash(HASHED_COLUMNS.map((column) => row[column])), row.content_hash);
@@ -563,7 +556,7 @@ describe('FORMAT.md signature test vectors', () => {
     assert.ok(ed25519Valid(WITNESS_PUBLIC_KEY, bytes, WITNESS_SIGNATURE_BASE64));
   });
 
-  test('lib/signing.ts agrees with the vectors', () => {
+  test('lib/format/signing.ts agrees with the vectors', () => {
     const agent = nacl.sign.keyPair.fromSeed(new Uint8Array(SEED_AGENT));
     assert.equal(Buffer.from(signableBytes({ ...SIGNED_INPUT, agentId: 'billing-bot' })).toString('hex'), SIGNABLE_HEX);
     const signed = signEvent(SIGNED_INPUT, 'billing-bot', agent.secretKey);

@@ -24,7 +24,7 @@ import {
   type AgentKeyPair,
   type Ledger,
 } from '../lib/index.ts';
-import { systemEvent } from '../lib/event.ts';
+import { systemEvent } from '../lib/format/event-encoding.ts';
 import { APPEND_SQL, appendArgs, configureWriterConnection, registerNativeFunctions } from '../lib/sqlite/native-sql.ts';
 import { buildLedger, copyLedgerFile, rechain, tamper } from './helpers/tamper.ts';
 import { chainOf, historyOf, reopen, tempDir } from './helpers/temp-ledger.ts';

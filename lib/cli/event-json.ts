@@ -2,7 +2,7 @@
  * The JSON form of an event that `stele get`, `tail --json` and `export` print.
  * @internal
  */
-import { encodeValue } from '../format/codec.ts';
+import { encodeValue } from '../format/value-codec.ts';
 import type { LedgerEvent } from '../index.ts';
 
 /**

@@ -3,8 +3,9 @@
  * ledger uses node:crypto (see ed25519.ts); both produce and accept the same signatures.
  */
 import nacl from 'tweetnacl';
-import { clearHaltBytes, promoteReplicaBytes, signedBytesOf } from './codec.ts';
-import { encodeInput, type AppendInput } from '../event.ts';
+import { clearHaltBytes, promoteReplicaBytes, signedBytesOf } from './hash-bytes.ts';
+import { encodeInput } from './event-encoding.ts';
+import { type AppendInput } from '../event.ts';
 import { newEventId } from './event-id.ts';
 
 /**

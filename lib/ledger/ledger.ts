@@ -7,16 +7,8 @@ import { existsSync } from 'node:fs';
 import { resolve as resolvePath } from 'node:path';
 import { describeValue, LedgerError } from '../errors.ts';
 import { createHash } from 'node:crypto';
-import {
-  DEFAULT_STREAM,
-  encodeInput,
-  systemEvent,
-  type AppendInput,
-  type AppendResult,
-  type ExpectedVersion,
-  type LedgerEvent,
-  type LedgerHead,
-} from '../event.ts';
+import { DEFAULT_STREAM, type AppendInput, type AppendResult, type ExpectedVersion, type LedgerEvent, type LedgerHead } from '../event.ts';
+import { encodeInput, systemEvent } from '../format/event-encoding.ts';
 import { resolveOptions, type LedgerOptions, type Logger, type ResolvedOptions } from '../options.ts';
 import { LedgerReader } from './reader.ts';
 import { checkWitnesses, type WitnessSignature } from '../format/signing.ts';

@@ -4,8 +4,8 @@
  * @internal
  */
 import type Database from 'better-sqlite3';
-import { decodeValue } from '../format/codec.ts';
-import { EVENT_COLUMNS, type EventRow } from '../verify/chain-check.ts';
+import { decodeValue } from '../format/value-codec.ts';
+import { EVENT_COLUMNS, type EventRow } from '../format/columns.ts';
 import { LedgerError } from '../errors.ts';
 import type { LedgerEvent, LedgerHead } from '../event.ts';
 import type { HaltState } from './ledger.ts';

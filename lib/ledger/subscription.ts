@@ -26,7 +26,7 @@
 import type Database from 'better-sqlite3';
 import { watch, type FSWatcher } from 'node:fs';
 import { basename, dirname } from 'node:path';
-import { EVENT_COLUMNS, type EventRow } from '../verify/chain-check.ts';
+import { EVENT_COLUMNS, type EventRow } from '../format/columns.ts';
 import { describeValue, LedgerError } from '../errors.ts';
 import type { LedgerEvent } from '../event.ts';
 import type { Ledger } from './ledger.ts';

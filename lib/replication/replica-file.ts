@@ -6,8 +6,8 @@
  */
 import { randomUUID } from 'node:crypto';
 import Database from 'better-sqlite3';
-import { EVENT_COLUMNS } from '../verify/chain-check.ts';
-import { GENESIS_HASH } from '../format/codec.ts';
+import { EVENT_COLUMNS } from '../format/columns.ts';
+import { GENESIS_HASH } from '../format/columns.ts';
 import { LedgerError } from '../errors.ts';
 import type { LedgerHead } from '../event.ts';
 import { applyMigrations, configureWriterConnection, parseRaised, registerNativeFunctions } from '../sqlite/native-sql.ts';

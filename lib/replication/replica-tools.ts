@@ -6,7 +6,7 @@ import { existsSync } from 'node:fs';
 import { resolve as resolvePath } from 'node:path';
 import Database from 'better-sqlite3';
 import { LedgerError } from '../errors.ts';
-import { systemEvent } from '../event.ts';
+import { systemEvent } from '../format/event-encoding.ts';
 import { openLedger, type Ledger } from '../ledger/ledger.ts';
 import { APPEND_SQL, appendArgs, parseRaised } from '../sqlite/native-sql.ts';
 import type { LedgerOptions } from '../options.ts';

@@ -8,7 +8,8 @@ import { fileURLToPath } from 'node:url';
 import Database from 'better-sqlite3';
 import type { LedgerErrorCode } from '../errors.ts';
 import type { EncodedEvent } from '../writer/protocol.ts';
-import { clearHaltBytes, eventHash, HASHED_COLUMNS, promoteReplicaBytes, signedBytesOf, SIGNED_COLUMNS } from '../format/codec.ts';
+import { clearHaltBytes, eventHash, promoteReplicaBytes, signedBytesOf } from '../format/hash-bytes.ts';
+import { HASHED_COLUMNS, SIGNED_COLUMNS } from '../format/columns.ts';
 import { isValidPublicKey, verifyEd25519 } from '../format/ed25519.ts';
 
 /** `lib/` and `dist/` sit at the same depth below the package root, beside `native-sql/`. */

@@ -4,33 +4,8 @@
  * @internal
  */
 import type Database from 'better-sqlite3';
-import { eventHash, GENESIS_HASH, HASHED_COLUMNS } from '../format/codec.ts';
-
-/** An `events` row with SQLite's column names. */
-export interface EventRow {
-  sequence: number;
-  event_id: string;
-  stream_id: string;
-  stream_version: number;
-  type: string;
-  payload: string | null;
-  payload_meta: string | null;
-  metadata: string | null;
-  metadata_meta: string | null;
-  agent_id: string | null;
-  signature: string | null;
-  local_timestamp: number;
-  authority_timestamp: number;
-  prev_hash: string;
-  content_hash: string;
-}
-
-export const EVENT_COLUMNS = [...HASHED_COLUMNS, 'content_hash'].join(', ');
-
-/** Recomputes the content hash of a stored row from its columns. */
-export function rowHash(row: EventRow): string {
-  return eventHash(HASHED_COLUMNS.map((column) => row[column]));
-}
+import { EVENT_COLUMNS, GENESIS_HASH, type EventRow } from '../format/columns.ts';
+import { rowHash } from '../format/hash-bytes.ts';
 
 /** Why a row fails verification. */
 export type ChainFaultReason = 'content_hash' | 'prev_hash' | 'sequence_gap' | 'stream_version';

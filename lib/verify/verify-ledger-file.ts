@@ -5,7 +5,7 @@
 import { availableParallelism } from 'node:os';
 import Database from 'better-sqlite3';
 import { Piscina } from 'piscina';
-import { GENESIS_HASH } from '../format/codec.ts';
+import { GENESIS_HASH } from '../format/columns.ts';
 import { describeValue } from '../errors.ts';
 import type { RangeResult, RangeTask, VerifyFault } from './verify-worker.ts';
 import { workerScript } from '../runtime/worker-script.ts';

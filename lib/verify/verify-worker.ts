@@ -12,8 +12,9 @@
  * @internal
  */
 import type Database from 'better-sqlite3';
-import { EVENT_COLUMNS } from './chain-check.ts';
-import { eventHash, HASHED_COLUMNS, SIGNED_COLUMNS, signedBytesOf } from '../format/codec.ts';
+import { EVENT_COLUMNS } from '../format/columns.ts';
+import { eventHash, signedBytesOf } from '../format/hash-bytes.ts';
+import { HASHED_COLUMNS, SIGNED_COLUMNS } from '../format/columns.ts';
 import { verifyEd25519 } from '../format/ed25519.ts';
 import { openReadConnection } from '../sqlite/native-sql.ts';
 

@@ -16,7 +16,7 @@ import { LedgerError, toWire, type WireError } from '../errors.ts';
 import { APPEND_SQL, appendArgs, applyMigrations, configureWriterConnection, parseRaised, registerNativeFunctions } from '../sqlite/native-sql.ts';
 import type { AppendRequest, EncodedEvent, FromWriter, Head, RequestOutcome, StoredEvent, ToWriter, WriterStartup } from './protocol.ts';
 import { acquireWriterLock } from './writer-lock.ts';
-import { systemEvent } from '../event.ts';
+import { systemEvent } from '../format/event-encoding.ts';
 import { writeHeadSidecar } from './head-sidecar.ts';
 import { startupFault, type StartupFault } from './startup-check.ts';
 

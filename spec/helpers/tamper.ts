@@ -5,7 +5,8 @@
 import { copyFileSync, existsSync } from 'node:fs';
 import Database from 'better-sqlite3';
 import { openLedger, type AppendInput } from '../../lib/index.ts';
-import { EVENT_COLUMNS, rowHash, type EventRow } from '../../lib/verify/chain-check.ts';
+import { EVENT_COLUMNS, type EventRow } from '../../lib/format/columns.ts';
+import { rowHash } from '../../lib/format/hash-bytes.ts';
 
 /** Appends `count` events round-robin over `streams` streams (in batches), then closes the ledger. */
 export async function buildLedger(path: string, count: number, streams = 3): Promise<void> {
