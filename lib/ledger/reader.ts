@@ -5,6 +5,7 @@
  */
 import type Database from 'better-sqlite3';
 import { decodeValue } from '../format/value-codec.ts';
+import { decodeRow } from '../format/event-decoding.ts';
 import { EVENT_COLUMNS, type EventRow } from '../format/columns.ts';
 import { LedgerError } from '../errors.ts';
 import type { LedgerEvent, LedgerHead } from '../event.ts';
@@ -99,23 +100,4 @@ export class LedgerReader {
   close(): void {
     this.#db.close();
   }
-}
-
-/** @internal */
-export function decodeRow(row: EventRow): LedgerEvent {
-  return {
-    sequence: row.sequence,
-    eventId: row.event_id,
-    streamId: row.stream_id,
-    streamVersion: row.stream_version,
-    type: row.type,
-    payload: decodeValue(row.payload, row.payload_meta),
-    metadata: decodeValue(row.metadata, row.metadata_meta),
-    agentId: row.agent_id ?? undefined,
-    signature: row.signature ?? undefined,
-    localTimestamp: new Date(row.local_timestamp),
-    authorityTimestamp: new Date(row.authority_timestamp),
-    prevHash: row.prev_hash,
-    contentHash: row.content_hash,
-  };
 }

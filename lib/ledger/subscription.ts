@@ -31,7 +31,7 @@ import { describeValue, LedgerError } from '../errors.ts';
 import type { LedgerEvent } from '../event.ts';
 import type { Ledger } from './ledger.ts';
 import { openReadConnection } from '../sqlite/native-sql.ts';
-import { decodeRow } from './reader.ts';
+import { decodeRow } from '../format/event-decoding.ts';
 import type { LogLevel } from '../writer/protocol.ts';
 
 /**
