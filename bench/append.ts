@@ -18,7 +18,7 @@ import { performance } from 'node:perf_hooks';
 import { MessageChannel, Worker } from 'node:worker_threads';
 import Database from 'better-sqlite3';
 import { openLedger, type AppendInput, type Ledger } from '../lib/index.ts';
-import { configureWriterConnection } from '../lib/sqlite/native-sql.ts';
+import { configureWriterConnection } from '../lib/sqlite/connections.ts';
 
 export type Durability = 'full' | 'normal';
 export type ScenarioId = 'a' | 'b' | 'c' | 'd' | 'e';

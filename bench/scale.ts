@@ -23,7 +23,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { performance } from 'node:perf_hooks';
 import { openLedger, type Ledger } from '../lib/index.ts';
-import { migrations } from '../lib/sqlite/native-sql.ts';
+import { migrations } from '../lib/sqlite/migrations.ts';
 import { fillLedger, INPUT, PAYLOAD_JSON, percentiles, timeInFlight, type Ratio } from './append.ts';
 
 export interface ScaleBenchSettings {

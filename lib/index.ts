@@ -12,20 +12,21 @@
  * ```
  * @packageDocumentation
  */
-export { openLedger, Ledger } from './ledger/ledger.ts';
+export { openLedger } from './ledger/open-ledger.ts';
+export { Ledger } from './ledger/ledger.ts';
 export type {
   AppendBatchOptions,
   ReadAllOptions,
   ReadStreamOptions,
   ClockDriftWarning,
   LedgerEvents,
-} from './ledger/ledger.ts';
+} from './ledger/ledger-types.ts';
 export { DEFAULT_STREAM } from './event.ts';
 export type { AppendInput, AppendResult, LedgerEvent, LedgerHead, ExpectedVersion } from './event.ts';
 export { LedgerError, isLedgerError } from './errors.ts';
 export type { LedgerErrorCode } from './errors.ts';
 export type { LedgerOptions } from './options.ts';
-export type { HaltState, RegisterAgentKeyOptions } from './ledger/ledger.ts';
+export type { HaltState, RegisterAgentKeyOptions } from './ledger/ledger-types.ts';
 export {
   generateAgentKeyPair,
   signableBytes,
@@ -42,10 +43,10 @@ export type { Replicator, PrimarySource, ReplicationReceipt, VerificationResult 
 export type { ReplicaHealth } from './replication/replica-set.ts';
 export { openReplica, replicaInfo, replicateFile, promoteReplica } from './replication/replica-tools.ts';
 export type { ReplicaInfo, PromotionCeremony } from './replication/replica-tools.ts';
-export { verifyReplicaFile } from './replication/verify-replica.ts';
+export { verifyReplicaFile } from './replication/replica-tools.ts';
 export { verifyLedgerFile } from './verify/verify-ledger-file.ts';
 export type { VerifyOptions, VerifyResult, VerifyProgress, VerifyFault, VerifyFaultReason } from './verify/verify-ledger-file.ts';
-export type { LedgerHealth, DegradedWarning, ReplicationWarning } from './ledger/ledger.ts';
+export type { LedgerHealth, DegradedWarning, ReplicationWarning } from './ledger/ledger-types.ts';
 export type { Logger } from './options.ts';
 export type { StandardSchemaV1, StandardResult, StandardIssue, PayloadIssue } from './format/payload-schema.ts';
-export type { SubscribeOptions, SubscriptionHandler, SubscriptionItem, Subscription, SubscriptionStream } from './ledger/subscription.ts';
+export type { SubscribeOptions, SubscriptionHandler, SubscriptionItem, Subscription, SubscriptionStream } from './ledger/subscription-options.ts';

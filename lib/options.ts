@@ -3,6 +3,7 @@
  * naming the option and the fix), and the frozen, fully resolved config the rest of Stele uses.
  */
 
+import { requireBoolean, requireInteger, requireKnownKeys, requireOneOf } from './arguments.ts';
 import { describeValue } from './errors.ts';
 import type { Replicator } from './replication/replicator.ts';
 import { isStandardSchema, type StandardSchemaV1 } from './format/payload-schema.ts';
@@ -23,6 +24,23 @@ export interface Logger {
   warn(fields: object, message?: string): void;
   error(fields: object, message?: string): void;
   fatal(fields: object, message?: string): void;
+}
+
+/** Levels of a pino-compatible logger. */
+export type LogLevel = 'debug' | 'info' | 'warn' | 'error' | 'fatal';
+
+/**
+ * Logs to the app's logger, if it has one. A logger that throws must not turn a committed
+ * append into a failure: it becomes a process warning.
+ * @internal
+ */
+export function logTo(logger: Logger | undefined, level: LogLevel, fields: Record<string, unknown>, message: string): void {
+  if (!logger) return;
+  try {
+    logger[level](fields, message);
+  } catch (error) {
+    process.emitWarning(`stele: the logger threw while logging "${message}": ${String(error)}`);
+  }
 }
 
 /**
@@ -144,7 +162,7 @@ const DEFAULTS: ResolvedOptions = {
   replication: 'async',
 };
 
-const KNOWN = new Set(Object.keys(DEFAULTS));
+const KNOWN = Object.keys(DEFAULTS);
 
 /** @internal */
 export function resolveOptions(options: LedgerOptions | undefined): ResolvedOptions {
@@ -153,58 +171,36 @@ export function resolveOptions(options: LedgerOptions | undefined): ResolvedOpti
   if (typeof options !== 'object' || options === null || Array.isArray(options)) {
     throw new TypeError(`openLedger options must be an object, got ${describeValue(options)}`);
   }
-  for (const key of Object.keys(options)) {
-    if (!KNOWN.has(key)) {
-      const near = [...KNOWN].find((known) => known.toLowerCase() === key.toLowerCase());
-      throw new TypeError(
-        near ? `Misspelled option "${key}" should be "${near}"` : `Unknown option "${key}"; known options: ${[...KNOWN].join(', ')}`,
-      );
-    }
-  }
+  requireKnownKeys(options, KNOWN);
   // Phase 2: validate each value.
   const resolved = { ...DEFAULTS };
   const given = options as Record<string, unknown>;
-  if (given.durability !== undefined) resolved.durability = oneOf('durability', given.durability, ['full', 'normal']);
-  if (given.onFull !== undefined) resolved.onFull = oneOf('onFull', given.onFull, ['wait', 'reject']);
-  if (given.maxPendingAppends !== undefined) resolved.maxPendingAppends = positiveInteger('maxPendingAppends', given.maxPendingAppends);
-  if (given.maxEventBytes !== undefined) resolved.maxEventBytes = positiveInteger('maxEventBytes', given.maxEventBytes);
-  if (given.driftThresholdMs !== undefined) resolved.driftThresholdMs = positiveInteger('driftThresholdMs', given.driftThresholdMs);
-  if (given.requireSignatures !== undefined) {
-    if (typeof given.requireSignatures !== 'boolean') throw new TypeError(`requireSignatures must be a boolean, got ${describeValue(given.requireSignatures)}`);
-    resolved.requireSignatures = given.requireSignatures;
-  }
-  if (given.readonly !== undefined) {
-    if (typeof given.readonly !== 'boolean') throw new TypeError(`readonly must be a boolean, got ${describeValue(given.readonly)}`);
-    resolved.readonly = given.readonly;
-  }
-  if (given.startupVerifyRows !== undefined) {
-    if (typeof given.startupVerifyRows !== 'number') throw new TypeError(`startupVerifyRows must be an integer >= 0, got ${describeValue(given.startupVerifyRows)}`);
-    if (!Number.isSafeInteger(given.startupVerifyRows) || given.startupVerifyRows < 0) {
-      throw new RangeError(`startupVerifyRows must be an integer >= 0, got ${given.startupVerifyRows}`);
-    }
-    resolved.startupVerifyRows = given.startupVerifyRows;
-  }
+  if (given.durability !== undefined) resolved.durability = requireOneOf('durability', given.durability, ['full', 'normal']);
+  if (given.onFull !== undefined) resolved.onFull = requireOneOf('onFull', given.onFull, ['wait', 'reject']);
+  if (given.maxPendingAppends !== undefined) resolved.maxPendingAppends = requireInteger('maxPendingAppends', given.maxPendingAppends, 1);
+  if (given.maxEventBytes !== undefined) resolved.maxEventBytes = requireInteger('maxEventBytes', given.maxEventBytes, 1);
+  if (given.driftThresholdMs !== undefined) resolved.driftThresholdMs = requireInteger('driftThresholdMs', given.driftThresholdMs, 1);
+  if (given.requireSignatures !== undefined) resolved.requireSignatures = requireBoolean('requireSignatures', given.requireSignatures);
+  if (given.readonly !== undefined) resolved.readonly = requireBoolean('readonly', given.readonly);
+  if (given.startupVerifyRows !== undefined) resolved.startupVerifyRows = requireInteger('startupVerifyRows', given.startupVerifyRows, 0);
   if (given.expectedHead !== undefined) {
     const head = given.expectedHead as { sequence?: unknown; contentHash?: unknown } | null;
     if (typeof head !== 'object' || head === null || typeof head.contentHash !== 'string' || !/^[0-9a-f]{64}$/.test(head.contentHash)) {
       throw new TypeError('expectedHead must be { sequence, contentHash } with a 64-digit lowercase hex contentHash');
     }
-    resolved.expectedHead = Object.freeze({ sequence: positiveInteger('expectedHead.sequence', head.sequence), contentHash: head.contentHash });
+    resolved.expectedHead = Object.freeze({ sequence: requireInteger('expectedHead.sequence', head.sequence, 1), contentHash: head.contentHash });
   }
-  if (given.onInconsistency !== undefined) resolved.onInconsistency = oneOf('onInconsistency', given.onInconsistency, ['fail', 'halt']);
-  if (given.allowDegraded !== undefined) {
-    if (typeof given.allowDegraded !== 'boolean') throw new TypeError(`allowDegraded must be a boolean, got ${describeValue(given.allowDegraded)}`);
-    resolved.allowDegraded = given.allowDegraded;
-  }
-  if (given.maxRestarts !== undefined) resolved.maxRestarts = nonNegativeInteger('maxRestarts', given.maxRestarts);
-  if (given.restartWindowMs !== undefined) resolved.restartWindowMs = positiveInteger('restartWindowMs', given.restartWindowMs);
+  if (given.onInconsistency !== undefined) resolved.onInconsistency = requireOneOf('onInconsistency', given.onInconsistency, ['fail', 'halt']);
+  if (given.allowDegraded !== undefined) resolved.allowDegraded = requireBoolean('allowDegraded', given.allowDegraded);
+  if (given.maxRestarts !== undefined) resolved.maxRestarts = requireInteger('maxRestarts', given.maxRestarts, 0);
+  if (given.restartWindowMs !== undefined) resolved.restartWindowMs = requireInteger('restartWindowMs', given.restartWindowMs, 1);
   if (given.retry !== undefined) {
     const retry = given.retry as Record<string, unknown> | null;
     if (typeof retry !== 'object' || retry === null) throw new TypeError(`retry must be { attempts?, delayMs? }, got ${describeValue(retry)}`);
-    for (const key of Object.keys(retry)) if (key !== 'attempts' && key !== 'delayMs') throw new TypeError(`Unknown option "retry.${key}"; known: attempts, delayMs`);
+    requireKnownKeys(retry, ['attempts', 'delayMs'], 'retry');
     resolved.retry = Object.freeze({
-      attempts: retry.attempts === undefined ? DEFAULTS.retry.attempts : nonNegativeInteger('retry.attempts', retry.attempts),
-      delayMs: retry.delayMs === undefined ? DEFAULTS.retry.delayMs : nonNegativeInteger('retry.delayMs', retry.delayMs),
+      attempts: retry.attempts === undefined ? DEFAULTS.retry.attempts : requireInteger('retry.attempts', retry.attempts, 0),
+      delayMs: retry.delayMs === undefined ? DEFAULTS.retry.delayMs : requireInteger('retry.delayMs', retry.delayMs, 0),
     });
   }
   if (given.logger !== undefined) {
@@ -226,7 +222,7 @@ export function resolveOptions(options: LedgerOptions | undefined): ResolvedOpti
     }
     resolved.eventTypes = Object.freeze({ ...(types as Record<string, StandardSchemaV1 | true>) });
   }
-  if (given.replication !== undefined) resolved.replication = oneOf('replication', given.replication, ['async', 'sync']);
+  if (given.replication !== undefined) resolved.replication = requireOneOf('replication', given.replication, ['async', 'sync']);
   if (given.replicas !== undefined) resolved.replicas = replicasOf(given.replicas, resolved.readonly);
   // Phase 3: the frozen config.
   return Object.freeze(resolved);
@@ -247,22 +243,3 @@ function replicasOf(value: unknown, readonly: boolean): readonly Replicator[] {
   }
   return Object.freeze([...(value as Replicator[])]);
 }
-
-function oneOf<T extends string>(name: string, value: unknown, allowed: readonly T[]): T {
-  if (typeof value !== 'string') throw new TypeError(`${name} must be one of ${allowed.map((a) => `'${a}'`).join(', ')}, got ${describeValue(value)}`);
-  if (!allowed.includes(value as T)) throw new RangeError(`${name} must be one of ${allowed.map((a) => `'${a}'`).join(', ')}, got '${value}'`);
-  return value as T;
-}
-
-function positiveInteger(name: string, value: unknown): number {
-  if (typeof value !== 'number') throw new TypeError(`${name} must be a positive integer, got ${describeValue(value)}`);
-  if (!Number.isSafeInteger(value) || value <= 0) throw new RangeError(`${name} must be a positive integer, got ${value}`);
-  return value;
-}
-
-function nonNegativeInteger(name: string, value: unknown): number {
-  if (typeof value !== 'number') throw new TypeError(`${name} must be an integer >= 0, got ${describeValue(value)}`);
-  if (!Number.isSafeInteger(value) || value < 0) throw new RangeError(`${name} must be an integer >= 0, got ${value}`);
-  return value;
-}
-

@@ -129,11 +129,11 @@ describe('bad input fails that request only', () => {
     const ledger = await createLedger(t, { durability: 'normal' });
     const huge = () => Object.assign([1], { length: 2 ** 32 - 1 });
     const started = performance.now();
-    await assert.rejects(ledger.verify({ rangeSize: huge() as never }), { name: 'RangeError', message: 'rangeSize must be a positive integer, got an array' });
-    await assert.rejects(ledger.verify({ from: huge() as never }), { name: 'RangeError', message: 'from must be a positive integer, got an array' });
-    await assert.rejects(ledger.close({ timeoutMs: huge() as never }), { name: 'RangeError', message: 'timeoutMs must be a number >= 0, got an array' });
+    await assert.rejects(ledger.verify({ rangeSize: huge() as never }), { name: 'TypeError', message: 'rangeSize must be a positive integer, got an array' });
+    await assert.rejects(ledger.verify({ from: huge() as never }), { name: 'TypeError', message: 'from must be a positive integer, got an array' });
+    await assert.rejects(ledger.close({ timeoutMs: huge() as never }), { name: 'TypeError', message: 'timeoutMs must be a number >= 0, got an array' });
     await assert.rejects(ledger.append({ type: 't', expectedVersion: huge() as never }), invalid('expectedVersion', { value: 'an array' }));
-    await assert.rejects(ledger.registerAgentKey('bot', 'key', { role: huge() as never }), { name: 'RangeError', message: "role must be 'agent' or 'witness', got an array" });
+    await assert.rejects(ledger.registerAgentKey('bot', 'key', { role: huge() as never }), { name: 'TypeError', message: "role must be one of 'agent', 'witness', got an array" });
     await assert.rejects(ledger.append({ type: 'm', payload: new Map([[{ id: 7 }, () => 1]]) }), invalid('payload', { path: 'payload.get(an object)' }));
     await assert.rejects(ledger.append({ type: 'm', payload: new Map([[huge(), 1]]) }), (err: LedgerError) => err.code === 'EVENT_TOO_LARGE');
     // Ceremony witness lists: checked for shape (at most 64 entries of two strings) before use.

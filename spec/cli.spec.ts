@@ -21,7 +21,7 @@ import { openLedger, type AppendInput, type AppendResult } from '../lib/index.ts
 import { EVENT_COLUMNS, type EventRow } from '../lib/format/columns.ts';
 import { rowHash } from '../lib/format/hash-bytes.ts';
 import type { EventJson } from '../lib/cli/event-json.ts';
-import { currentSchemaVersion } from '../lib/sqlite/native-sql.ts';
+import { currentSchemaVersion } from '../lib/sqlite/migrations.ts';
 import { buildPackage, type BuiltPackage } from './helpers/built-package.ts';
 import { buildLedger, copyLedgerFile, readRow, tamper } from './helpers/tamper.ts';
 import { reopen, tempDir } from './helpers/temp-ledger.ts';

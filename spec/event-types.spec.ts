@@ -9,7 +9,8 @@ import { describe, test } from 'node:test';
 import Database from 'better-sqlite3';
 import { z } from 'zod';
 import { generateAgentKeyPair, type LedgerError, type PayloadIssue, type StandardSchemaV1 } from '../lib/index.ts';
-import { configureWriterConnection, registerNativeFunctions } from '../lib/sqlite/native-sql.ts';
+import { configureWriterConnection } from '../lib/sqlite/connections.ts';
+import { registerNativeFunctions } from '../lib/sqlite/native-functions.ts';
 import { chainOf, createLedger, reopen, tempLedgerPath } from './helpers/temp-ledger.ts';
 
 /** The event type Stele was first built for: a turn of a conversation, detected by a listener. */

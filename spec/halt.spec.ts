@@ -2,7 +2,8 @@ import assert from 'node:assert/strict';
 import { describe, test } from 'node:test';
 import Database from 'better-sqlite3';
 import { generateAgentKeyPair, witnessClearHalt, type Ledger, type LedgerError } from '../lib/index.ts';
-import { configureWriterConnection, registerNativeFunctions } from '../lib/sqlite/native-sql.ts';
+import { configureWriterConnection } from '../lib/sqlite/connections.ts';
+import { registerNativeFunctions } from '../lib/sqlite/native-functions.ts';
 import { chainOf, createLedger } from './helpers/temp-ledger.ts';
 
 async function withWitnesses(ledger: Ledger, names: string[]) {

@@ -25,7 +25,9 @@ import {
   type Ledger,
 } from '../lib/index.ts';
 import { systemEvent } from '../lib/format/event-encoding.ts';
-import { APPEND_SQL, appendArgs, configureWriterConnection, registerNativeFunctions } from '../lib/sqlite/native-sql.ts';
+import { APPEND_SQL, appendArgs } from '../lib/sqlite/append-statement.ts';
+import { configureWriterConnection } from '../lib/sqlite/connections.ts';
+import { registerNativeFunctions } from '../lib/sqlite/native-functions.ts';
 import { buildLedger, copyLedgerFile, rechain, tamper } from './helpers/tamper.ts';
 import { chainOf, historyOf, reopen, tempDir } from './helpers/temp-ledger.ts';
 

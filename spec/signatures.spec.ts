@@ -4,7 +4,8 @@ import { describe, test } from 'node:test';
 import nacl from 'tweetnacl';
 import Database from 'better-sqlite3';
 import { generateAgentKeyPair, signableBytes, signEvent, type LedgerError } from '../lib/index.ts';
-import { registerNativeFunctions, configureWriterConnection } from '../lib/sqlite/native-sql.ts';
+import { registerNativeFunctions } from '../lib/sqlite/native-functions.ts';
+import { configureWriterConnection } from '../lib/sqlite/connections.ts';
 import { chainOf, createLedger, reopen, tempLedgerPath } from './helpers/temp-ledger.ts';
 
 function code(expected: string, details?: Record<string, unknown>) {

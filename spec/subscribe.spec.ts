@@ -286,8 +286,8 @@ describe('failures', () => {
   test('misuse throws TypeError or RangeError naming the option and the fix', LIMIT, async (t) => {
     const ledger = await createLedger(t);
     const cases: [unknown, unknown, string, string][] = [
-      [{ from: 0 }, undefined, 'RangeError', 'from must be an integer from 1 to 9007199254740991, got 0'],
-      [{ from: '1' }, undefined, 'TypeError', "from must be an integer, got '1'"],
+      [{ from: 0 }, undefined, 'RangeError', 'from must be a positive integer, got 0'],
+      [{ from: '1' }, undefined, 'TypeError', "from must be a positive integer, got '1'"],
       [{ stream: 'a' }, undefined, 'TypeError', 'Unknown subscribe option "stream"; known options: from, streamId, types, onCaughtUp, batchSize, pollIntervalMs'],
       [{ streamid: 'a' }, undefined, 'TypeError', 'Misspelled option "streamid" should be "streamId"'],
       [{ streamId: '' }, undefined, 'TypeError', "streamId must be a non-empty string, got ''"],

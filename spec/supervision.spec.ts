@@ -14,6 +14,7 @@ import fc from 'fast-check';
 import { LedgerError, type AppendInput, type AppendResult, type Ledger } from '../lib/index.ts';
 import { collectingLogger } from './helpers/collecting-logger.ts';
 import { chainOf, createLedger } from './helpers/temp-ledger.ts';
+import { writerOf } from '../lib/ledger/ledger.ts';
 
 const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
 
@@ -32,14 +33,14 @@ async function restarted(ledger: Ledger, restarts: number, timeoutMs = 10_000): 
 
 /**
  * Kills the writer thread. A ref'd timer keeps the event loop alive until the kill has landed:
- * on an idle ledger the writer's worker is unref'd, and the promise of crashWriterForTesting()
+ * on an idle ledger the writer's worker is unref'd, and the promise of crashForTesting()
  * alone does not keep the process (or the test runner) alive until the worker's 'exit' — seen as
  * a cancelled test ("Promise resolution is still pending but the event loop has already resolved").
  */
 async function crashWriter(ledger: Ledger): Promise<void> {
   const keepAlive = setInterval(() => undefined, 1_000);
   try {
-    await ledger.crashWriterForTesting();
+    await writerOf(ledger)!.crashForTesting();
   } finally {
     clearInterval(keepAlive);
   }

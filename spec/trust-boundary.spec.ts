@@ -15,7 +15,8 @@ import { spawnSync } from 'node:child_process';
 import { describe, test, type TestContext } from 'node:test';
 import Database from 'better-sqlite3';
 import { openLedger, type Ledger } from '../lib/index.ts';
-import { configureWriterConnection, registerNativeFunctions } from '../lib/sqlite/native-sql.ts';
+import { configureWriterConnection } from '../lib/sqlite/connections.ts';
+import { registerNativeFunctions } from '../lib/sqlite/native-functions.ts';
 import { chainOf, rawConnection, tempLedgerPath } from './helpers/temp-ledger.ts';
 
 const SQLITE3 = '/usr/bin/sqlite3';

@@ -24,18 +24,14 @@ export const HASHED_COLUMNS = [
   'prev_hash',
 ] as const;
 
-/** The event fields an agent signs, in order; FORMAT.md lists the same. */
-export const SIGNED_COLUMNS = [
-  'event_id',
-  'stream_id',
-  'type',
-  'payload',
-  'payload_meta',
-  'metadata',
-  'metadata_meta',
-  'agent_id',
-  'local_timestamp',
-] as const;
+/** Columns the database assigns when the row is inserted: an agent cannot sign them in advance. */
+const ASSIGNED_COLUMNS: readonly string[] = ['sequence', 'stream_version', 'signature', 'authority_timestamp', 'prev_hash'];
+
+/**
+ * The event fields an agent signs, in order: the hashed columns but those the database assigns
+ * (and the signature itself). FORMAT.md lists the same nine.
+ */
+export const SIGNED_COLUMNS = HASHED_COLUMNS.filter((column) => !ASSIGNED_COLUMNS.includes(column));
 
 /** An `events` row with SQLite's column names. */
 export interface EventRow {
@@ -56,5 +52,21 @@ export interface EventRow {
   content_hash: string;
 }
 
-/** Every column of an `events` row, for a SELECT. */
-export const EVENT_COLUMNS = [...HASHED_COLUMNS, 'content_hash'].join(', ');
+/** Every column of an `events` row in SELECT order: the hashed columns, then `content_hash`. */
+export const ROW_COLUMNS = [...HASHED_COLUMNS, 'content_hash'] as const;
+
+/** {@link ROW_COLUMNS} for a SELECT. */
+export const EVENT_COLUMNS = ROW_COLUMNS.join(', ');
+
+/**
+ * A row read with better-sqlite3's `.raw()`: its values in {@link ROW_COLUMNS} order. The hot
+ * loops (verification, replication) read rows as arrays: an object per row costs more than
+ * hashing it. Its first `HASHED_COLUMNS.length` values are exactly the hashed columns.
+ */
+export type RawRow = unknown[];
+
+/** Where each column is in a {@link RawRow}. */
+export const AT = Object.fromEntries(ROW_COLUMNS.map((name, index) => [name, index])) as Record<(typeof ROW_COLUMNS)[number], number>;
+
+/** Where the signed fields are in a {@link RawRow}, in signing order. */
+export const SIGNED_AT = SIGNED_COLUMNS.map((name) => AT[name]);

@@ -5,9 +5,25 @@
  */
 import { describeValue, LedgerError } from '../errors.ts';
 import { DEFAULT_STREAM, type AppendInput } from '../event.ts';
-import type { EncodedEvent } from '../writer/protocol.ts';
 import { newEventId } from './event-id.ts';
 import { encodeValue, UnencodableValueError, ValueTooLargeError } from './value-codec.ts';
+
+/** One event, validated and encoded on the caller's thread, as the append view takes it. */
+export interface EncodedEvent {
+  eventId: string;
+  streamId: string;
+  type: string;
+  payload: string | null;
+  payloadMeta: string | null;
+  metadata: string | null;
+  metadataMeta: string | null;
+  agentId: string | null;
+  signature: string | null;
+  /** ms since the Unix epoch */
+  localTimestamp: number;
+  /** null = 'any' */
+  expectedVersion: string | number | null;
+}
 
 const MAX_NAME_LENGTH = 256;
 

@@ -4,7 +4,8 @@
  */
 import nacl from 'tweetnacl';
 import { clearHaltBytes, promoteReplicaBytes, signedBytesOf } from './hash-bytes.ts';
-import { encodeInput } from './event-encoding.ts';
+import { SIGNED_COLUMNS } from './columns.ts';
+import { encodeInput, type EncodedEvent } from './event-encoding.ts';
 import { type AppendInput } from '../event.ts';
 import { newEventId } from './event-id.ts';
 
@@ -53,17 +54,8 @@ export function signableBytes(input: AppendInput): Uint8Array {
     throw new TypeError('signableBytes needs eventId, localTimestamp and agentId on the input; signEvent() fills them in');
   }
   const event = encodeInput({ ...input, signature: input.signature ?? 'unsigned' }, undefined, Number.MAX_SAFE_INTEGER);
-  return signedBytesOf([
-    event.eventId,
-    event.streamId,
-    event.type,
-    event.payload,
-    event.payloadMeta,
-    event.metadata,
-    event.metadataMeta,
-    event.agentId,
-    event.localTimestamp,
-  ]);
+  // Each signed column is the encoded field of the same name in camelCase (payload_meta → payloadMeta).
+  return signedBytesOf(SIGNED_COLUMNS.map((column) => event[camelCase(column) as keyof EncodedEvent]));
 }
 
 /**
@@ -207,4 +199,8 @@ export function promoteReplicaSignableBytes(subject: PromotionSubject, reason: s
 export function witnessPromotion(subject: PromotionSubject, reason: string, witnessId: string, secretKey: Uint8Array): WitnessSignature {
   const signature = nacl.sign.detached(promoteReplicaSignableBytes(subject, reason), secretKey);
   return { witnessId, signature: Buffer.from(signature).toString('base64') };
+}
+
+function camelCase(column: string): string {
+  return column.replace(/_([a-z])/g, (_, letter: string) => letter.toUpperCase());
 }

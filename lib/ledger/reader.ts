@@ -9,22 +9,33 @@ import { decodeRow } from '../format/event-decoding.ts';
 import { EVENT_COLUMNS, type EventRow } from '../format/columns.ts';
 import { LedgerError } from '../errors.ts';
 import type { LedgerEvent, LedgerHead } from '../event.ts';
-import type { HaltState } from './ledger.ts';
-import { openReadConnection } from '../sqlite/native-sql.ts';
+import { openReadConnection } from '../sqlite/connections.ts';
+import { HEAD_SQL } from '../sqlite/queries.ts';
+import type { HaltState } from './ledger-types.ts';
 
 export class LedgerReader {
   readonly #db: Database.Database;
-  readonly #get: Database.Statement<[number], EventRow>;
-  readonly #getByEventId: Database.Statement<[string], EventRow>;
-  readonly #readAll: Database.Statement<[number, number], EventRow>;
-  readonly #readStream: Database.Statement<[string, number, number], EventRow>;
-  readonly #streamVersion: Database.Statement<[string], { v: number | null }>;
-  readonly #head: Database.Statement<[], { sequence: number; contentHash: string }>;
-  readonly #sequencesBetween: Database.Statement<[number, number], number>;
-  readonly #lastHaltEvent: Database.Statement<[], EventRow>;
+  #get!: Database.Statement<[number], EventRow>;
+  #getByEventId!: Database.Statement<[string], EventRow>;
+  #readAll!: Database.Statement<[number, number], EventRow>;
+  #readStream!: Database.Statement<[string, number, number], EventRow>;
+  #streamVersion!: Database.Statement<[string], { v: number | null }>;
+  #head!: Database.Statement<[], LedgerHead>;
+  #sequencesBetween!: Database.Statement<[number, number], number>;
+  #lastHaltEvent!: Database.Statement<[], EventRow>;
 
+  /** Opens the read connection, or says in a NOT_A_LEDGER error why the file is not a readable ledger. */
   constructor(path: string) {
     this.#db = openReadConnection(path);
+    try {
+      this.#prepare();
+    } catch (error) {
+      this.#db.close();
+      throw LedgerError.of('NOT_A_LEDGER', { path, sqliteCode: (error as { code?: string }).code }, String((error as Error).message));
+    }
+  }
+
+  #prepare(): void {
     const select = `SELECT ${EVENT_COLUMNS} FROM events`;
     this.#get = this.#db.prepare(`${select} WHERE sequence = ?`);
     this.#getByEventId = this.#db.prepare(`${select} WHERE event_id = ?`);
@@ -33,9 +44,7 @@ export class LedgerReader {
       `${select} WHERE stream_id = ? AND stream_version >= ? ORDER BY stream_version LIMIT ?`,
     );
     this.#streamVersion = this.#db.prepare('SELECT max(stream_version) AS v FROM events WHERE stream_id = ?');
-    this.#head = this.#db.prepare(
-      'SELECT sequence, content_hash AS contentHash FROM events ORDER BY sequence DESC LIMIT 1',
-    );
+    this.#head = this.#db.prepare(HEAD_SQL);
     this.#sequencesBetween = this.#db
       .prepare<[number, number], number>('SELECT sequence FROM events WHERE sequence BETWEEN ? AND ? ORDER BY sequence')
       .pluck();

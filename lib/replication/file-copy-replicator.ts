@@ -7,7 +7,7 @@ import { fromWire, LedgerError, toWire } from '../errors.ts';
 import { workerScript } from '../runtime/worker-script.ts';
 import type { CopierReply, CopierRequest, CopierStartup } from './file-copy-protocol.ts';
 import type { PrimarySource, ReplicationReceipt, Replicator, VerificationResult } from './replicator.ts';
-import { verifyReplicaFile } from './verify-replica.ts';
+import { verifyReplicaFile } from './replica-tools.ts';
 
 /**
  * Options of {@link FileCopyReplicator}.

@@ -5,22 +5,21 @@
  * @internal
  */
 import { randomUUID } from 'node:crypto';
-import Database from 'better-sqlite3';
-import { EVENT_COLUMNS } from '../format/columns.ts';
-import { GENESIS_HASH } from '../format/columns.ts';
+import type Database from 'better-sqlite3';
 import { LedgerError } from '../errors.ts';
 import type { LedgerHead } from '../event.ts';
-import { applyMigrations, configureWriterConnection, parseRaised, registerNativeFunctions } from '../sqlite/native-sql.ts';
+import { EVENT_COLUMNS, GENESIS_HASH, ROW_COLUMNS } from '../format/columns.ts';
+import { raisedError } from '../sqlite/append-statement.ts';
+import { openReadConnection, openWriteConnection } from '../sqlite/connections.ts';
+import { HASH_AT_SQL, readHead } from '../sqlite/queries.ts';
 import { acquireWriterLock } from '../writer/writer-lock.ts';
 
 /** Rows per replica transaction: one fsync per chunk, and a crash loses at most the chunk in progress. */
 const CHUNK_ROWS = 10_000;
 /** The replica keeps the default drift threshold; its warnings are information, as on the primary. */
 const DRIFT_THRESHOLD_MS = 5_000;
-const COLUMN_COUNT = EVENT_COLUMNS.split(',').length;
-
-/** A row's place in the chain: the public {@link LedgerHead}. */
-export type Head = LedgerHead;
+/** The schema version that introduced replica files (native-sql/004-replication.sql). */
+export const REPLICA_SCHEMA_VERSION = 4;
 
 /** Where a replica stands, and what identifies it. */
 export interface ReplicaState {
@@ -28,7 +27,7 @@ export interface ReplicaState {
   replicaOf: string;
   /** False once its promotion ceremony is in the file: it is a primary of its own. */
   unpromoted: boolean;
-  head: Head;
+  head: LedgerHead;
 }
 
 /** Reads a replica's identity and head; undefined when the file is not (or no longer) a replica. */
@@ -44,9 +43,12 @@ export function readReplicaState(db: Database.Database): ReplicaState | undefine
   return { replicaId: meta.replicaId, replicaOf: meta.replicaOf ?? '', unpromoted: meta.unpromoted === 1, head: headOf(db) };
 }
 
-export function headOf(db: Database.Database): Head {
-  const row = db.prepare('SELECT sequence, content_hash AS contentHash FROM events ORDER BY sequence DESC LIMIT 1').get() as Head | undefined;
-  return row ?? { sequence: 0, contentHash: GENESIS_HASH };
+/**
+ * Where a copy stands: its newest row, or the genesis position (sequence 0, the genesis hash)
+ * before its first row, the point from which it copies and which witnesses can sign.
+ */
+export function headOf(db: Database.Database): LedgerHead {
+  return readHead(db) ?? { sequence: 0, contentHash: GENESIS_HASH };
 }
 
 /**
@@ -56,17 +58,9 @@ export function headOf(db: Database.Database): Head {
 export function openForAppend(path: string): { db: Database.Database; lock: Database.Database } {
   const lock = acquireWriterLock(path);
   try {
-    const db = new Database(path);
-    try {
-      configureWriterConnection(db, 'full');
-      registerNativeFunctions(db, { driftThresholdMs: DRIFT_THRESHOLD_MS });
-      db.pragma('busy_timeout = 5000');
-      applyMigrations(db);
-      return { db, lock };
-    } catch (error) {
-      db.close();
-      throw error;
-    }
+    const { db } = openWriteConnection(path, { durability: 'full', driftThresholdMs: DRIFT_THRESHOLD_MS });
+    db.pragma('busy_timeout = 5000');
+    return { db, lock };
   } catch (error) {
     lock.close();
     throw error;
@@ -75,7 +69,7 @@ export function openForAppend(path: string): { db: Database.Database; lock: Data
 
 /** What one propagation did. */
 export interface CopyOutcome {
-  head: Head;
+  head: LedgerHead;
   copied: number;
 }
 
@@ -101,9 +95,9 @@ export class ReplicaFile {
     this.#readRows = primary.prepare<[number, number], unknown[]>(
       `SELECT ${EVENT_COLUMNS} FROM events WHERE sequence > ? AND sequence <= ? ORDER BY sequence`,
     ).raw();
-    this.#insertRow = db.prepare(`INSERT INTO events (${EVENT_COLUMNS}) VALUES (${Array(COLUMN_COUNT).fill('?').join(', ')})`);
-    this.#primaryHashAt = primary.prepare<[number], string>('SELECT content_hash FROM events WHERE sequence = ?').pluck();
-    this.#replicaHashAt = db.prepare<[number], string>('SELECT content_hash FROM events WHERE sequence = ?').pluck();
+    this.#insertRow = db.prepare(`INSERT INTO events (${EVENT_COLUMNS}) VALUES (${ROW_COLUMNS.map(() => '?').join(', ')})`);
+    this.#primaryHashAt = primary.prepare<[number], string>(HASH_AT_SQL).pluck();
+    this.#replicaHashAt = db.prepare<[number], string>(HASH_AT_SQL).pluck();
   }
 
   /**
@@ -111,7 +105,7 @@ export class ReplicaFile {
    * the file is new or empty. A file with events of its own, or a promoted replica, is NOT_A_REPLICA.
    */
   static open(path: string, primaryPath: string): ReplicaFile {
-    const primary = new Database(primaryPath, { readonly: true, fileMustExist: true });
+    const primary = openReadConnection(primaryPath);
     let opened: { db: Database.Database; lock: Database.Database } | undefined;
     try {
       opened = openForAppend(path);
@@ -138,11 +132,7 @@ export class ReplicaFile {
     }
   }
 
-  get replicaId(): string {
-    return this.#state.replicaId;
-  }
-
-  head(): Head {
+  head(): LedgerHead {
     return headOf(this.#db);
   }
 
@@ -173,7 +163,7 @@ export class ReplicaFile {
   }
 
   /** REPLICA_AHEAD or REPLICA_DIVERGED (with the first differing sequence) unless the replica is a prefix. */
-  #checkPrefix(head: Head, primaryHead: Head): void {
+  #checkPrefix(head: LedgerHead, primaryHead: LedgerHead): void {
     if (head.sequence > primaryHead.sequence) {
       throw LedgerError.of('REPLICA_AHEAD', { replicaSequence: head.sequence, primarySequence: primaryHead.sequence });
     }
@@ -232,10 +222,10 @@ export class ReplicaFile {
  * the replica's), anything else a failed replication naming the row and the guard.
  */
 function refusal(error: unknown, sequence: number): LedgerError {
-  const message = error instanceof Error ? error.message : String(error);
-  const raised = parseRaised(message);
+  const raised = raisedError(error);
   if (raised?.code === 'APPEND_ONLY_VIOLATION' && raised.details.field === 'prev_hash') {
     return LedgerError.of('REPLICA_DIVERGED', { sequence, guard: 'prev_hash' });
   }
-  return LedgerError.of('REPLICATION_FAILED', { sequence, guard: raised?.code ?? message, ...raised?.details });
+  const guard = raised?.code ?? (error instanceof Error ? error.message : String(error));
+  return LedgerError.of('REPLICATION_FAILED', { sequence, guard, ...raised?.details });
 }

@@ -89,20 +89,21 @@ class Lane {
   }
 }
 
-export class Replication {
+/** The replicas of one primary, each in its own lane (one propagation at a time per replica). */
+export class ReplicaSet {
   readonly mode: 'sync' | 'async';
   readonly #lanes: Lane[];
-  readonly #onFailure: (receipt: ReplicationReceipt) => void;
+  #onFailure: ((receipt: ReplicationReceipt) => void) | undefined;
   readonly #reported = new WeakSet<ReplicationReceipt>();
 
-  constructor(replicators: readonly Replicator[], mode: 'sync' | 'async', onFailure: (receipt: ReplicationReceipt) => void) {
+  constructor(replicators: readonly Replicator[], mode: 'sync' | 'async') {
     this.mode = mode;
     this.#lanes = replicators.map((replicator) => new Lane(replicator));
-    this.#onFailure = onFailure;
   }
 
-  get size(): number {
-    return this.#lanes.length;
+  /** Hears of each failed receipt, once. */
+  onFailure(listener: (receipt: ReplicationReceipt) => void): void {
+    this.#onFailure = listener;
   }
 
   async attach(primaryPath: string): Promise<void> {
@@ -116,7 +117,7 @@ export class Replication {
       // Every request a failed attempt answers hears of it; the failure is reported once.
       if (receipt.status !== 'failed' || this.#reported.has(receipt)) continue;
       this.#reported.add(receipt);
-      this.#onFailure(receipt);
+      this.#onFailure?.(receipt);
     }
     return receipts;
   }

@@ -1,19 +1,25 @@
 /**
- * Working with a replica file directly: reading it, one-off copies, and the witnessed ceremony
- * that promotes it to a primary when the primary is lost.
+ * Working with a replica file directly: reading it, one-off copies, checking it against its
+ * primary, and the witnessed ceremony that promotes it to a primary when the primary is lost.
  */
 import { existsSync } from 'node:fs';
 import { resolve as resolvePath } from 'node:path';
-import Database from 'better-sqlite3';
+import type Database from 'better-sqlite3';
+import { requireFilePath } from '../arguments.ts';
 import { LedgerError } from '../errors.ts';
+import type { LedgerHead } from '../event.ts';
 import { systemEvent } from '../format/event-encoding.ts';
-import { openLedger, type Ledger } from '../ledger/ledger.ts';
-import { APPEND_SQL, appendArgs, parseRaised } from '../sqlite/native-sql.ts';
-import type { LedgerOptions } from '../options.ts';
 import { checkWitnesses, type WitnessSignature } from '../format/signing.ts';
+import type { Ledger } from '../ledger/ledger.ts';
+import { openLedger } from '../ledger/open-ledger.ts';
+import type { LedgerOptions } from '../options.ts';
+import { APPEND_SQL, appendArgs, raisedError } from '../sqlite/append-statement.ts';
+import { openReadConnection } from '../sqlite/connections.ts';
+import { schemaVersionOf } from '../sqlite/migrations.ts';
+import { HASH_AT_SQL } from '../sqlite/queries.ts';
 import { verifyLedgerFile } from '../verify/verify-ledger-file.ts';
-import { openForAppend, readReplicaState, ReplicaFile, type Head } from './replica-file.ts';
-import type { ReplicationReceipt } from './replicator.ts';
+import { headOf, openForAppend, readReplicaState, REPLICA_SCHEMA_VERSION, ReplicaFile } from './replica-file.ts';
+import type { ReplicationReceipt, VerificationResult } from './replicator.ts';
 
 /**
  * What a replica file says about itself.
@@ -32,7 +38,7 @@ export interface ReplicaInfo {
   /** True once its promotion ceremony is in the file: it is a primary of its own. */
   promoted: boolean;
   /** The copy's newest row (sequence 0 and 64 zeros when empty). */
-  head: Head;
+  head: LedgerHead;
 }
 
 /**
@@ -141,7 +147,7 @@ export interface PromotionCeremony {
  * const ledger = await openLedger('/mnt/backup/audit.db');
  * ```
  */
-export async function promoteReplica(path: string, ceremony: PromotionCeremony): Promise<Head> {
+export async function promoteReplica(path: string, ceremony: PromotionCeremony): Promise<LedgerHead> {
   const absolute = requireLedgerFile('path', path);
   const witnesses = checkWitnesses('promoteReplica', ceremony);
   const info = replicaInfo(absolute);
@@ -162,11 +168,9 @@ export async function promoteReplica(path: string, ceremony: PromotionCeremony):
     try {
       db.prepare(APPEND_SQL).run(...appendArgs(event));
     } catch (error) {
-      const raised = parseRaised(error instanceof Error ? error.message : String(error));
-      if (raised) throw LedgerError.of(raised.code, { ...raised.details, replicaId: state.replicaId });
-      throw error;
+      throw raisedError(error, () => ({ replicaId: state.replicaId })) ?? error;
     }
-    return db.prepare('SELECT sequence, content_hash AS contentHash FROM events WHERE event_id = ?').get(event.eventId) as Head;
+    return db.prepare('SELECT sequence, content_hash AS contentHash FROM events WHERE event_id = ?').get(event.eventId) as LedgerHead;
   } finally {
     db.close();
     lock.close();
@@ -174,17 +178,67 @@ export async function promoteReplica(path: string, ceremony: PromotionCeremony):
 }
 
 function requireLedgerFile(name: string, path: unknown): string {
-  if (typeof path !== 'string' || path.length === 0 || path.includes('\0')) throw new TypeError(`${name} must be a file path`);
-  const absolute = resolvePath(path);
+  const absolute = resolvePath(requireFilePath(name, path));
   if (!existsSync(absolute)) throw LedgerError.of('NOT_A_LEDGER', { path: absolute }, 'no such file');
   return absolute;
 }
 
-function openReadOnly(path: string): Database.Database {
-  const absolute = requireLedgerFile('path', path);
+function openReadOnly(path: string, name = 'path'): Database.Database {
+  return openReadConnection(requireLedgerFile(name, path));
+}
+
+/**
+ * Verifies the copy at `replicaPath` against the primary at `primaryPath`: the copy's whole chain
+ * (links, hashes, stream versions, continuity, and each signature re-verified against the key
+ * history the copy holds), its head hash against the primary's row at the same sequence, both
+ * schema versions, and how far it lags. The chain check stops at the copy's first bad row, which
+ * `firstBad` names; `signatureValid` and `continuous` speak for the rows before it.
+ *
+ * @example
+ * ```ts
+ * import { verifyReplicaFile } from 'stele';
+ * const result = await verifyReplicaFile('audit.db', '/mnt/backup/audit.db');
+ * if (!result.ok) console.error(result.errors); // e.g. [ 'sequence 42: content_hash ...' ]
+ * ```
+ */
+export async function verifyReplicaFile(primaryPath: string, replicaPath: string, replicaId: string = replicaPath): Promise<VerificationResult> {
+  const primary = openReadOnly(primaryPath, 'verifyReplicaFile: primaryPath');
+  const replica = openReadOnly(replicaPath, 'verifyReplicaFile: replicaPath');
+  const errors: string[] = [];
+  let facts: { sequence: number; lag: number; headHashMatch: boolean; schemaVersionMatch: boolean };
   try {
-    return new Database(absolute, { readonly: true, fileMustExist: true });
-  } catch (error) {
-    throw LedgerError.of('NOT_A_LEDGER', { path: absolute, sqliteCode: (error as { code?: string }).code }, String((error as Error).message));
+    // Both heads from one moment of each file; the primary may move on while the chain is checked.
+    const schema = schemaVersionOf;
+    const schemaVersionMatch = schema(primary) === schema(replica);
+    if (!schemaVersionMatch) errors.push(`schema version ${schema(replica)} differs from the primary's ${schema(primary)}`);
+    if (schema(replica) >= REPLICA_SCHEMA_VERSION && readReplicaState(replica) === undefined) errors.push('the file is not a replica (no replica_id)');
+    const head = headOf(replica);
+    const primaryHead = headOf(primary);
+    const primaryHash =
+      head.sequence === 0 ? head.contentHash : (primary.prepare(HASH_AT_SQL).pluck().get(head.sequence) as string | undefined);
+    const headHashMatch = primaryHash === head.contentHash;
+    if (head.sequence > primaryHead.sequence) errors.push(`the copy is ahead of its primary: ${head.sequence} > ${primaryHead.sequence}`);
+    else if (!headHashMatch) errors.push(`head ${head.sequence}: hash ${head.contentHash} differs from the primary's ${primaryHash}`);
+    facts = { sequence: head.sequence, lag: primaryHead.sequence - head.sequence, headHashMatch, schemaVersionMatch };
+  } finally {
+    primary.close();
+    replica.close();
   }
+  const chain = await verifyLedgerFile(replicaPath, { to: facts.sequence === 0 ? undefined : facts.sequence });
+  const fault = chain.firstBad;
+  if (fault) {
+    const said = [fault.expected !== undefined ? `expected ${fault.expected}` : '', fault.actual !== undefined ? `found ${fault.actual}` : '', fault.detail ?? '']
+      .filter(Boolean)
+      .join(', ');
+    errors.push(`sequence ${fault.sequence}: ${fault.reason}${said ? ` (${said})` : ''}`);
+  }
+  return {
+    replicaId,
+    ok: errors.length === 0,
+    ...facts,
+    signatureValid: fault?.reason !== 'signature',
+    continuous: fault?.reason !== 'sequence_gap',
+    ...(fault ? { firstBad: fault } : {}),
+    errors,
+  };
 }

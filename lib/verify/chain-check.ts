@@ -1,88 +1,177 @@
 /**
- * The hash chain as rows on disk: the column list, recomputing a row's hash, and a sequential
- * check of a range. Shared by the writer's startup check, verification and specs.
+ * The one row-by-row check of the hash chain, used by verification (a range per pool thread),
+ * the writer's startup check and replica verification. Needs no registered functions.
+ *
+ * Inside a row the checks run in one order: sequence gap, prev_hash, stream_version,
+ * content_hash, then signature. Structural faults come first, so an edited link or version is
+ * named as such rather than as the content hash mismatch it also causes.
+ *
+ * A range [from, to] cannot check alone the link of its first row to the row before it: it
+ * reports that row's prev_hash (and its own last content_hash) and the caller stitches. What a
+ * range reads from before `from` (stream versions, agent keys) belongs to earlier ranges, which
+ * check it; a fault there is at a lower sequence and wins, so the lowest fault over all ranges is
+ * the fault a sequential walk would find.
  * @internal
  */
 import type Database from 'better-sqlite3';
-import { EVENT_COLUMNS, GENESIS_HASH, type EventRow } from '../format/columns.ts';
-import { rowHash } from '../format/hash-bytes.ts';
+import { AT, EVENT_COLUMNS, GENESIS_HASH, HASHED_COLUMNS, type RawRow } from '../format/columns.ts';
+import { eventHash } from '../format/hash-bytes.ts';
+import { HASH_AT_SQL, MAX_SEQUENCE_SQL } from '../sqlite/queries.ts';
+import { KeyRegistry } from './key-registry.ts';
 
-/** Why a row fails verification. */
-export type ChainFaultReason = 'content_hash' | 'prev_hash' | 'sequence_gap' | 'stream_version';
+/**
+ * Why a row fails verification.
+ *
+ * @example
+ * ```ts
+ * // `to` claims that the rows up to a head signed earlier exist, so a truncated tail is caught.
+ * const { firstBad } = await verifyLedgerFile('audit.db', { to: signedHead.sequence });
+ * if (firstBad?.reason === 'sequence_gap') console.error('rows missing from', firstBad.sequence);
+ * ```
+ */
+export type VerifyFaultReason = 'sequence_gap' | 'prev_hash' | 'stream_version' | 'content_hash' | 'signature';
 
-export interface ChainFault {
+/**
+ * The first row that fails verification, and why.
+ *
+ * @example
+ * ```ts
+ * const { firstBad } = await ledger.verify();
+ * if (firstBad) console.error(`#${firstBad.sequence} ${firstBad.reason}`, firstBad.expected, firstBad.actual, firstBad.detail);
+ * ```
+ */
+export interface VerifyFault {
+  /** Sequence of the faulty (or, for `sequence_gap`, missing) row. */
   sequence: number;
-  reason: ChainFaultReason;
+  reason: VerifyFaultReason;
+  /** What the row should hold: the expected sequence, link, version or stored hash. */
   expected?: string | number;
+  /** What it holds: the sequence found instead, the stored link or version, the recomputed hash. */
   actual?: string | number;
+  /** A sentence for `signature` faults: which rule the row breaks. */
+  detail?: string;
 }
 
-export interface ChainCheck {
-  ok: boolean;
+/** One range to check. */
+export interface ChainRange {
+  from: number;
+  to: number;
+  /** The first range of a check from sequence 1: rows below 1 are faults too. */
+  openBelow: boolean;
+  /** Check signatures against the keys `$agents` registered before each row (default true). */
+  signatures?: boolean;
+}
+
+/** What a range found. */
+export interface ChainRangeResult {
+  /** Rows that passed, in order, before the fault if any. */
   checked: number;
-  firstBad?: ChainFault;
+  /** prev_hash of row `from` when that row exists; the caller checks it against the row before. */
+  firstPrevHash: string | null;
+  /** content_hash stored in row `to` when the whole range passed. */
+  lastContentHash: string | null;
+  fault?: VerifyFault;
+}
+
+const PAGE_ROWS = 4096;
+const INT64_MIN = -(2n ** 63n);
+const HASHED = HASHED_COLUMNS.length;
+
+/** Checks the rows of one range, in pages of {@link PAGE_ROWS}, and stops at the first fault. */
+export function checkRange(db: Database.Database, { from, to, openBelow, signatures = true }: ChainRange): ChainRangeResult {
+  const page = db
+    .prepare<[number | bigint, number, number], RawRow>(
+      `SELECT ${EVENT_COLUMNS} FROM events WHERE sequence >= ? AND sequence <= ? ORDER BY sequence LIMIT ?`,
+    )
+    .raw();
+  const streamVersionBefore = db
+    .prepare<[string, number], number | null>('SELECT max(stream_version) FROM events WHERE stream_id = ? AND sequence < ?')
+    .pluck();
+
+  const keys = signatures ? new KeyRegistry() : undefined;
+  if (keys) {
+    const earlierKeyEvents = db.prepare<[number], { type: string; payload: string | null }>(
+      "SELECT type, payload FROM events WHERE stream_id = '$agents' AND sequence < ? ORDER BY sequence",
+    );
+    for (const event of earlierKeyEvents.iterate(from)) keys.apply(event.type, event.payload);
+  }
+
+  const versions = new Map<string, number>();
+  let expected = from;
+  let prevHash: string | null = null;
+  let firstPrevHash: string | null = null;
+  let checked = 0;
+  let low: number | bigint = openBelow ? INT64_MIN : from;
+
+  while (expected <= to) {
+    const rows = page.all(low, to, PAGE_ROWS);
+    for (const row of rows) {
+      const fault = faultOf(row);
+      if (fault) return { checked, firstPrevHash, lastContentHash: null, fault };
+      checked++;
+      expected++;
+      prevHash = row[AT.content_hash] as string;
+      versions.set(row[AT.stream_id] as string, row[AT.stream_version] as number);
+      if (keys && row[AT.stream_id] === '$agents') keys.apply(row[AT.type] as string, row[AT.payload] as string | null);
+    }
+    if (rows.length < PAGE_ROWS) break;
+    low = expected;
+  }
+  if (expected <= to) {
+    // Rows missing at the end of the range (or the whole range): the next row, if any, is later.
+    const next = db.prepare<[number], number | null>('SELECT min(sequence) FROM events WHERE sequence > ?').pluck().get(expected);
+    const fault: VerifyFault = { sequence: expected, reason: 'sequence_gap', expected };
+    if (next !== null && next !== undefined) fault.actual = next;
+    return { checked, firstPrevHash, lastContentHash: null, fault };
+  }
+  return { checked, firstPrevHash, lastContentHash: prevHash };
+
+  function faultOf(row: RawRow): VerifyFault | undefined {
+    const sequence = expected;
+    if (row[AT.sequence] !== sequence) return { sequence, reason: 'sequence_gap', expected: sequence, actual: row[AT.sequence] as number };
+    const rowPrevHash = row[AT.prev_hash] as string;
+    if (prevHash === null) firstPrevHash = rowPrevHash;
+    else if (rowPrevHash !== prevHash) return { sequence, reason: 'prev_hash', expected: prevHash, actual: rowPrevHash };
+    const streamId = row[AT.stream_id] as string;
+    let version = versions.get(streamId);
+    if (version === undefined) version = streamVersionBefore.get(streamId, from) ?? -1;
+    if (row[AT.stream_version] !== version + 1) {
+      return { sequence, reason: 'stream_version', expected: version + 1, actual: row[AT.stream_version] as number };
+    }
+    const storedHash = row[AT.content_hash] as string;
+    let actualHash: string;
+    try {
+      actualHash = eventHash(row.slice(0, HASHED));
+    } catch (error) {
+      return { sequence, reason: 'content_hash', expected: storedHash, actual: `unhashable: ${(error as Error).message}` };
+    }
+    if (actualHash !== storedHash) return { sequence, reason: 'content_hash', expected: storedHash, actual: actualHash };
+    const detail = keys?.faultOf(row);
+    if (detail !== undefined) return { sequence, reason: 'signature', detail };
+    return undefined;
+  }
 }
 
 /**
- * Walks the rows of [from, to] (default: all) in sequence order and checks sequence continuity,
- * prev_hash links, stream versions and content hashes; stops at the first fault. The range is
- * seeded from the row before `from` and each stream's last version before it, so a range check
- * trusts those rows (a check of the earlier range covers them). Needs no registered functions.
+ * Checks [from, to] in one pass on one connection, the link of row `from` to the row before it
+ * included (to the genesis hash for row 1; unchecked when the row before is missing, whose own
+ * check finds it), exactly as `verifyLedgerFile` stitches its ranges. `to` defaults to the
+ * newest row.
  */
-export function checkChain(db: Database.Database, range: { from?: number; to?: number } = {}): ChainCheck {
-  const from = range.from ?? 1;
-  const to = range.to ?? Number.MAX_SAFE_INTEGER;
-  const rows = db
-    .prepare(`SELECT ${EVENT_COLUMNS} FROM events WHERE sequence BETWEEN ? AND ? ORDER BY sequence`)
-    .iterate(from, to) as IterableIterator<EventRow>;
-  const priorVersion = db.prepare<[string, number], { v: number | null }>(
-    'SELECT max(stream_version) AS v FROM events WHERE stream_id = ? AND sequence < ?',
-  );
-  const streamVersions = new Map<string, number>();
-  let expectedSequence = from;
-  let prevHash =
-    from === 1
-      ? GENESIS_HASH
-      : ((db.prepare('SELECT content_hash FROM events WHERE sequence = ?').pluck().get(from - 1) as string | undefined) ?? '');
-  let checked = 0;
-  for (const row of rows) {
-    if (from > 1 && !streamVersions.has(row.stream_id)) {
-      streamVersions.set(row.stream_id, priorVersion.get(row.stream_id, from)?.v ?? -1);
+export function checkChain(
+  db: Database.Database,
+  { from = 1, to, signatures = true }: { from?: number; to?: number; signatures?: boolean } = {},
+): { ok: boolean; checked: number; firstBad?: VerifyFault } {
+  const last = to ?? (db.prepare(MAX_SEQUENCE_SQL).pluck().get() as number);
+  if (last < from) return { ok: true, checked: 0 };
+  const result = checkRange(db, { from, to: last, openBelow: from === 1, signatures });
+  const gapAtStart = result.fault?.reason === 'sequence_gap' && result.fault.sequence === from;
+  if (!gapAtStart && result.firstPrevHash !== null) {
+    const anchor = from === 1 ? GENESIS_HASH : db.prepare<[number], string>(HASH_AT_SQL).pluck().get(from - 1);
+    if (anchor !== undefined && result.firstPrevHash !== anchor) {
+      return { ok: false, checked: 0, firstBad: { sequence: from, reason: 'prev_hash', expected: anchor, actual: result.firstPrevHash } };
     }
-    const fault = faultOf(row, expectedSequence, prevHash, streamVersions);
-    if (fault) return { ok: false, checked, firstBad: fault };
-    streamVersions.set(row.stream_id, row.stream_version);
-    expectedSequence = row.sequence + 1;
-    prevHash = row.content_hash;
-    checked++;
   }
-  return { ok: true, checked };
-}
-
-function faultOf(row: EventRow, sequence: number, prevHash: string, versions: Map<string, number>): ChainFault | undefined {
-  if (row.sequence !== sequence) return { sequence, reason: 'sequence_gap', expected: sequence, actual: row.sequence };
-  // Structural faults first, so an edited link or version is named as such rather than as the
-  // content hash mismatch it also causes.
-  if (row.prev_hash !== prevHash) return { sequence, reason: 'prev_hash', expected: prevHash, actual: row.prev_hash };
-  const version = (versions.get(row.stream_id) ?? -1) + 1;
-  if (row.stream_version !== version) {
-    return { sequence, reason: 'stream_version', expected: version, actual: row.stream_version };
-  }
-  const actualHash = rowHash(row);
-  if (actualHash !== row.content_hash) {
-    return { sequence, reason: 'content_hash', expected: row.content_hash, actual: actualHash };
-  }
-  return undefined;
-}
-
-/** The newest row's place in the chain, and a fault when its stored hash is not its content's. */
-export function checkHead(db: Database.Database): {
-  head: { sequence: number; contentHash: string } | null;
-  fault?: { sequence: number; expected: string; actual: string };
-} {
-  const row = db.prepare(`SELECT ${EVENT_COLUMNS} FROM events ORDER BY sequence DESC LIMIT 1`).get() as EventRow | undefined;
-  if (!row) return { head: null };
-  const head = { sequence: row.sequence, contentHash: row.content_hash };
-  const actual = rowHash(row);
-  return actual === row.content_hash ? { head } : { head, fault: { sequence: row.sequence, expected: row.content_hash, actual } };
+  if (result.fault) return { ok: false, checked: result.checked, firstBad: result.fault };
+  return { ok: true, checked: result.checked };
 }

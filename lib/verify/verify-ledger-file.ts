@@ -3,14 +3,16 @@
  * ranges on a pool of read-only worker threads.
  */
 import { availableParallelism } from 'node:os';
-import Database from 'better-sqlite3';
 import { Piscina } from 'piscina';
 import { GENESIS_HASH } from '../format/columns.ts';
-import { describeValue } from '../errors.ts';
-import type { RangeResult, RangeTask, VerifyFault } from './verify-worker.ts';
+import { requireFilePath, requireFunction, requireInteger, requireOptions } from '../arguments.ts';
+import type { VerifyFault } from './chain-check.ts';
+import type { RangeResult, RangeTask } from './verify-protocol.ts';
+import { openReadConnection } from '../sqlite/connections.ts';
+import { HASH_AT_SQL, MAX_SEQUENCE_SQL } from '../sqlite/queries.ts';
 import { workerScript } from '../runtime/worker-script.ts';
 
-export type { VerifyFault, VerifyFaultReason } from './verify-worker.ts';
+export type { VerifyFault, VerifyFaultReason } from './chain-check.ts';
 
 /**
  * Progress of {@link verifyLedgerFile}: rows checked so far out of the rows in the range.
@@ -125,18 +127,15 @@ function poolThreads(): number {
  * ```
  */
 export async function verifyLedgerFile(path: string, options: VerifyOptions = {}): Promise<VerifyResult> {
-  if (typeof path !== 'string' || path.length === 0) throw new TypeError('verifyLedgerFile needs a file path');
-  if (path.includes('\0')) throw new TypeError('verifyLedgerFile: the path contains a NUL character');
-  if (typeof options !== 'object' || options === null) throw new TypeError('verifyLedgerFile options must be an object');
-  const { signal, onProgress } = options;
-  const from = options.from ?? 1;
-  requireSequence('from', from);
+  requireFilePath('verifyLedgerFile: the path', path);
+  const { signal, onProgress } = requireOptions('verifyLedgerFile options', options) as VerifyOptions;
+  const from = requireInteger('from', options.from ?? 1, 1);
   if (options.to !== undefined) {
-    requireSequence('to', options.to);
+    requireInteger('to', options.to, 1);
     if (options.to < from) throw new RangeError(`to (${options.to}) is before from (${from})`);
   }
-  if (options.rangeSize !== undefined) requireSequence('rangeSize', options.rangeSize);
-  if (onProgress !== undefined && typeof onProgress !== 'function') throw new TypeError('onProgress must be a function');
+  if (options.rangeSize !== undefined) requireInteger('rangeSize', options.rangeSize, 1);
+  if (onProgress !== undefined) requireFunction('onProgress', onProgress);
   signal?.throwIfAborted();
 
   const { head, anchor } = readBounds(path, from);
@@ -216,12 +215,12 @@ export async function verifyLedgerFile(path: string, options: VerifyOptions = {}
 
 /** The newest sequence, and the content hash the row at `from` must link to (null when unknown). */
 function readBounds(path: string, from: number): { head: number; anchor: string | null } {
-  const db = new Database(path, { readonly: true, fileMustExist: true });
+  const db = openReadConnection(path);
   try {
-    const head = (db.prepare('SELECT max(sequence) FROM events').pluck().get() as number | null) ?? 0;
+    const head = db.prepare(MAX_SEQUENCE_SQL).pluck().get() as number;
     if (from === 1) return { head, anchor: GENESIS_HASH };
     // Row from-1 is outside the range; when it is missing, the link of row `from` is not checked.
-    const anchor = db.prepare('SELECT content_hash FROM events WHERE sequence = ?').pluck().get(from - 1) as string | undefined;
+    const anchor = db.prepare(HASH_AT_SQL).pluck().get(from - 1) as string | undefined;
     return { head, anchor: anchor ?? null };
   } finally {
     db.close();
@@ -231,12 +230,6 @@ function readBounds(path: string, from: number): { head: number; anchor: string 
 function missingAfterHead(head: number, from: number): VerifyFault {
   const sequence = Math.max(head + 1, from);
   return { sequence, reason: 'sequence_gap', expected: sequence };
-}
-
-function requireSequence(name: string, value: unknown): asserts value is number {
-  if (typeof value !== 'number' || !Number.isSafeInteger(value) || value < 1) {
-    throw new RangeError(`${name} must be a positive integer, got ${describeValue(value)}`);
-  }
 }
 
 function abortReason(signal: AbortSignal | undefined): unknown {

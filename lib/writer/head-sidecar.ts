@@ -8,14 +8,14 @@
  */
 import { closeSync, fsyncSync, openSync, readFileSync, renameSync, writeSync } from 'node:fs';
 import { dirname } from 'node:path';
-import type { Head } from './protocol.ts';
+import type { LedgerHead } from '../event.ts';
 
 export function headSidecarPath(ledgerPath: string): string {
   return `${ledgerPath}-head.json`;
 }
 
 /** The recorded head, or undefined when there is no sidecar yet. Throws when it is unreadable. */
-export function readHeadSidecar(ledgerPath: string): Head | undefined {
+export function readHeadSidecar(ledgerPath: string): LedgerHead | undefined {
   let text: string;
   try {
     text = readFileSync(headSidecarPath(ledgerPath), 'utf8');
@@ -23,14 +23,14 @@ export function readHeadSidecar(ledgerPath: string): Head | undefined {
     if ((error as NodeJS.ErrnoException).code === 'ENOENT') return undefined;
     throw error;
   }
-  const parsed = JSON.parse(text) as Partial<Head>;
+  const parsed = JSON.parse(text) as Partial<LedgerHead>;
   if (!Number.isSafeInteger(parsed.sequence) || typeof parsed.contentHash !== 'string') {
     throw new Error(`head sidecar ${headSidecarPath(ledgerPath)} is malformed`);
   }
   return { sequence: parsed.sequence!, contentHash: parsed.contentHash };
 }
 
-export function writeHeadSidecar(ledgerPath: string, head: Head): void {
+export function writeHeadSidecar(ledgerPath: string, head: LedgerHead): void {
   const path = headSidecarPath(ledgerPath);
   const tmp = `${path}.tmp`;
   const fd = openSync(tmp, 'w');

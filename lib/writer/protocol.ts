@@ -9,6 +9,9 @@
  */
 import type { MessagePort } from 'node:worker_threads';
 import type { WireError } from '../errors.ts';
+import type { AppendResult, LedgerHead } from '../event.ts';
+import type { EncodedEvent } from '../format/event-encoding.ts';
+import type { LogLevel } from '../options.ts';
 
 /** Settings the writer needs, fully resolved on the main thread. */
 export interface WriterSettings {
@@ -20,7 +23,7 @@ export interface WriterSettings {
   /** How many of the newest rows to re-verify before accepting appends. */
   startupVerifyRows: number;
   /** An anchor the app keeps elsewhere: the row at this sequence must have this hash. */
-  expectedHead: Head | undefined;
+  expectedHead: LedgerHead | undefined;
   /** Transient SQLite failures (busy, locked) are retried this often, backing off from delayMs. */
   retry: { attempts: number; delayMs: number };
   /** 'halt': an inconsistent file is halted and opened anyway (for the clearing ceremony). */
@@ -29,30 +32,11 @@ export interface WriterSettings {
   eventTypes: string[] | undefined;
 }
 
-/** Levels of a pino-compatible logger. */
-export type LogLevel = 'debug' | 'info' | 'warn' | 'error' | 'fatal';
 
 /** `workerData` of the writer worker. */
 export interface WriterStartup {
   settings: WriterSettings;
   port: MessagePort;
-}
-
-/** One event, validated and encoded on the caller's thread, as the append view takes it. */
-export interface EncodedEvent {
-  eventId: string;
-  streamId: string;
-  type: string;
-  payload: string | null;
-  payloadMeta: string | null;
-  metadata: string | null;
-  metadataMeta: string | null;
-  agentId: string | null;
-  signature: string | null;
-  /** ms since the Unix epoch */
-  localTimestamp: number;
-  /** null = 'any' */
-  expectedVersion: string | number | null;
 }
 
 /** One `append()` or `appendBatch()` call: all of its events commit, or none. */
@@ -62,13 +46,7 @@ export interface AppendRequest {
 }
 
 /** What the database assigned to one event (timestamps in ms since the epoch). */
-export interface StoredEvent {
-  sequence: number;
-  eventId: string;
-  streamId: string;
-  streamVersion: number;
-  contentHash: string;
-  prevHash: string;
+export interface StoredEvent extends Omit<AppendResult, 'authorityTimestamp' | 'localTimestamp'> {
   authorityTimestamp: number;
   localTimestamp: number;
 }
@@ -76,11 +54,6 @@ export interface StoredEvent {
 export type RequestOutcome =
   | { id: number; ok: true; events: StoredEvent[] }
   | { id: number; ok: false; error: WireError };
-
-export interface Head {
-  sequence: number;
-  contentHash: string;
-}
 
 /** Main thread → writer. */
 export type ToWriter =
@@ -91,7 +64,8 @@ export type ToWriter =
 
 /** Writer → main thread. */
 export type FromWriter =
-  | { kind: 'ready'; head: Head | null; schemaVersion: number }
+  /** Startup verified the file up to this head (undefined: the ledger is empty). */
+  | { kind: 'ready'; head: LedgerHead | undefined }
   | { kind: 'failed'; error: WireError }
   /** Outcomes of one group commit, in request order. */
   | { kind: 'outcomes'; outcomes: RequestOutcome[] }

@@ -1,38 +1,23 @@
 /**
  * The main-thread side of the writer: starts and supervises the worker, keeps the map of pending
- * requests, coalesces appends made in the same tick into one message, and applies backpressure.
+ * requests, coalesces appends made in the same tick into one message, and admits them through
+ * {@link Admission} (backpressure).
  *
  * Supervision: if the worker dies, requests it had been sent reject with WRITER_CRASHED (their
  * outcome is unknown; a retry with the same eventId is safe), requests not yet sent wait, and a
  * new worker starts after a backoff and re-runs its startup self-verification. Too many
  * restarts in the window and the writer is `failed`: appends reject with WRITER_UNAVAILABLE.
+ * A message the protocol does not allow is treated like a crash of that worker: it is ended,
+ * never answered with a `throw` inside the port's listener (which would reach the host app).
  * @internal
  */
 import { inspect } from 'node:util';
-import { MessageChannel, receiveMessageOnPort, Worker, type MessagePort } from 'node:worker_threads';
 import { fromWire, LedgerError } from '../errors.ts';
-import { workerScript } from '../runtime/worker-script.ts';
-import type { AppendRequest, EncodedEvent, FromWriter, Head, LogLevel, StoredEvent, ToWriter, WriterSettings } from './protocol.ts';
-
-export interface BackpressureSettings {
-  /** Most events queued or in flight at once. */
-  maxPendingAppends: number;
-  /** Past the limit: wait for room, or reject with BACKPRESSURE. */
-  onFull: 'wait' | 'reject';
-}
-
-export interface SupervisionSettings {
-  /** Restarts allowed within `restartWindowMs` before the writer is declared failed. */
-  maxRestarts: number;
-  restartWindowMs: number;
-}
-
-/** What the writer tells its owner, besides outcomes. */
-export interface WriterHooks {
-  log(level: LogLevel, fields: Record<string, unknown>, message: string): void;
-  /** The writer gave up restarting; appends now fail with WRITER_UNAVAILABLE. */
-  failed(error: LedgerError): void;
-}
+import type { EncodedEvent } from '../format/event-encoding.ts';
+import type { ResolvedOptions } from '../options.ts';
+import { Admission } from './admission.ts';
+import type { AppendRequest, FromWriter, RequestOutcome, StoredEvent, ToWriter, WriterSettings } from './protocol.ts';
+import { spawnWriter, type WriterConnection, type WriterLog } from './spawn-writer.ts';
 
 export type WriterState = 'starting' | 'running' | 'restarting' | 'failed' | 'closed';
 
@@ -44,58 +29,62 @@ interface Pending {
   reject(error: Error): void;
 }
 
-interface Connection {
-  worker: Worker;
-  port: MessagePort;
-}
-
 const MAX_RESTART_DELAY_MS = 4_000;
 /** Queued events that are posted at once instead of at the end of the tick. */
 const EAGER_FLUSH_EVENTS = 128;
 
+/** What the worker needs of the resolved options: the part that crosses to its thread. */
+function writerSettings(path: string, options: ResolvedOptions): WriterSettings {
+  return {
+    path,
+    durability: options.durability,
+    driftThresholdMs: options.driftThresholdMs,
+    requireSignatures: options.requireSignatures,
+    startupVerifyRows: options.startupVerifyRows,
+    expectedHead: options.expectedHead,
+    onInconsistency: options.onInconsistency,
+    retry: options.retry,
+    eventTypes: options.eventTypes && Object.keys(options.eventTypes),
+  };
+}
+
 export class WriterClient {
   readonly #settings: WriterSettings;
-  readonly #limits: BackpressureSettings;
-  readonly #supervision: SupervisionSettings;
-  readonly #hooks: WriterHooks;
+  readonly #supervision: { maxRestarts: number; restartWindowMs: number };
+  readonly #log: WriterLog;
+  /** Room for appends: taken with `admit()` before {@link submit}, given back as outcomes arrive. */
+  readonly admission: Admission;
   readonly #pending = new Map<number, Pending>();
-  #connection: Connection | undefined;
+  #connection: WriterConnection | undefined;
   #state: WriterState = 'starting';
   #queue: AppendRequest[] = [];
   /** Events in #queue, not yet posted to the worker. */
   #queuedEvents = 0;
   #flushScheduled = false;
   #nextId = 1;
-  /** Events queued or awaiting their outcome; what backpressure bounds. */
-  #pendingEvents = 0;
-  /** Callers waiting for room, oldest first. */
-  readonly #roomWaiters = new Fifo<{ size: number; wake(reserved: boolean): void }>();
   readonly #idleWaiters: Array<() => void> = [];
   /** Why submit() refuses: set once closing or failed. */
   #refusal: LedgerError | undefined;
   #restartTimes: number[] = [];
   #restartTimer: NodeJS.Timeout | undefined;
   #onClosed: (() => void) | undefined;
+  #onFailed: ((error: LedgerError) => void) | undefined;
   readonly stats = { appendedCount: 0, failedWriteCount: 0, lastWriteAt: undefined as Date | undefined, restarts: 0 };
 
-  private constructor(settings: WriterSettings, limits: BackpressureSettings, supervision: SupervisionSettings, hooks: WriterHooks) {
+  private constructor(settings: WriterSettings, options: ResolvedOptions, log: WriterLog) {
     this.#settings = settings;
-    this.#limits = limits;
-    this.#supervision = supervision;
-    this.#hooks = hooks;
+    this.#supervision = { maxRestarts: options.maxRestarts, restartWindowMs: options.restartWindowMs };
+    this.admission = new Admission({ maxPendingAppends: options.maxPendingAppends, onFull: options.onFull });
+    this.#log = log;
   }
 
-  /** Starts a supervised writer; rejects with the worker's refusal (a LedgerError) if the first start fails. */
-  static async start(
-    settings: WriterSettings,
-    limits: BackpressureSettings,
-    supervision: SupervisionSettings,
-    hooks: WriterHooks,
-  ): Promise<{ client: WriterClient; head: Head | null; schemaVersion: number }> {
-    const client = new WriterClient(settings, limits, supervision, hooks);
-    const { connection, head, schemaVersion } = await spawnWriter(settings, hooks.log);
+  /** Starts a supervised writer for `path`; rejects with the worker's refusal (a LedgerError) if the first start fails. */
+  static async start(path: string, options: ResolvedOptions, log: WriterLog): Promise<WriterClient> {
+    const settings = writerSettings(path, options);
+    const client = new WriterClient(settings, options, log);
+    const { connection } = await spawnWriter(settings, log);
     client.#attach(connection);
-    return { client, head, schemaVersion };
+    return client;
   }
 
   get state(): WriterState {
@@ -104,51 +93,70 @@ export class WriterClient {
 
   /** Events queued or awaiting their outcome. */
   get pendingAppends(): number {
-    return this.#pendingEvents;
+    return this.admission.pending;
   }
 
-  #attach(connection: Connection): void {
+  /** Called once, when the writer gives up restarting and appends fail with WRITER_UNAVAILABLE. */
+  onFailed(listener: (error: LedgerError) => void): void {
+    this.#onFailed = listener;
+  }
+
+  #attach(connection: WriterConnection): void {
     this.#connection = connection;
     this.#state = 'running';
     const { worker, port } = connection;
-    port.on('message', (message: FromWriter) => {
-      switch (message.kind) {
-        case 'outcomes':
-          for (const outcome of message.outcomes) {
-            const pending = this.#pending.get(outcome.id);
-            if (!pending) throw new Error(`writer answered unknown request ${outcome.id}`);
-            this.#pending.delete(outcome.id);
-            this.#release(pending.size);
-            if (outcome.ok) {
-              this.stats.appendedCount += outcome.events.length;
-              this.stats.lastWriteAt = new Date();
-              pending.resolve(outcome.events);
-            } else {
-              if (outcome.error.code === 'WRITE_FAILED') this.stats.failedWriteCount++;
-              pending.reject(fromWire(outcome.error));
-            }
-          }
-          break;
-        case 'log':
-          this.#hooks.log(message.level, message.fields, message.message);
-          break;
-        case 'closed':
-          this.#onClosed?.();
-          break;
-        default:
-          throw new Error(`unexpected message from the writer: ${inspect(message)}`);
-      }
-    });
     let crashed = false;
     const onCrash = (cause: Record<string, unknown>) => {
       if (crashed || this.#connection !== connection || this.#state === 'closed') return;
       crashed = true;
       this.#crashed(cause);
     };
+    port.on('message', (message: FromWriter) => {
+      const unexpected = this.#receive(message);
+      if (unexpected === undefined) return;
+      // A worker that breaks the protocol cannot be trusted with the rest of its requests.
+      this.#log('error', { message: unexpected }, 'the writer sent a message the protocol does not allow; ending it');
+      onCrash({ cause: `unexpected message from the writer: ${unexpected}` });
+      void worker.terminate();
+    });
     worker.on('error', (error) => onCrash({ cause: String(error) }));
     worker.on('exit', (exitCode) => onCrash({ exitCode }));
     this.#updateRef();
     this.#flush();
+  }
+
+  /** Handles one message of a running worker; returns a description of it when the protocol does not allow it. */
+  #receive(message: FromWriter): string | undefined {
+    switch (message?.kind) {
+      case 'outcomes':
+        for (const outcome of message.outcomes) {
+          if (!this.#pending.has(outcome.id)) return `an outcome of unknown request ${inspect(outcome.id)}`;
+        }
+        for (const outcome of message.outcomes) this.#settle(outcome);
+        return undefined;
+      case 'log':
+        this.#log(message.level, message.fields, message.message);
+        return undefined;
+      case 'closed':
+        this.#onClosed?.();
+        return undefined;
+      default:
+        return inspect(message);
+    }
+  }
+
+  #settle(outcome: RequestOutcome): void {
+    const pending = this.#pending.get(outcome.id)!;
+    this.#pending.delete(outcome.id);
+    this.#release(pending.size);
+    if (outcome.ok) {
+      this.stats.appendedCount += outcome.events.length;
+      this.stats.lastWriteAt = new Date();
+      pending.resolve(outcome.events);
+    } else {
+      if (outcome.error.code === 'WRITE_FAILED') this.stats.failedWriteCount++;
+      pending.reject(fromWire(outcome.error));
+    }
   }
 
   /** The worker died: what it had been sent is lost in flight; the rest waits for a new worker. */
@@ -171,7 +179,7 @@ export class WriterClient {
     this.#restartTimes.push(now);
     this.#state = 'restarting';
     const delay = Math.min(MAX_RESTART_DELAY_MS, 50 * 2 ** (this.#restartTimes.length - 1));
-    this.#hooks.log('error', { ...cause, restartInMs: delay }, 'writer crashed; restarting');
+    this.#log('error', { ...cause, restartInMs: delay }, 'writer crashed; restarting');
     this.#restartTimer = setTimeout(() => void this.#restart(), delay);
     this.#updateRef();
   }
@@ -180,13 +188,13 @@ export class WriterClient {
     this.#restartTimer = undefined;
     this.stats.restarts++;
     try {
-      const { connection, head } = await spawnWriter(this.#settings, this.#hooks.log);
+      const { connection, head } = await spawnWriter(this.#settings, this.#log);
       if (this.#state !== 'restarting') {
         // Closed while the new worker was starting.
         connection.port.postMessage({ kind: 'close' } satisfies ToWriter);
         return;
       }
-      this.#hooks.log('info', { head, restarts: this.stats.restarts }, 'writer restarted');
+      this.#log('info', { head, restarts: this.stats.restarts }, 'writer restarted');
       this.#attach(connection);
     } catch (error) {
       // A writer that refuses to start (lock held, inconsistent file) is not retried.
@@ -198,38 +206,29 @@ export class WriterClient {
     this.#state = 'failed';
     this.#refusal = error.code === 'WRITER_UNAVAILABLE' ? error : LedgerError.of('WRITER_UNAVAILABLE', { cause: error.code, ...error.details });
     this.#rejectAll(this.#refusal);
-    this.#hooks.log('fatal', { code: error.code, ...error.details }, 'writer failed; appends are refused, reads keep working');
-    this.#hooks.failed(this.#refusal);
+    this.#log('fatal', { code: error.code, ...error.details }, 'writer failed; appends are refused, reads keep working');
+    this.#onFailed?.(this.#refusal);
+  }
+
+  /** Why appends are refused now (closing, or the writer failed), or undefined. */
+  get refusal(): LedgerError | undefined {
+    return this.#refusal;
   }
 
   /**
-   * Sends one request (one append or one batch) and resolves with what the database assigned.
-   * Requests made in the same tick travel together in one message.
+   * Sends one request (one append or one batch) whose room the caller took with
+   * `admission.admit()`, and resolves with what the database assigned. Requests made in the same
+   * tick travel together in one message.
    */
-  async submit(size: number, encode: () => EncodedEvent[], reserved = false): Promise<StoredEvent[]> {
-    if (this.#refusal) throw this.#refusal;
-    // `reserved`: the caller already took the room with tryReserve() or whenRoom().
-    if (!reserved && !this.tryReserve(size)) {
-      if (this.#limits.onFull === 'reject') {
-        throw LedgerError.of('BACKPRESSURE', { pending: this.#pendingEvents, limit: this.#limits.maxPendingAppends });
-      }
-      if (!(await this.whenRoom(size))) {
-        if (this.#refusal) throw this.#refusal;
-        this.#pendingEvents += size;
-      }
-    }
-    // Encoded only once there is room: a caller waiting for room holds its input, not its encoding.
-    let events: EncodedEvent[];
-    try {
-      events = encode();
-    } catch (error) {
-      this.#release(size);
-      throw error;
+  submit(events: EncodedEvent[]): Promise<StoredEvent[]> {
+    if (this.#refusal) {
+      this.release(events.length);
+      return Promise.reject(this.#refusal);
     }
     const id = this.#nextId++;
-    const result = new Promise<StoredEvent[]>((resolve, reject) => this.#pending.set(id, { size, sent: false, resolve, reject }));
+    const result = new Promise<StoredEvent[]>((resolve, reject) => this.#pending.set(id, { size: events.length, sent: false, resolve, reject }));
     this.#queue.push({ id, events });
-    this.#queuedEvents += size;
+    this.#queuedEvents += events.length;
     if (this.#queuedEvents >= EAGER_FLUSH_EVENTS) {
       // A caller issuing many appends in one tick: hand the writer a first group now, so that it
       // commits while this thread is still encoding the rest.
@@ -242,47 +241,13 @@ export class WriterClient {
     return result;
   }
 
-  /** Reserves room for `size` events now if there is some, for a submit(..., reserved = true) to come. */
-  tryReserve(size: number): boolean {
-    if (this.#refusal !== undefined || !this.#hasRoom(size)) return false;
-    this.#pendingEvents += size;
-    return true;
-  }
-
-  /** True when a request of `size` events would wait for room now (onFull 'wait'). */
-  mustWait(size: number): boolean {
-    return this.#refusal === undefined && this.#limits.onFull === 'wait' && !this.#hasRoom(size);
-  }
-
-  /**
-   * Waits, in order, for room for `size` events and reserves it (true); false when the waiters
-   * were released without room (the writer failed, crashed or is closing): nothing is reserved.
-   */
-  whenRoom(size: number): Promise<boolean> {
-    return new Promise((wake) => this.#roomWaiters.push({ size, wake }));
-  }
-
-  /** Gives back room reserved by whenRoom() for a request that will not be submitted. */
-  unreserve(size: number): void {
+  /** Gives back room taken for a request that will not be submitted. */
+  release(size: number): void {
     this.#release(size);
   }
 
-  /** A request larger than the whole limit still goes through, alone, when nothing else is pending. */
-  #hasRoom(size: number): boolean {
-    if (this.#roomWaiters.size > 0) return false;
-    return this.#pendingEvents === 0 || this.#pendingEvents + size <= this.#limits.maxPendingAppends;
-  }
-
   #release(size: number): void {
-    this.#pendingEvents -= size;
-    for (let next = this.#roomWaiters.peek(); next; next = this.#roomWaiters.peek()) {
-      const fits = this.#pendingEvents === 0 || this.#pendingEvents + next.size <= this.#limits.maxPendingAppends;
-      if (!fits) break;
-      this.#roomWaiters.shift();
-      // Reserve the room now, so that callers woken in the same tick cannot all take it.
-      this.#pendingEvents += next.size;
-      next.wake(true);
-    }
+    this.admission.release(size);
     this.#settleIdle();
     this.#updateRef();
   }
@@ -300,7 +265,7 @@ export class WriterClient {
 
   /** Keeps the process alive only while work is pending, like a socket with requests in flight. */
   #updateRef(): void {
-    const busy = this.#pendingEvents > 0 || this.#roomWaiters.size > 0 || this.#onClosed !== undefined;
+    const busy = this.admission.pending > 0 || this.admission.waiting > 0 || this.#onClosed !== undefined;
     if (this.#restartTimer) {
       if (busy) this.#restartTimer.ref();
       else this.#restartTimer.unref();
@@ -322,7 +287,7 @@ export class WriterClient {
   }
 
   #isIdle(): boolean {
-    return this.#pending.size === 0 && this.#roomWaiters.size === 0;
+    return this.#pending.size === 0 && this.admission.waiting === 0;
   }
 
   #settleIdle(): void {
@@ -368,112 +333,24 @@ export class WriterClient {
     }
     this.#queue = this.#queue.filter((request) => this.#pending.has(request.id));
     this.#queuedEvents = this.#queue.reduce((sum, request) => sum + request.events.length, 0);
-    this.#pendingEvents = [...this.#pending.values()].reduce((sum, pending) => sum + pending.size, 0);
-    for (const waiter of this.#roomWaiters.drain()) waiter.wake(false);
+    this.admission.reset([...this.#pending.values()].reduce((sum, pending) => sum + pending.size, 0));
     this.#settleIdle();
     this.#updateRef();
   }
 
-  /** @internal For specs: kills the worker thread as a crash would, mid-whatever it was doing. */
+  /** For specs: kills the worker thread as a crash would, mid-whatever it was doing. */
   crashForTesting(): Promise<number> {
     // Keep the process alive until the kill is done, even on an idle ledger.
     this.#connection?.worker.ref();
     return this.#connection?.worker.terminate() ?? Promise.resolve(0);
   }
+
+  /** For specs: delivers `message` as if the worker had sent it. */
+  receiveForTesting(message: unknown): void {
+    this.#connection?.port.emit('message', message);
+  }
 }
 
 function sleep(ms: number): Promise<void> {
   return new Promise((resolve) => setTimeout(resolve, ms).unref());
-}
-
-/** Starts a writer worker and waits for its `ready`, or rejects with its refusal. */
-function spawnWriter(
-  settings: WriterSettings,
-  log: WriterHooks['log'],
-): Promise<{ connection: Connection; head: Head | null; schemaVersion: number }> {
-  const { port1, port2 } = new MessageChannel();
-  const script = workerScript('writer/writer-worker');
-  const worker = new Worker(script.filename, {
-    workerData: { ...script.workerData, settings, port: port2 },
-    transferList: [port2],
-  });
-  return new Promise((resolve, reject) => {
-    const settle = () => {
-      worker.off('error', onStartupError);
-      worker.off('exit', onStartupExit);
-      port1.off('message', onMessage);
-    };
-    const onStartupError = (error: Error) => {
-      settle();
-      port1.close();
-      reject(error);
-    };
-    const onStartupExit = (code: number) => {
-      // The worker answers 'failed' and exits at once: its exit can be seen before its last
-      // message, which is then still queued on the port. That answer, not the exit, is the outcome.
-      for (let queued = receiveMessageOnPort(port1); queued; queued = receiveMessageOnPort(port1)) {
-        const message = queued.message as FromWriter;
-        if (message.kind !== 'log') return onMessage(message);
-        log(message.level, message.fields, message.message);
-      }
-      onStartupError(LedgerError.of('WRITER_CRASHED', { exitCode: code }, 'the writer exited while starting'));
-    };
-    const onMessage = (message: FromWriter) => {
-      if (message.kind === 'log') return log(message.level, message.fields, message.message);
-      settle();
-      if (message.kind === 'ready') {
-        resolve({ connection: { worker, port: port1 }, head: message.head, schemaVersion: message.schemaVersion });
-      } else if (message.kind === 'failed') {
-        port1.close();
-        reject(fromWire(message.error));
-      } else {
-        void worker.terminate();
-        reject(new Error(`writer sent ${inspect(message)} before ready`));
-      }
-    };
-    worker.on('error', onStartupError);
-    worker.on('exit', onStartupExit);
-    port1.on('message', onMessage);
-  });
-}
-
-/**
- * First in, first out, with a constant-time shift. Array#shift moves every element: with a
- * million callers waiting for room it made waking each of them quadratic.
- */
-class Fifo<T> {
-  #items: (T | undefined)[] = [];
-  #head = 0;
-
-  get size(): number {
-    return this.#items.length - this.#head;
-  }
-
-  push(item: T): void {
-    this.#items.push(item);
-  }
-
-  peek(): T | undefined {
-    return this.#items[this.#head];
-  }
-
-  shift(): T | undefined {
-    if (this.size === 0) return undefined;
-    const item = this.#items[this.#head];
-    this.#items[this.#head++] = undefined;
-    // Drop the consumed front once it is most of the array, so memory follows the waiters.
-    if (this.#head >= 1024 && this.#head * 2 >= this.#items.length) {
-      this.#items = this.#items.slice(this.#head);
-      this.#head = 0;
-    }
-    return item;
-  }
-
-  /** Empties the queue, returning what it held in order. */
-  drain(): T[] {
-    const items = this.#items.slice(this.#head) as T[];
-    this.#items = [];
-    this.#head = 0;
-    return items;
-  }
 }

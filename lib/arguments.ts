@@ -1,0 +1,82 @@
+/**
+ * The checks every entry point shares, decided once: a value of the wrong type is a TypeError,
+ * a value of the right type out of range is a RangeError, and each message names the argument
+ * and the fix. Bad values are written with {@link describeValue}, never stringified.
+ * @internal
+ */
+import { describeValue } from './errors.ts';
+
+/** An integer in [min, max]. */
+export function requireInteger(name: string, value: unknown, min: number, max = Number.MAX_SAFE_INTEGER): number {
+  const wanted = max !== Number.MAX_SAFE_INTEGER ? `an integer from ${min} to ${max}` : min === 1 ? 'a positive integer' : `an integer >= ${min}`;
+  if (typeof value !== 'number') throw new TypeError(`${name} must be ${wanted}, got ${describeValue(value)}`);
+  if (!Number.isSafeInteger(value) || value < min || value > max) throw new RangeError(`${name} must be ${wanted}, got ${describeValue(value)}`);
+  return value;
+}
+
+/** A finite number >= min. */
+export function requireNumber(name: string, value: unknown, min: number): number {
+  if (typeof value !== 'number') throw new TypeError(`${name} must be a number >= ${min}, got ${describeValue(value)}`);
+  if (!Number.isFinite(value) || value < min) throw new RangeError(`${name} must be a number >= ${min}, got ${describeValue(value)}`);
+  return value;
+}
+
+/** A non-empty string of at most `maxLength` characters. */
+export function requireText(name: string, value: unknown, maxLength = 256): string {
+  if (typeof value !== 'string') throw new TypeError(`${name} must be a non-empty string of at most ${maxLength} characters, got ${describeValue(value)}`);
+  if (value.length === 0 || value.length > maxLength) {
+    throw new RangeError(`${name} must be a non-empty string of at most ${maxLength} characters, got one of ${value.length}`);
+  }
+  return value;
+}
+
+/** Any string (an id to look up: the empty one simply matches nothing). */
+export function requireString(name: string, value: unknown): string {
+  if (typeof value !== 'string') throw new TypeError(`${name} must be a string, got ${describeValue(value)}`);
+  return value;
+}
+
+export function requireBoolean(name: string, value: unknown): boolean {
+  if (typeof value !== 'boolean') throw new TypeError(`${name} must be a boolean, got ${describeValue(value)}`);
+  return value;
+}
+
+export function requireFunction<T extends (...args: never[]) => unknown>(name: string, value: unknown): T {
+  if (typeof value !== 'function') throw new TypeError(`${name} must be a function, got ${describeValue(value)}`);
+  return value as T;
+}
+
+/** One of a fixed set of strings. */
+export function requireOneOf<T extends string>(name: string, value: unknown, allowed: readonly T[]): T {
+  const list = allowed.map((a) => `'${a}'`).join(', ');
+  if (typeof value !== 'string') throw new TypeError(`${name} must be one of ${list}, got ${describeValue(value)}`);
+  if (!allowed.includes(value as T)) throw new RangeError(`${name} must be one of ${list}, got ${describeValue(value)}`);
+  return value as T;
+}
+
+/** A file path SQLite will open as given: SQLite would cut a path at a NUL and open another file. */
+export function requireFilePath(name: string, value: unknown): string {
+  if (typeof value !== 'string' || value.length === 0) throw new TypeError(`${name} must be a file path, got ${describeValue(value)}`);
+  if (value.includes('\0')) throw new TypeError(`${name} contains a NUL character`);
+  return value;
+}
+
+/** An options object (not null, not an array); `undefined` is the empty one. */
+export function requireOptions<T extends object>(name: string, value: T | undefined): T | Record<string, never> {
+  if (value === undefined) return {};
+  if (typeof value !== 'object' || value === null || Array.isArray(value)) throw new TypeError(`${name} must be an object, got ${describeValue(value)}`);
+  return value;
+}
+
+/**
+ * Refuses keys that are not options (of `what`, when named), suggesting the known name a key
+ * misspells by case, else listing every known name. The one place that decides the hint.
+ */
+export function requireKnownKeys(options: object, known: readonly string[], what?: string): void {
+  for (const key of Object.keys(options)) {
+    if (known.includes(key)) continue;
+    const near = known.find((name) => name.toLowerCase() === key.toLowerCase());
+    const unknown = `Unknown ${what ? `${what} ` : ''}option "${key}"; known options: ${known.join(', ')}`;
+    throw new TypeError(near ? `Misspelled option "${key}" should be "${near}"` : unknown);
+  }
+}

@@ -1,0 +1,65 @@
+/**
+ * {@link openLedger}: options resolved, the writer started (or the reasons it could not be),
+ * the read connection opened, the replicas attached.
+ */
+import { existsSync } from 'node:fs';
+import { resolve as resolvePath } from 'node:path';
+import { requireFilePath } from '../arguments.ts';
+import { LedgerError } from '../errors.ts';
+import { logTo, resolveOptions, type LedgerOptions, type LogLevel } from '../options.ts';
+import { ReplicaSet } from '../replication/replica-set.ts';
+import { WriterClient } from '../writer/writer-client.ts';
+import { Ledger } from './ledger.ts';
+import { LedgerReader } from './reader.ts';
+
+/**
+ * Opens (or creates) a ledger file and starts its writer. Fails with WRITER_LOCK_HELD when another
+ * writer has the file open, in this process or another.
+ *
+ * @example
+ * ```ts
+ * import { openLedger } from 'stele';
+ * const ledger = await openLedger('./audit.db', { durability: 'full' });
+ * ```
+ */
+export async function openLedger(path: string, options?: LedgerOptions): Promise<Ledger> {
+  requireFilePath('openLedger: the path', path);
+  const resolved = resolveOptions(options);
+  const absolute = resolvePath(path);
+  const replicasOf = () => new ReplicaSet(resolved.replicas, resolved.replication);
+  const log = (level: LogLevel, fields: Record<string, unknown>, message: string) => logTo(resolved.logger, level, fields, message);
+  if (resolved.readonly) {
+    if (!existsSync(absolute)) throw new TypeError(`readonly: true needs an existing ledger file; ${absolute} does not exist`);
+    return new Ledger({ path: absolute, options: resolved, reader: new LedgerReader(absolute), writer: undefined, degradedBy: undefined, replicas: replicasOf() });
+  }
+  let writer: WriterClient;
+  try {
+    writer = await WriterClient.start(absolute, resolved, log);
+  } catch (error) {
+    if (error instanceof LedgerError) {
+      log(error.code === 'WRITER_INCONSISTENCY' ? 'fatal' : 'error', { code: error.code, ...error.details }, 'writer could not start');
+    }
+    if (!resolved.allowDegraded || !(error instanceof LedgerError) || !existsSync(absolute)) throw error;
+    const degraded = new Ledger({ path: absolute, options: resolved, reader: new LedgerReader(absolute), writer: undefined, degradedBy: error, replicas: replicasOf() });
+    log('warn', { code: error.code }, 'opened degraded: reads only');
+    // Emitted after openLedger resolves, so the caller can listen for it.
+    setImmediate(() => degraded.emit('warning', { kind: 'degraded', code: error.code, details: error.details }));
+    return degraded;
+  }
+  let reader: LedgerReader;
+  try {
+    reader = new LedgerReader(absolute);
+  } catch (error) {
+    await writer.close(0);
+    throw error;
+  }
+  const replicas = replicasOf();
+  const ledger = new Ledger({ path: absolute, options: resolved, reader, writer, degradedBy: undefined, replicas });
+  try {
+    await replicas.attach(absolute);
+  } catch (error) {
+    await ledger.close();
+    throw error;
+  }
+  return ledger;
+}

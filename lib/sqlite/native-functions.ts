@@ -1,0 +1,50 @@
+/**
+ * The SQL functions `native-sql/` triggers call: the content hash, the signature checks and the
+ * settings the triggers read. Without them a connection can read but cannot append: inserting
+ * into `events` does not even prepare.
+ * @internal
+ */
+import type Database from 'better-sqlite3';
+import { SIGNED_COLUMNS } from '../format/columns.ts';
+import { isValidPublicKey, verifyEd25519 } from '../format/ed25519.ts';
+import { clearHaltBytes, eventHash, promoteReplicaBytes, signedBytesOf } from '../format/hash-bytes.ts';
+
+/** Settings the triggers read through registered functions rather than from a table. */
+export interface NativeFunctionSettings {
+  driftThresholdMs: number;
+}
+
+/** Registers Stele's functions on a connection that will append. */
+export function registerNativeFunctions(db: Database.Database, settings: NativeFunctionSettings): void {
+  // One-entry memo: the events guard recomputes the hash the append view's trigger computed a
+  // moment before, from the same values. The function is deterministic, so returning the previous
+  // result for identical arguments is exactly what recomputing would give, at half the cost.
+  let lastValues: unknown[] = [];
+  let lastHash = '';
+  db.function('stele_event_hash', { deterministic: true, varargs: true }, (...values: unknown[]) => {
+    if (values.length === lastValues.length && values.every((value, i) => value === lastValues[i])) return lastHash;
+    lastHash = eventHash(values);
+    lastValues = values;
+    return lastHash;
+  });
+  db.function('stele_drift_threshold_ms', { deterministic: true }, () => settings.driftThresholdMs);
+  db.function('stele_public_key_valid', { deterministic: true }, (key: unknown) => (isValidPublicKey(key) ? 1 : 0));
+  db.function('stele_signature_valid', { deterministic: true, varargs: true }, (key: unknown, signature: unknown, ...signed: unknown[]) => {
+    if (signed.length !== SIGNED_COLUMNS.length) {
+      throw new TypeError(`stele_signature_valid takes ${2 + SIGNED_COLUMNS.length} arguments, got ${2 + signed.length}`);
+    }
+    return verifyEd25519(key, signedBytesOf(signed), signature) ? 1 : 0;
+  });
+  db.function(
+    'stele_clear_halt_signature_valid',
+    { deterministic: true },
+    (key: unknown, signature: unknown, haltSequence: unknown, haltHash: unknown, reason: unknown) =>
+      verifyEd25519(key, clearHaltBytes(Number(haltSequence), String(haltHash), String(reason)), signature) ? 1 : 0,
+  );
+  db.function(
+    'stele_promotion_signature_valid',
+    { deterministic: true },
+    (key: unknown, signature: unknown, replicaId: unknown, headSequence: unknown, headHash: unknown, reason: unknown) =>
+      verifyEd25519(key, promoteReplicaBytes(String(replicaId), Number(headSequence), String(headHash), String(reason)), signature) ? 1 : 0,
+  );
+}

@@ -1,0 +1,195 @@
+/**
+ * Group commit on the writer's connection: every request that has arrived runs in one
+ * BEGIN IMMEDIATE..COMMIT, with a SAVEPOINT per batch (one INSERT is atomic by itself), and the
+ * outcomes go back together. A request that fails rolls back alone and never fails the others;
+ * the durable cost (one fsync at `durability: 'full'`) is paid once per group. Runs in-process
+ * on any connection opened by `openWriteConnection`, so specs can drive it without a thread.
+ * @internal
+ */
+import type Database from 'better-sqlite3';
+import { LedgerError, toWire, type WireError } from '../errors.ts';
+import type { EncodedEvent } from '../format/event-encoding.ts';
+import { APPEND_SQL, appendArgs, raisedError } from '../sqlite/append-statement.ts';
+import { MAX_SEQUENCE_SQL } from '../sqlite/queries.ts';
+import type { AppendRequest, RequestOutcome, StoredEvent, WriterSettings } from './protocol.ts';
+import type { LogLevel } from '../options.ts';
+
+type Log = (level: LogLevel, fields: Record<string, unknown>, message: string) => void;
+
+/** The columns of {@link StoredEvent}, as the read-back after a group selects them. */
+const STORED_COLUMNS = `sequence, event_id AS eventId, stream_id AS streamId, stream_version AS streamVersion,
+       content_hash AS contentHash, prev_hash AS prevHash,
+       authority_timestamp AS authorityTimestamp, local_timestamp AS localTimestamp`;
+
+/**
+ * SQLite result codes worth retrying: another connection (another process, the sqlite3 shell, a
+ * backup tool) holds the write lock for a while. Everything else fails at once; a halt, being a
+ * trigger's refusal, is never retried.
+ */
+function isTransient(code: string | undefined): boolean {
+  return code !== undefined && (code.startsWith('SQLITE_BUSY') || code.startsWith('SQLITE_LOCKED'));
+}
+
+/**
+ * What the writer thread threw, as the coded error its caller gets: a LedgerError as it is, what
+ * a trigger raised with its code (plus `facts`), anything else WRITE_FAILED with SQLite's code.
+ */
+export function wireErrorOf(error: unknown, facts?: (code: WireError['code']) => Record<string, unknown>): WireError {
+  const coded = raisedError(error, facts);
+  if (coded) return toWire(coded);
+  const sqliteCode = (error as { code?: unknown }).code;
+  const message = error instanceof Error ? error.message : String(error);
+  return toWire(LedgerError.of('WRITE_FAILED', { sqliteCode: typeof sqliteCode === 'string' ? sqliteCode : undefined }, message));
+}
+
+export class GroupCommit {
+  readonly #db: Database.Database;
+  readonly #retry: WriterSettings['retry'];
+  readonly #log: Log;
+  readonly #statements;
+  readonly #lookups;
+
+  constructor(db: Database.Database, retry: WriterSettings['retry'], log: Log) {
+    this.#db = db;
+    this.#retry = retry;
+    this.#log = log;
+    this.#statements = {
+      begin: db.prepare('BEGIN IMMEDIATE'),
+      commit: db.prepare('COMMIT'),
+      rollback: db.prepare('ROLLBACK'),
+      savepoint: db.prepare('SAVEPOINT request'),
+      release: db.prepare('RELEASE request'),
+      rollbackTo: db.prepare('ROLLBACK TO request'),
+      append: db.prepare(APPEND_SQL),
+      // An INSTEAD OF trigger leaves changes() and lastInsertRowid at 0: read the assigned rows
+      // back in the same transaction, by sequence range or by unique event id.
+      maxSequence: db.prepare<[], number>(MAX_SEQUENCE_SQL).pluck(),
+      assignedSince: db.prepare<[number], StoredEvent>(`SELECT ${STORED_COLUMNS} FROM events WHERE sequence > ? ORDER BY sequence`),
+      assigned: db.prepare<[string], StoredEvent>(`SELECT ${STORED_COLUMNS} FROM events WHERE event_id = ?`),
+    };
+    this.#lookups = {
+      streamVersion: db.prepare<[string], { v: number | null }>('SELECT max(stream_version) AS v FROM events WHERE stream_id = ?'),
+      sequenceOf: db.prepare<[string], number>('SELECT sequence FROM events WHERE event_id = ?').pluck(),
+      lastHalt: db.prepare<[], { sequence: number; reason: string | null }>(
+        "SELECT sequence, json_extract(payload, '$.reason') AS reason FROM events WHERE stream_id = '$halt' ORDER BY stream_version DESC LIMIT 1",
+      ),
+      quorum: db.prepare<[], number>("SELECT CAST(value AS INTEGER) FROM ledger_meta WHERE key = 'witness_quorum'").pluck(),
+    };
+  }
+
+  /** Commits the group, retrying while the file is locked by another connection (backing off). */
+  async commit(requests: AppendRequest[]): Promise<RequestOutcome[]> {
+    const { attempts, delayMs } = this.#retry;
+    for (let attempt = 1; ; attempt++) {
+      const result = this.#commitOnce(requests);
+      if (!('transient' in result)) return result;
+      if (attempt > attempts) {
+        const error = toWire(
+          LedgerError.of('WRITE_FAILED', { attempts: attempt, sqliteCode: result.transient }, `the ledger file stayed locked (${result.transient})`),
+        );
+        this.#log('warn', { attempts: attempt, sqliteCode: result.transient, requests: requests.length }, 'append failed after retries');
+        return requests.map((request) => ({ id: request.id, ok: false, error }));
+      }
+      // Exponential backoff with jitter, so that two writers' retries do not stay in step.
+      const delay = delayMs * 2 ** (attempt - 1) * (1 + Math.random() * 0.5);
+      this.#log('warn', { attempt, sqliteCode: result.transient, retryInMs: Math.round(delay) }, 'ledger file busy; retrying');
+      await new Promise((resolve) => setTimeout(resolve, delay));
+    }
+  }
+
+  /** One transaction for the whole group, or `transient` when the write lock could not be had. */
+  #commitOnce(requests: AppendRequest[]): RequestOutcome[] | { transient: string } {
+    const { begin, commit, rollback, savepoint, release, rollbackTo, append, maxSequence, assignedSince, assigned } = this.#statements;
+    try {
+      begin.run();
+    } catch (error) {
+      const code = (error as { code?: string }).code;
+      if (isTransient(code)) return { transient: code! };
+      return requests.map((request) => ({ id: request.id, ok: false, error: this.wireErrorOf(error) }));
+    }
+    const headBefore = maxSequence.get()!;
+    const succeeded: AppendRequest[] = [];
+    const failed = new Map<number, RequestOutcome>();
+    for (const request of requests) {
+      // One INSERT statement is atomic by itself; only a batch needs its own savepoint.
+      const batch = request.events.length > 1;
+      if (batch) savepoint.run();
+      let current: EncodedEvent | undefined;
+      try {
+        for (current of request.events) append.run(...appendArgs(current));
+        if (batch) release.run();
+        succeeded.push(request);
+      } catch (error) {
+        // Details are read before rolling back, so they describe what the failing event saw.
+        failed.set(request.id, { id: request.id, ok: false, error: this.wireErrorOf(error, current) });
+        if (!this.#db.inTransaction) return this.#failAll(requests, [...failed.values()], error);
+        if (batch) {
+          rollbackTo.run();
+          release.run();
+        }
+      }
+    }
+    // What the triggers assigned, read back in one range scan rather than one lookup per event.
+    // An idempotent retry inserted nothing new; its original row is looked up by id.
+    const byId = new Map(assignedSince.all(headBefore).map((row) => [row.eventId, row]));
+    const stored = (event: EncodedEvent) => byId.get(event.eventId) ?? assigned.get(event.eventId)!;
+    const done = new Map(succeeded.map((request) => [request.id, request.events.map(stored)]));
+    try {
+      commit.run();
+    } catch (error) {
+      if (this.#db.inTransaction) rollback.run();
+      const code = (error as { code?: string }).code;
+      if (isTransient(code)) return { transient: code! };
+      return this.#failAll(requests, [...failed.values()], error);
+    }
+    return requests.map((request) => failed.get(request.id) ?? { id: request.id, ok: true, events: done.get(request.id)! });
+  }
+
+  /**
+   * SQLite rolled the whole transaction back (I/O error, disk full, a failed COMMIT): requests
+   * that had succeeded inside it are not durable, so every request of the group fails.
+   */
+  #failAll(requests: AppendRequest[], outcomes: RequestOutcome[], cause: unknown): RequestOutcome[] {
+    const error = this.wireErrorOf(cause);
+    const failed = new Map(outcomes.filter((o) => !o.ok).map((o) => [o.id, o]));
+    return requests.map((request) => failed.get(request.id) ?? { id: request.id, ok: false, error });
+  }
+
+  /**
+   * What SQLite threw, as the coded error the caller gets. The raised message is literal, so the
+   * facts for `details` are looked up here, in the failing transaction.
+   */
+  wireErrorOf(error: unknown, event?: EncodedEvent): WireError {
+    return wireErrorOf(error, event && ((code) => this.#detailsOf(code, event)));
+  }
+
+  /** The facts behind a coded failure of `event`, read in the failing transaction. */
+  #detailsOf(code: WireError['code'], event: EncodedEvent): Record<string, unknown> {
+    const payload = () => (event.payload ? (JSON.parse(event.payload) as Record<string, unknown>) : {});
+    switch (code) {
+      case 'WRONG_EXPECTED_VERSION':
+        return {
+          streamId: event.streamId,
+          expected: event.expectedVersion,
+          actual: this.#lookups.streamVersion.get(event.streamId)?.v ?? 'no_stream',
+        };
+      case 'DUPLICATE_EVENT_ID':
+        return { eventId: event.eventId, sequence: this.#lookups.sequenceOf.get(event.eventId) };
+      case 'LEDGER_HALTED': {
+        const halt = this.#lookups.lastHalt.get();
+        return { haltSequence: halt?.sequence, reason: halt?.reason };
+      }
+      case 'SIGNATURE_REQUIRED':
+      case 'SIGNATURE_INVALID':
+        return { eventId: event.eventId, agentId: event.agentId ?? undefined };
+      case 'UNKNOWN_AGENT':
+      case 'AGENT_KEY_REVOKED':
+      case 'DUPLICATE_AGENT_KEY':
+        return event.agentId !== null ? { agentId: event.agentId } : { agentId: payload().agentId, keyId: payload().keyId };
+      case 'CEREMONY_REFUSED':
+        return { quorum: this.#lookups.quorum.get() };
+      default:
+        return {};
+    }
+  }
+}
