@@ -7,7 +7,14 @@
  */
 import { fromHex } from './bytes.ts';
 
-/** The domain naming this leaf encoding and tree, for checkpoints and FORMAT.md. */
+/**
+ * The domain naming this leaf encoding and tree, for checkpoints and FORMAT.md.
+ *
+ * @example
+ * ```ts
+ * console.log(`tree: ${STELE_MERKLE_DOMAIN}`); // 'tree: stele/merkle/v1'
+ * ```
+ */
 export const STELE_MERKLE_DOMAIN = 'stele/merkle/v1';
 
 /**

@@ -13,7 +13,14 @@ import { sha256 } from '@noble/hashes/sha2.js';
 import { bytesEqual, isBytes } from './bytes.ts';
 import { ProofError } from './proof-error.ts';
 
-/** Bytes in every hash of the tree (SHA-256). */
+/**
+ * Bytes in every hash of the tree (SHA-256).
+ *
+ * @example
+ * ```ts
+ * if (hash.length !== HASH_SIZE) throw new TypeError('not a tree hash');
+ * ```
+ */
 export const HASH_SIZE = 32;
 
 const LEAF_PREFIX = Uint8Array.of(0x00);
@@ -358,8 +365,8 @@ export function verifyInclusion(
   proof: readonly Uint8Array[],
   root: Uint8Array,
 ): void {
-  assertIndex(index, 'index');
-  assertIndex(treeSize, 'treeSize');
+  assertProofNumber(index, 'index');
+  assertProofNumber(treeSize, 'treeSize');
   assertBytes(root, 'root');
   if (index >= treeSize) {
     throw new ProofError('MALFORMED_PROOF', `leaf index ${index} is not in a tree of size ${treeSize}`, { index, treeSize });
@@ -416,8 +423,8 @@ export function verifyConsistency(
   root1: Uint8Array,
   root2: Uint8Array,
 ): void {
-  assertIndex(size1, 'size1');
-  assertIndex(size2, 'size2');
+  assertProofNumber(size1, 'size1');
+  assertProofNumber(size2, 'size2');
   assertBytes(root1, 'root1');
   assertBytes(root2, 'root2');
   const details = { size1, size2 };
@@ -531,6 +538,13 @@ function exactLog2(n: number): number | undefined {
     level++;
   }
   return k === n ? level : undefined;
+}
+
+/** Verifier inputs are data: a number no tree can have is a malformed proof, not misuse. */
+function assertProofNumber(value: number, name: string): void {
+  if (!Number.isSafeInteger(value) || value < 0) {
+    throw new ProofError('MALFORMED_PROOF', `${name} must be a non-negative safe integer, got ${String(value)}`, { [name]: value });
+  }
 }
 
 function assertIndex(value: number, name: string): void {

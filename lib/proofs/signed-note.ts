@@ -24,12 +24,34 @@ import { sha256 } from '@noble/hashes/sha2.js';
 import { concat, fromBase64, fromUtf8, isBytes, isWellFormed, toBase64, utf8 } from './bytes.ts';
 import { ProofError } from './proof-error.ts';
 
-/** Signature type byte of an Ed25519 note signature. */
+/**
+ * Signature type byte of an Ed25519 note signature.
+ *
+ * @example
+ * ```ts
+ * const { signerKey } = generateKeyPair('example.com/log', { type: SIGNATURE_TYPE_ED25519 });
+ * ```
+ */
 export const SIGNATURE_TYPE_ED25519 = 0x01;
-/** Signature type byte of a tlog-cosignature v1 (timestamped Ed25519) cosignature. */
+
+/**
+ * Signature type byte of a tlog-cosignature v1 (timestamped Ed25519) cosignature.
+ *
+ * @example
+ * ```ts
+ * const witness = generateKeyPair('witness.example/w1', { type: SIGNATURE_TYPE_COSIGNATURE_V1 });
+ * ```
+ */
 export const SIGNATURE_TYPE_COSIGNATURE_V1 = 0x04;
 
-/** The most signature lines a note may carry (the spec asks verifiers to accept at least 16). */
+/**
+ * The most signature lines a note may carry (the spec asks verifiers to accept at least 16).
+ *
+ * @example
+ * ```ts
+ * if (parseNote(signed).signatures.length === MAX_SIGNATURES) console.log('no room for another cosignature');
+ * ```
+ */
 export const MAX_SIGNATURES = 100;
 
 const EM_DASH_PREFIX = '\u2014 ';
