@@ -5,6 +5,8 @@
  * and the behaviours the C2SP specs require of verifiers, witnesses and proof bundles.
  */
 import assert from 'node:assert/strict';
+import { createHash, createPublicKey, verify as cryptoVerify } from 'node:crypto';
+import { readFileSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import { describe, test } from 'node:test';
 import ts from 'typescript';
@@ -716,4 +718,62 @@ test('every export of stele/proofs has a doc comment with an @example', () => {
     return doc === '' || !example;
   });
   assert.deepEqual(missing.map((e) => e.name), []);
+});
+
+describe('native-sql/TRANSPARENCY.md worked example', () => {
+  const doc = readFileSync(new URL('../native-sql/TRANSPARENCY.md', import.meta.url), 'utf8');
+  const block = (after: string): string => {
+    const start = doc.indexOf('```\n', doc.indexOf(after)) + 4;
+    return doc.slice(start, doc.indexOf('```', start));
+  };
+  const contentHashes = [
+    '7195d8474d31989db2f534fb0a07f6d81a550f5d0337a345655e8263246376ad',
+    '9036a1415573f542265b33ecd7a095fa882e59b9ad0548f62abce85e1220378f',
+    '8c167c6e474b3502696f86450fafd71f7979caa11676ad6fc105ebad0a68f40f',
+  ];
+  const tree = MemoryTree.fromLeaves(contentHashes.map(eventLeaf));
+  const [logSkey, logVkey, witnessSkey, witnessVkey] = block('Keys (Ed25519 seeds').trim().split('\n') as [string, string, string, string];
+
+  test('the leaf hashes, roots and proofs on the page are the library\'s and the RFC\'s', () => {
+    const sha = (...parts: Uint8Array[]) => new Uint8Array(createHash('sha256').update(Buffer.concat(parts)).digest());
+    const leaves = contentHashes.map((h) => sha(Uint8Array.of(0), unhex(h)));
+    const roots = [sha(), leaves[0]!, sha(Uint8Array.of(1), leaves[0]!, leaves[1]!)];
+    roots.push(sha(Uint8Array.of(1), roots[2]!, leaves[2]!));
+    leaves.forEach((leaf, i) => {
+      assert.equal(hex(leafHash(eventLeaf(contentHashes[i]!))), hex(leaf));
+      assert.ok(doc.includes(`| ${i + 1} | ${leafIndexOf(i + 1)} | \`${hex(leaf)}\` |`), `leaf row ${i}`);
+    });
+    roots.forEach((root, size) => {
+      assert.equal(hex(tree.root(size)), hex(root));
+      assert.ok(doc.includes(`| ${size} | \`${hex(root)}\` | \`${Buffer.from(root).toString('base64')}\` |`), `root row ${size}`);
+    });
+    const short = (h: Uint8Array) => `${hex(h).slice(0, 8)}…${hex(h).slice(-8)}`;
+    assert.ok(doc.includes(`inclusion of sequence 2 (index 1): \`${short(leaves[0]!)}\` (leaf 0), \`${short(leaves[2]!)}\``));
+    assert.deepEqual(inclusionProof(tree, 1, 3).map(hex), [hex(leaves[0]!), hex(leaves[2]!)]);
+    assert.deepEqual(inclusionProof(tree, 2, 3).map(hex), [hex(roots[2]!)]);
+    assert.deepEqual(consistencyProof(tree, 1, 3).map(hex), [hex(leaves[1]!), hex(leaves[2]!)]);
+    assert.deepEqual(consistencyProof(tree, 2, 3).map(hex), [hex(leaves[2]!)]);
+  });
+
+  test('the keys, the cosigned checkpoint, the signed message and the bundle are reproduced byte for byte', () => {
+    assert.equal(logSkey, formatSignerKey('example.com/stele/demo', new Uint8Array(32).fill(1)));
+    assert.equal(logVkey, formatVerifierKey(parseSignerKey(logSkey)));
+    assert.equal(witnessSkey, formatSignerKey('witness.example/w1', new Uint8Array(32).fill(2), SIGNATURE_TYPE_COSIGNATURE_V1));
+    assert.equal(witnessVkey, formatVerifierKey(parseSignerKey(witnessSkey)));
+    const signed = signCheckpoint({ origin: 'example.com/stele/demo', size: 3, rootHash: tree.root() }, logSkey);
+    const cosigned = cosignCheckpoint(signed, { secretKey: witnessSkey, logKey: logVkey, now: new Date(1_700_000_012_000) });
+    assert.equal(cosigned.signedCheckpoint, block('The checkpoint of size 3'));
+    const message = cosignatureMessage(parseNote(signed).text, 1_700_000_012);
+    assert.equal(hex(message), block('The witness signed these').replace(/\s/g, ''));
+    assert.ok(doc.includes(`The witness signed these ${message.length} bytes`));
+    const bundle = formatProofBundle({ index: 1, proof: inclusionProof(tree, 1, 3), checkpoint: cosigned.signedCheckpoint });
+    assert.equal(bundle, block('The proof bundle for sequence 2'));
+    const result = verifyProofBundle(bundle, { leaf: eventLeaf(contentHashes[1]!), logKey: logVkey, witnessKeys: [witnessVkey], quorum: 1 });
+    assert.ok(result.ok);
+    // The log's line verifies with node:crypto alone, from the page's key and text.
+    const pub = parseVerifierKey(logVkey).publicKey;
+    const spki = createPublicKey({ key: Buffer.concat([Buffer.from('302a300506032b6570032100', 'hex'), pub]), format: 'der', type: 'spki' });
+    const sig = Buffer.from(cosigned.signedCheckpoint.split('\n')[4]!.split(' ')[2]!, 'base64').subarray(4);
+    assert.ok(cryptoVerify(null, Buffer.from(parseNote(signed).text), spki, sig));
+  });
 });
