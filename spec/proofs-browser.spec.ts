@@ -57,7 +57,7 @@ test('lib/proofs bundles for the browser with no node: import, and runs in a bar
   // Only the proof layer and the noble libraries are in it: nothing of the ledger.
   const outside = report.inputs.filter((p) => !p.startsWith('lib/proofs/') && !p.startsWith('node_modules/@noble/'));
   assert.deepEqual(outside, []);
-  assert.ok(report.inputs.includes('lib/proofs/merkle.ts'));
+  assert.ok(report.inputs.includes('lib/proofs/merkle-tree.ts'));
 
   const context = vm.createContext({});
   vm.runInContext(report.code, context, { filename: 'stele-proofs.bundle.js', timeout: 10_000 });

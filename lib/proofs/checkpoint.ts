@@ -9,7 +9,7 @@
  * ```
  */
 import { fromBase64, isBytes, toBase64 } from './bytes.ts';
-import { HASH_SIZE } from './merkle.ts';
+import { HASH_SIZE } from './merkle-tree.ts';
 import { ProofError } from './proof-error.ts';
 import { signNote, textProblem, verifyNote, type NoteSigner, type NoteVerifier, type VerifiedNote } from './signed-note.ts';
 

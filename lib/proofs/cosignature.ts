@@ -19,20 +19,11 @@
 import { ed25519 } from '@noble/curves/ed25519.js';
 import { bytesEqual, concat, isBytes, utf8 } from './bytes.ts';
 import { parseCheckpoint, verifyCheckpoint, type Checkpoint } from './checkpoint.ts';
-import { emptyRoot, verifyConsistency } from './merkle.ts';
+import { emptyRoot } from './merkle-tree.ts';
+import { verifyConsistency } from './merkle-verification.ts';
 import { ProofError } from './proof-error.ts';
-import {
-  formatSignatureLine,
-  keyId,
-  parseNote,
-  parseSignerKey,
-  parseVerifierKey,
-  SIGNATURE_TYPE_COSIGNATURE_V1,
-  verifyEd25519,
-  verifyNote,
-  type NoteVerifier,
-  type VerifierKey,
-} from './signed-note.ts';
+import { keyId, parseSignerKey, parseVerifierKey, SIGNATURE_TYPE_COSIGNATURE_V1, verifyEd25519, type VerifierKey } from './note-key.ts';
+import { formatSignatureLine, parseNote, verifyNote, type NoteVerifier } from './signed-note.ts';
 
 /** The largest timestamp a cosignature may carry (2^63 − 1 seconds). */
 const MAX_TIMESTAMP = (1n << 63n) - 1n;

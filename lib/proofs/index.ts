@@ -16,43 +16,43 @@ export { ProofError, isProofError, type ProofErrorCode } from './proof-error.ts'
 export {
   HASH_SIZE,
   MemoryTree,
-  consistencyProof,
   emptyRoot,
-  inclusionProof,
   leafHash,
   merkleRoot,
   nodeHash,
   rangeHash,
   rangeSubtrees,
   treeRoot,
-  verifyConsistency,
-  verifyInclusion,
   type SubtreeSource,
-} from './merkle.ts';
+} from './merkle-tree.ts';
+export { consistencyProof, inclusionProof } from './merkle-proof.ts';
+export { verifyConsistency, verifyInclusion } from './merkle-verification.ts';
 export {
-  MAX_SIGNATURES,
   SIGNATURE_TYPE_COSIGNATURE_V1,
   SIGNATURE_TYPE_ED25519,
-  addSignatures,
-  formatSignatureLine,
   formatSignerKey,
   formatVerifierKey,
   generateKeyPair,
   keyId,
+  parseSignerKey,
+  parseVerifierKey,
+  type SignerKey,
+  type VerifierKey,
+} from './note-key.ts';
+export {
+  MAX_SIGNATURES,
+  addSignatures,
+  formatSignatureLine,
   noteSigner,
   noteVerifier,
   parseNote,
-  parseSignerKey,
-  parseVerifierKey,
   signNote,
   verifyNote,
   type Note,
   type NoteSignature,
   type NoteSigner,
   type NoteVerifier,
-  type SignerKey,
   type VerifiedNote,
-  type VerifierKey,
 } from './signed-note.ts';
 export { formatCheckpoint, parseCheckpoint, signCheckpoint, verifyCheckpoint, type Checkpoint, type VerifiedCheckpoint } from './checkpoint.ts';
 export {

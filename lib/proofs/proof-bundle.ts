@@ -14,7 +14,8 @@
 import { fromBase64, isBytes, toBase64 } from './bytes.ts';
 import { parseCheckpoint, verifyCheckpoint, type Checkpoint } from './checkpoint.ts';
 import { verifyCosignedCheckpoint, type VerifiedCosignature } from './cosignature.ts';
-import { HASH_SIZE, leafHash, verifyInclusion } from './merkle.ts';
+import { HASH_SIZE, leafHash } from './merkle-tree.ts';
+import { verifyInclusion } from './merkle-verification.ts';
 import { ProofError, type ProofErrorCode } from './proof-error.ts';
 import { parseNote, type NoteVerifier } from './signed-note.ts';
 

@@ -1,6 +1,6 @@
 /**
- * The RFC 9162 (Certificate Transparency v2, §2.1) Merkle tree: hashing, proof generation over
- * an abstract store of subtree hashes, and proof verification.
+ * The RFC 9162 (Certificate Transparency v2, §2.1) Merkle tree: hashing, the abstract store of
+ * subtree hashes proofs are generated from, and its in-memory implementation.
  *
  * Hashing is domain-separated so a leaf can never pass for an interior node:
  * `leaf = SHA-256(0x00 ‖ leaf bytes)`, `node = SHA-256(0x01 ‖ left ‖ right)`, and the empty
@@ -10,8 +10,7 @@
  * any past tree size: a complete subtree never changes once its last leaf is appended.
  */
 import { sha256 } from '@noble/hashes/sha2.js';
-import { bytesEqual, isBytes } from './bytes.ts';
-import { ProofError } from './proof-error.ts';
+import { isBytes } from './bytes.ts';
 
 /**
  * Bytes in every hash of the tree (SHA-256).
@@ -240,7 +239,8 @@ export function rangeHash(source: SubtreeSource, start: number, end: number): Ui
   return hashRange(source, start, end);
 }
 
-function hashRange(source: SubtreeSource, start: number, end: number): Uint8Array {
+/** @internal The Merkle tree hash of `[start, end)`, the range already checked against the source. */
+export function hashRange(source: SubtreeSource, start: number, end: number): Uint8Array {
   const n = end - start;
   const level = exactLog2(n);
   if (level !== undefined && start % n === 0) return checkedHash(source.subtreeHash(start, level), start, level);
@@ -275,246 +275,6 @@ export function treeRoot(source: SubtreeSource, size: number = source.size): Uin
   return size === 0 ? emptyRoot() : hashRange(source, 0, size);
 }
 
-/**
- * The inclusion proof (RFC 9162 §2.1.3.1 PATH) of leaf `index` in the tree of the first
- * `size` leaves of `source`: the sibling hashes from the leaf's up to the root's child.
- *
- * @example
- * ```ts
- * const proof = inclusionProof(tree, 5, 8); // 3 hashes
- * ```
- */
-export function inclusionProof(source: SubtreeSource, index: number, size: number = source.size): Uint8Array[] {
-  assertSize(size, source);
-  assertIndex(index, 'index');
-  if (index >= size) throw new RangeError(`index must be below the tree size ${size}, got ${index}`);
-  const ranges: Array<[number, number]> = [];
-  let lo = 0;
-  let hi = size;
-  while (hi - lo > 1) {
-    const k = largestPowerOfTwoBelow(hi - lo);
-    if (index - lo < k) {
-      ranges.push([lo + k, hi]);
-      hi = lo + k;
-    } else {
-      ranges.push([lo, lo + k]);
-      lo += k;
-    }
-  }
-  // Found from the root down; a proof lists them from the leaf up.
-  return ranges.reverse().map(([a, b]) => hashRange(source, a, b));
-}
-
-/**
- * The consistency proof (RFC 9162 §2.1.4.1 PROOF) that the tree of the first `size1` leaves is
- * a prefix of the tree of the first `size2` leaves. Empty when the sizes are equal; a proof
- * from the empty tree does not exist (any tree extends it), so `size1 = 0 < size2` is a
- * RangeError.
- *
- * @example
- * ```ts
- * const proof = consistencyProof(tree, 6, 8); // 3 hashes
- * ```
- */
-export function consistencyProof(source: SubtreeSource, size1: number, size2: number = source.size): Uint8Array[] {
-  assertSize(size2, source);
-  assertIndex(size1, 'size1');
-  if (size1 > size2) throw new RangeError(`size1 must not exceed size2 (${size2}), got ${size1}`);
-  if (size1 === size2) return [];
-  if (size1 === 0) {
-    throw new RangeError('no consistency proof exists from the empty tree: any tree extends it; check root1 = SHA-256("") instead');
-  }
-  const ranges: Array<[number, number]> = [];
-  let m = size1; // leaves of the old tree inside [lo, hi)
-  let lo = 0;
-  let hi = size2;
-  let whole = true; // SUBPROOF's b: the old root is known to the verifier, leave it out
-  for (;;) {
-    if (m === hi - lo) {
-      if (!whole) ranges.push([lo, hi]);
-      break;
-    }
-    const k = largestPowerOfTwoBelow(hi - lo);
-    if (m <= k) {
-      ranges.push([lo + k, hi]);
-      hi = lo + k;
-    } else {
-      ranges.push([lo, lo + k]);
-      m -= k;
-      lo += k;
-      whole = false;
-    }
-  }
-  return ranges.reverse().map(([a, b]) => hashRange(source, a, b));
-}
-
-/**
- * Verifies an inclusion proof per RFC 9162 §2.1.3.2; returns nothing or throws a
- * {@link ProofError}: `MALFORMED_PROOF` (index ≥ size, a hash not 32 bytes, too many or too
- * few hashes for this index and size) or `INCLUSION_FAILED` (the hashes lead to another root).
- *
- * @example
- * ```ts
- * verifyInclusion(leafHash(contentHash), sequence - 1, checkpoint.size, proof, checkpoint.rootHash);
- * ```
- */
-export function verifyInclusion(
-  leaf: Uint8Array,
-  index: number,
-  treeSize: number,
-  proof: readonly Uint8Array[],
-  root: Uint8Array,
-): void {
-  assertProofNumber(index, 'index');
-  assertProofNumber(treeSize, 'treeSize');
-  assertBytes(root, 'root');
-  if (index >= treeSize) {
-    throw new ProofError('MALFORMED_PROOF', `leaf index ${index} is not in a tree of size ${treeSize}`, { index, treeSize });
-  }
-  if (!isBytes(leaf) || leaf.length !== HASH_SIZE) {
-    throw new ProofError('MALFORMED_PROOF', `the leaf hash must be ${HASH_SIZE} bytes`, { length: isBytes(leaf) ? leaf.length : undefined });
-  }
-  checkProofHashes(proof);
-  const expected = inclusionLength(index, treeSize);
-  if (proof.length !== expected) {
-    throw new ProofError('MALFORMED_PROOF', `an inclusion proof of leaf ${index} in a tree of size ${treeSize} has ${expected} hashes, got ${proof.length}`, { index, treeSize, expected, actual: proof.length });
-  }
-  let fn = index;
-  let sn = treeSize - 1;
-  let r = leaf;
-  for (const p of proof) {
-    if (fn % 2 === 1 || fn === sn) {
-      r = nodeHash(p, r);
-      while (fn % 2 === 0 && fn !== 0) {
-        fn = fn / 2;
-        sn = Math.floor(sn / 2);
-      }
-    } else {
-      r = nodeHash(r, p);
-    }
-    fn = Math.floor(fn / 2);
-    sn = Math.floor(sn / 2);
-  }
-  if (!bytesEqual(r, root)) {
-    throw new ProofError('INCLUSION_FAILED', `the proof does not lead from leaf ${index} to the root of the tree of size ${treeSize}`, { index, treeSize });
-  }
-}
-
-/**
- * Verifies that the tree `(size1, root1)` is a prefix of `(size2, root2)` per RFC 9162
- * §2.1.4.2; returns nothing or throws a {@link ProofError}.
- *
- * - Equal sizes: the proof must be empty and the roots equal (and, at size 0, equal to
- *   `SHA-256("")`).
- * - `size1 = 0 < size2`, `size1 > size2`, an empty proof for different sizes, a hash not 32
- *   bytes, or the wrong number of hashes: `MALFORMED_PROOF`. (From the empty tree nothing is to
- *   prove: a caller holding size 0 checks its root is `SHA-256("")` and accepts any newer tree.)
- * - Otherwise the proof must rebuild both roots: `CONSISTENCY_FAILED` if not.
- *
- * @example
- * ```ts
- * verifyConsistency(old.size, cp.size, proof, old.rootHash, cp.rootHash);
- * ```
- */
-export function verifyConsistency(
-  size1: number,
-  size2: number,
-  proof: readonly Uint8Array[],
-  root1: Uint8Array,
-  root2: Uint8Array,
-): void {
-  assertProofNumber(size1, 'size1');
-  assertProofNumber(size2, 'size2');
-  assertBytes(root1, 'root1');
-  assertBytes(root2, 'root2');
-  const details = { size1, size2 };
-  if (size1 > size2) throw new ProofError('MALFORMED_PROOF', `size1 ${size1} exceeds size2 ${size2}`, details);
-  if (size1 === size2) {
-    if (proof.length > 0) throw new ProofError('MALFORMED_PROOF', 'trees of equal size need an empty consistency proof', details);
-    if (!bytesEqual(root1, root2)) throw new ProofError('CONSISTENCY_FAILED', `two trees of size ${size1} have different roots`, details);
-    if (size1 === 0 && !bytesEqual(root1, emptyRoot())) {
-      throw new ProofError('CONSISTENCY_FAILED', 'the root of the empty tree must be SHA-256("")', details);
-    }
-    return;
-  }
-  if (size1 === 0) {
-    throw new ProofError('MALFORMED_PROOF', 'a consistency proof from the empty tree proves nothing; check root1 = SHA-256("") instead', details);
-  }
-  if (proof.length === 0) throw new ProofError('MALFORMED_PROOF', `trees of sizes ${size1} and ${size2} need a non-empty consistency proof`, details);
-  checkProofHashes(proof);
-  const path = [...proof];
-  const isPowerOfTwo = exactLog2(size1) !== undefined;
-  if (isPowerOfTwo) path.unshift(root1);
-  // The seed is the hash of the largest complete subtree ending at leaf size1 - 1; the rest of
-  // the path is an inclusion proof of that subtree in tree 2 (RFC 9162 §2.1.4.2 steps 3-6).
-  let fn = size1 - 1;
-  let sn = size2 - 1;
-  while (fn % 2 === 1) {
-    fn = (fn - 1) / 2;
-    sn = Math.floor(sn / 2);
-  }
-  const expected = inclusionLength(fn, sn + 1) + 1;
-  if (path.length !== expected) {
-    const want = expected - (isPowerOfTwo ? 1 : 0);
-    throw new ProofError('MALFORMED_PROOF', `a consistency proof from ${size1} to ${size2} has ${want} hashes, got ${proof.length}`, { ...details, expected: want, actual: proof.length });
-  }
-  let fr = path[0]!;
-  let sr = path[0]!;
-  for (let i = 1; i < path.length; i++) {
-    const c = path[i]!;
-    if (fn % 2 === 1 || fn === sn) {
-      fr = nodeHash(c, fr);
-      sr = nodeHash(c, sr);
-      while (fn % 2 === 0 && fn !== 0) {
-        fn = fn / 2;
-        sn = Math.floor(sn / 2);
-      }
-    } else {
-      sr = nodeHash(sr, c);
-    }
-    fn = Math.floor(fn / 2);
-    sn = Math.floor(sn / 2);
-  }
-  if (!bytesEqual(fr, root1)) {
-    throw new ProofError('CONSISTENCY_FAILED', `the proof does not rebuild the root of the tree of size ${size1}`, details);
-  }
-  if (!bytesEqual(sr, root2)) {
-    throw new ProofError('CONSISTENCY_FAILED', `the proof does not rebuild the root of the tree of size ${size2}`, details);
-  }
-}
-
-/**
- * How many hashes the RFC 9162 verification loop consumes for leaf `index` of a tree of `size`:
- * the same walk as the verifier, without hashing. (It equals the bit length of
- * `index XOR (size - 1)` plus the 1 bits of `index` above it.)
- */
-function inclusionLength(index: number, size: number): number {
-  let fn = index;
-  let sn = size - 1;
-  let count = 0;
-  while (sn > 0) {
-    count++;
-    if (fn % 2 === 1 || fn === sn) {
-      while (fn % 2 === 0 && fn !== 0) {
-        fn = fn / 2;
-        sn = Math.floor(sn / 2);
-      }
-    }
-    fn = Math.floor(fn / 2);
-    sn = Math.floor(sn / 2);
-  }
-  return count;
-}
-
-function checkProofHashes(proof: readonly Uint8Array[]): void {
-  if (!Array.isArray(proof)) throw new TypeError('proof must be an array of 32-byte hashes');
-  proof.forEach((hash, i) => {
-    if (!isBytes(hash) || hash.length !== HASH_SIZE) {
-      throw new ProofError('MALFORMED_PROOF', `proof hash ${i} must be ${HASH_SIZE} bytes`, { position: i, length: isBytes(hash) ? hash.length : undefined });
-    }
-  });
-}
-
 function checkedHash(hash: Uint8Array, start: number, level: number): Uint8Array {
   if (!isBytes(hash) || hash.length !== HASH_SIZE) {
     throw new TypeError(`the source returned no ${HASH_SIZE}-byte hash for the subtree (start ${start}, level ${level})`);
@@ -522,15 +282,15 @@ function checkedHash(hash: Uint8Array, start: number, level: number): Uint8Array
   return hash;
 }
 
-/** The largest power of two strictly below n (n ≥ 2): RFC 9162's split point k. */
-function largestPowerOfTwoBelow(n: number): number {
+/** @internal The largest power of two strictly below n (n ≥ 2): RFC 9162's split point k. */
+export function largestPowerOfTwoBelow(n: number): number {
   let k = 1;
   while (k * 2 < n) k *= 2;
   return k;
 }
 
-/** log₂ n when n is a power of two, else undefined. */
-function exactLog2(n: number): number | undefined {
+/** @internal log₂ n when n is a power of two, else undefined. */
+export function exactLog2(n: number): number | undefined {
   let level = 0;
   let k = 1;
   while (k < n) {
@@ -540,20 +300,15 @@ function exactLog2(n: number): number | undefined {
   return k === n ? level : undefined;
 }
 
-/** Verifier inputs are data: a number no tree can have is a malformed proof, not misuse. */
-function assertProofNumber(value: number, name: string): void {
-  if (!Number.isSafeInteger(value) || value < 0) {
-    throw new ProofError('MALFORMED_PROOF', `${name} must be a non-negative safe integer, got ${String(value)}`, { [name]: value });
-  }
-}
-
-function assertIndex(value: number, name: string): void {
+/** @internal A non-negative safe integer, else a RangeError (a caller's misuse). */
+export function assertIndex(value: number, name: string): void {
   if (!Number.isSafeInteger(value) || value < 0) {
     throw new RangeError(`${name} must be a non-negative safe integer, got ${String(value)}`);
   }
 }
 
-function assertSize(size: number, source: SubtreeSource): void {
+/** @internal A tree size the source can answer for, else a RangeError. */
+export function assertSize(size: number, source: SubtreeSource): void {
   assertIndex(size, 'size');
   if (size > source.size) throw new RangeError(`tree size ${size} exceeds the source's ${source.size} leaves`);
 }
@@ -566,7 +321,8 @@ function assertSubtree(start: number, level: number, size: number): void {
   if (start + width > size) throw new RangeError(`the subtree [${start}, ${start + width}) is not complete in a tree of ${size} leaves`);
 }
 
-function assertBytes(value: unknown, name: string): asserts value is Uint8Array {
+/** @internal A Uint8Array, else a TypeError. */
+export function assertBytes(value: unknown, name: string): asserts value is Uint8Array {
   if (!isBytes(value)) throw new TypeError(`${name} must be a Uint8Array`);
 }
 
