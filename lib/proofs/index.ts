@@ -10,7 +10,7 @@
  * const result = verifyProofBundle(bundleText, { leaf: eventLeaf(event.contentHash), logKey, witnessKeys, quorum: 2 });
  * ```
  *
- * @module
+ * @module stele/proofs
  */
 export { ProofError, isProofError, type ProofErrorCode } from './proof-error.ts';
 export {
