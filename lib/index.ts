@@ -10,7 +10,7 @@
  * for (const event of ledger.readStream('user-ada')) console.log(event.sequence, event.type);
  * await ledger.close();
  * ```
- * @packageDocumentation
+ * @module stele
  */
 export { openLedger } from './ledger/open-ledger.ts';
 export { Ledger } from './ledger/ledger.ts';

@@ -4,6 +4,12 @@ const { mkdtempSync, rmSync } = require('node:fs');
 const { tmpdir } = require('node:os');
 const { join } = require('node:path');
 const { FileCopyReplicator, openLedger, replicateFile, verifyReplicaFile } = require('stele');
+const { MemoryTree, consistencyProof, inclusionProof, leafHash, verifyConsistency, verifyInclusion } = require('stele/proofs');
+
+const tree = MemoryTree.fromLeaves([Uint8Array.of(1), Uint8Array.of(2), Uint8Array.of(3)]);
+verifyInclusion(leafHash(Uint8Array.of(3)), 2, 3, inclusionProof(tree, 2), tree.root());
+verifyConsistency(2, 3, consistencyProof(tree, 2), tree.root(2), tree.root());
+console.log('cjs consumer: stele/proofs ok');
 
 async function main() {
   const dir = mkdtempSync(join(tmpdir(), 'stele-cjs-consumer-'));

@@ -1,10 +1,17 @@
 // An app that installed the packed tarball, as ESM: every part that starts a worker or reads
-// native-sql/ from the installed package runs once (writer, verification pool, replica copier).
+// native-sql/ from the installed package runs once (writer, verification pool, replica copier),
+// and the stele/proofs subpath verifies an inclusion proof.
 import assert from 'node:assert/strict';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { FileCopyReplicator, openLedger, verifyLedgerFile } from 'stele';
+import { MemoryTree, inclusionProof, isProofError, leafHash, verifyInclusion } from 'stele/proofs';
+
+const tree = MemoryTree.fromLeaves([Uint8Array.of(1), Uint8Array.of(2), Uint8Array.of(3)]);
+verifyInclusion(leafHash(Uint8Array.of(2)), 1, 3, inclusionProof(tree, 1), tree.root());
+assert.throws(() => verifyInclusion(leafHash(Uint8Array.of(9)), 1, 3, inclusionProof(tree, 1), tree.root()), (e) => isProofError(e) && e.code === 'INCLUSION_FAILED');
+console.log('esm consumer: stele/proofs ok');
 
 const dir = mkdtempSync(join(tmpdir(), 'stele-esm-consumer-'));
 try {
