@@ -656,26 +656,35 @@ BEGIN
       RETURN NULL;
     END $fn$;
 
-    -- Derived rows only for the newest event, copying it (agent_keys_only_from_events, ...).
+    -- Derived rows only copy their event (agent_keys_only_from_events, ...). SQLite requires the
+    -- newest event; here AFTER ROW triggers run at the end of a multi-row INSERT, so the event is
+    -- the one the row names, and the UNIQUE sequence columns keep it to one row per event.
     CREATE FUNCTION derived_rows_only_from_events() RETURNS trigger
     LANGUAGE plpgsql SET search_path FROM CURRENT AS $fn$
     DECLARE
       e record;
       p jsonb;
     BEGIN
-      SELECT * INTO e FROM events ORDER BY sequence DESC LIMIT 1;
+      SELECT * INTO e FROM events
+       WHERE sequence = CASE TG_TABLE_NAME WHEN 'agent_keys' THEN (to_jsonb(NEW) ->> 'registered_sequence')::bigint
+                                           WHEN 'agent_key_revocations' THEN (to_jsonb(NEW) ->> 'revoked_sequence')::bigint
+                                           ELSE (to_jsonb(NEW) ->> 'sequence')::bigint END;
       p := e.payload::jsonb;
-      IF TG_TABLE_NAME = 'agent_keys' AND e.sequence = NEW.registered_sequence AND e.stream_id = '$agents'
-         AND e.type = 'stele.agent_key_registered' AND p ->> 'agentId' = NEW.agent_id AND p ->> 'keyId' = NEW.key_id
-         AND p ->> 'publicKey' = NEW.public_key AND p ->> 'role' = NEW.role THEN
-        RETURN NEW;
-      END IF;
-      IF TG_TABLE_NAME = 'agent_key_revocations' AND e.sequence = NEW.revoked_sequence AND e.stream_id = '$agents'
-         AND e.type = 'stele.agent_key_revoked' AND p ->> 'agentId' = NEW.agent_id AND p ->> 'keyId' = NEW.key_id THEN
-        RETURN NEW;
-      END IF;
-      IF TG_TABLE_NAME = 'clock_drift_warnings' AND e.sequence = NEW.sequence AND e.local_timestamp = NEW.local_timestamp
-         AND e.authority_timestamp = NEW.authority_timestamp AND NEW.drift_ms = e.authority_timestamp - e.local_timestamp THEN
+      -- Nested IFs: PL/pgSQL plans a condition when it runs it, and NEW lacks the other tables' columns.
+      IF TG_TABLE_NAME = 'agent_keys' THEN
+        IF e.sequence = NEW.registered_sequence AND e.stream_id = '$agents' AND e.type = 'stele.agent_key_registered'
+           AND p ->> 'agentId' = NEW.agent_id AND p ->> 'keyId' = NEW.key_id
+           AND p ->> 'publicKey' = NEW.public_key AND p ->> 'role' = NEW.role THEN
+          RETURN NEW;
+        END IF;
+      ELSIF TG_TABLE_NAME = 'agent_key_revocations' THEN
+        IF e.sequence = NEW.revoked_sequence AND e.stream_id = '$agents' AND e.type = 'stele.agent_key_revoked'
+           AND p ->> 'agentId' = NEW.agent_id AND p ->> 'keyId' = NEW.key_id THEN
+          RETURN NEW;
+        END IF;
+      ELSIF e.sequence = NEW.sequence AND e.local_timestamp = NEW.local_timestamp
+            AND e.authority_timestamp = NEW.authority_timestamp AND NEW.drift_ms = e.authority_timestamp - e.local_timestamp
+            AND NOT EXISTS (SELECT 1 FROM clock_drift_warnings AS w WHERE w.sequence = NEW.sequence) THEN
         RETURN NEW;
       END IF;
       RAISE EXCEPTION 'STELE:APPEND_ONLY_VIOLATION:%', TG_TABLE_NAME USING DETAIL = json_build_object('table', TG_TABLE_NAME)::text;
