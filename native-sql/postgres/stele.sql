@@ -340,8 +340,13 @@ DECLARE
   c record;
 BEGIN
   FOR c IN SELECT * FROM pg_event_trigger_ddl_commands() LOOP
+    -- Rules and policies report no schema of their own: take their table's.
     IF stele.is_guarded(c.schema_name)
-       OR (c.object_type = 'schema' AND stele.is_guarded(c.object_identity)) THEN
+       OR (c.object_type = 'schema' AND stele.is_guarded(c.object_identity))
+       OR (c.classid = 'pg_rewrite'::regclass AND stele.is_guarded(
+             (SELECT n.nspname FROM pg_rewrite AS w JOIN pg_class AS t ON t.oid = w.ev_class JOIN pg_namespace AS n ON n.oid = t.relnamespace WHERE w.oid = c.objid)))
+       OR (c.classid = 'pg_policy'::regclass AND stele.is_guarded(
+             (SELECT n.nspname FROM pg_policy AS y JOIN pg_class AS t ON t.oid = y.polrelid JOIN pg_namespace AS n ON n.oid = t.relnamespace WHERE y.oid = c.objid))) THEN
       RAISE EXCEPTION USING MESSAGE = 'STELE:APPEND_ONLY_VIOLATION:ddl',
         DETAIL = json_build_object('command', c.command_tag, 'object', c.object_identity)::text;
     END IF;
