@@ -8,7 +8,8 @@ import assert from 'node:assert/strict';
 import { join } from 'node:path';
 import { after, before, test } from 'node:test';
 import pg from 'pg';
-import { isLedgerError, openLedger, type Ledger } from '../lib/index.ts';
+import { generateAgentKeyPair, isLedgerError, openLedger, signEvent, type Ledger } from '../lib/index.ts';
+import { eventHash } from '../lib/codec.ts';
 import { installPostgresLedger, openPostgresReplica, PostgresReplicator } from '../lib/postgres.ts';
 import { requirePostgres, startPostgresCluster, type PostgresCluster } from './helpers/postgres-cluster.ts';
 import { tempDir } from './helpers/temp-ledger.ts';
@@ -118,6 +119,36 @@ test('the app role cannot insert a row that does not extend the chain exactly', 
   // The replicator still extends the chain afterwards.
   await ledger.append({ type: 'still_fine' });
   assert.deepEqual((await ledger.replicate()).map((r) => r.status), ['confirmed']);
+});
+
+test('within one INSERT, a row signed with a key revoked by an earlier row of the same statement is refused', { skip }, async (t) => {
+  const name = `attacked_${++ledgers}`;
+  await installPostgresLedger(cluster.url('postgres', DATABASE), { ledger: name });
+  cluster.psql(`CREATE ROLE ${name}_replicator LOGIN IN ROLE ${name}_app;`, DATABASE);
+  const app = poolOn(cluster, `${name}_replicator`, DATABASE);
+  const path = join(tempDir(t as never), 'primary.db');
+  const ledger = await openLedger(path);
+  t.after(() => ledger.close());
+  const keys = generateAgentKeyPair();
+  const registered = await ledger.registerAgentKey('bot', keys.publicKey, { keyId: 'k1' });
+  const revoked = await ledger.revokeAgentKey('bot', 'k1', 'leaked');
+  const replicator = new PostgresReplicator(app, { ledger: name });
+  await replicator.attach({ path });
+  assert.equal((await replicator.propagate(registered.sequence)).status, 'confirmed');
+  await replicator.close();
+
+  // Row 2 is the primary's revocation; row 3 is signed with the revoked key and chained correctly.
+  const signed = signEvent({ eventId: 'forged', streamId: 'pay', type: 'paid', payload: { n: 1 }, localTimestamp: new Date(1_700_000_000_000) }, 'bot', keys.secretKey);
+  const forged: unknown[] = [3, 'forged', 'pay', 0, 'paid', '{"n":1}', null, null, null, 'bot', signed.signature, 1_700_000_000_000, 1_700_000_000_000, revoked.contentHash];
+  forged.push(eventHash(forged));
+  const db = new (await import('better-sqlite3')).default(path, { readonly: true });
+  const row2 = db.prepare('SELECT * FROM events WHERE sequence = 2').raw().get() as unknown[];
+  db.close();
+  const values = [...row2, ...forged];
+  const placeholders = [0, 1].map((r) => `(${Array.from({ length: 15 }, (_, i) => `$${r * 15 + i + 1}`).join(', ')})`).join(', ');
+  await refused(app.query(`INSERT INTO ${name}.events VALUES ${placeholders}`, values), /STELE:AGENT_KEY_REVOKED/);
+  const { rows } = await app.query(`SELECT count(*)::int AS n FROM ${name}.events`);
+  assert.equal(rows[0].n, 1);
 });
 
 test('DDL on a ledger schema is refused by the event triggers, superusers included', { skip }, async (t) => {

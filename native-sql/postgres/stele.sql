@@ -70,6 +70,8 @@ RETURN CASE WHEN v IS NULL THEN '\x00'::bytea
             ELSE '\x02'::bytea || int4send(octet_length(v)) || convert_to(v, 'UTF8') END;
 
 -- Content hash v1 of the 14 hashed columns, in hash order: the SQLite writer's stele_event_hash.
+-- The fields are spelled out rather than calls of field_int / field_text: PostgreSQL inlines this
+-- function into the trigger's expression, but not helper calls whose argument is used twice.
 CREATE FUNCTION stele.stele_event_hash(
   sequence bigint, event_id text, stream_id text, stream_version bigint, type text,
   payload text, payload_meta text, metadata text, metadata_meta text, agent_id text,
@@ -77,11 +79,20 @@ CREATE FUNCTION stele.stele_event_hash(
 LANGUAGE sql IMMUTABLE PARALLEL SAFE
 RETURN encode(sha256(
   '\x7374656c652f6576656e742f76310a'::bytea          -- 'stele/event/v1' || LF
-  || stele.field_int(sequence) || stele.field_text(event_id) || stele.field_text(stream_id)
-  || stele.field_int(stream_version) || stele.field_text(type) || stele.field_text(payload)
-  || stele.field_text(payload_meta) || stele.field_text(metadata) || stele.field_text(metadata_meta)
-  || stele.field_text(agent_id) || stele.field_text(signature) || stele.field_int(local_timestamp)
-  || stele.field_int(authority_timestamp) || stele.field_text(prev_hash)), 'hex');
+  || CASE WHEN $1 IS NULL THEN '\x00'::bytea ELSE '\x01'::bytea || int8send($1) END
+  || CASE WHEN $2 IS NULL THEN '\x00'::bytea ELSE '\x02'::bytea || int4send(octet_length($2)) || convert_to($2, 'UTF8') END
+  || CASE WHEN $3 IS NULL THEN '\x00'::bytea ELSE '\x02'::bytea || int4send(octet_length($3)) || convert_to($3, 'UTF8') END
+  || CASE WHEN $4 IS NULL THEN '\x00'::bytea ELSE '\x01'::bytea || int8send($4) END
+  || CASE WHEN $5 IS NULL THEN '\x00'::bytea ELSE '\x02'::bytea || int4send(octet_length($5)) || convert_to($5, 'UTF8') END
+  || CASE WHEN $6 IS NULL THEN '\x00'::bytea ELSE '\x02'::bytea || int4send(octet_length($6)) || convert_to($6, 'UTF8') END
+  || CASE WHEN $7 IS NULL THEN '\x00'::bytea ELSE '\x02'::bytea || int4send(octet_length($7)) || convert_to($7, 'UTF8') END
+  || CASE WHEN $8 IS NULL THEN '\x00'::bytea ELSE '\x02'::bytea || int4send(octet_length($8)) || convert_to($8, 'UTF8') END
+  || CASE WHEN $9 IS NULL THEN '\x00'::bytea ELSE '\x02'::bytea || int4send(octet_length($9)) || convert_to($9, 'UTF8') END
+  || CASE WHEN $10 IS NULL THEN '\x00'::bytea ELSE '\x02'::bytea || int4send(octet_length($10)) || convert_to($10, 'UTF8') END
+  || CASE WHEN $11 IS NULL THEN '\x00'::bytea ELSE '\x02'::bytea || int4send(octet_length($11)) || convert_to($11, 'UTF8') END
+  || CASE WHEN $12 IS NULL THEN '\x00'::bytea ELSE '\x01'::bytea || int8send($12) END
+  || CASE WHEN $13 IS NULL THEN '\x00'::bytea ELSE '\x01'::bytea || int8send($13) END
+  || CASE WHEN $14 IS NULL THEN '\x00'::bytea ELSE '\x02'::bytea || int4send(octet_length($14)) || convert_to($14, 'UTF8') END), 'hex');
 
 -- Signable bytes (FORMAT.md, "Signable bytes"): what an agent signs.
 CREATE FUNCTION stele.signable_bytes(
@@ -444,14 +455,15 @@ BEGIN
       key_id              text COLLATE "C" NOT NULL,
       public_key          text NOT NULL,
       role                text NOT NULL CHECK (role IN ('agent', 'witness')),
-      registered_sequence bigint NOT NULL UNIQUE REFERENCES events (sequence),
+      -- Deferred: the row is derived in the event's BEFORE INSERT trigger, before the event exists.
+      registered_sequence bigint NOT NULL UNIQUE REFERENCES events (sequence) DEFERRABLE INITIALLY DEFERRED,
       PRIMARY KEY (agent_id, key_id)
     );
 
     CREATE TABLE agent_key_revocations (
       agent_id         text COLLATE "C" NOT NULL,
       key_id           text COLLATE "C" NOT NULL,
-      revoked_sequence bigint NOT NULL UNIQUE REFERENCES events (sequence),
+      revoked_sequence bigint NOT NULL UNIQUE REFERENCES events (sequence) DEFERRABLE INITIALLY DEFERRED,
       reason           text NOT NULL,
       PRIMARY KEY (agent_id, key_id),
       FOREIGN KEY (agent_id, key_id) REFERENCES agent_keys (agent_id, key_id)
@@ -483,7 +495,7 @@ BEGIN
       head_hash text;
       valid integer;
       quorum integer;
-      raise_detail text := json_build_object('sequence', NEW.sequence)::text;
+      raise_detail text := '{"sequence":' || NEW.sequence || '}';
     BEGIN
       IF current_setting('transaction_isolation') <> 'read committed' THEN
         RAISE EXCEPTION 'stele: appends need READ COMMITTED isolation, not %', current_setting('transaction_isolation')
@@ -626,7 +638,10 @@ BEGIN
       IF EXISTS (SELECT 1 FROM events WHERE event_id = NEW.event_id) THEN
         RAISE EXCEPTION 'STELE:APPEND_ONLY_VIOLATION:event_id' USING DETAIL = raise_detail;
       END IF;
-      IF NEW.stream_version IS DISTINCT FROM coalesce((SELECT max(stream_version) FROM events WHERE stream_id = NEW.stream_id), -1) + 1 THEN
+      -- ORDER BY ... LIMIT 1, not max(): a plan cached while the table was small would otherwise
+      -- aggregate over every row of the stream, and appends slow down as streams grow.
+      IF NEW.stream_version IS DISTINCT FROM coalesce((SELECT e.stream_version FROM events AS e WHERE e.stream_id = NEW.stream_id
+                                                        ORDER BY e.stream_id DESC, e.stream_version DESC LIMIT 1), -1) + 1 THEN
         RAISE EXCEPTION 'STELE:APPEND_ONLY_VIOLATION:stream_version' USING DETAIL = raise_detail;
       END IF;
       IF NEW.content_hash IS DISTINCT FROM stele.stele_event_hash(NEW.sequence, NEW.event_id, NEW.stream_id, NEW.stream_version,
@@ -634,36 +649,43 @@ BEGIN
            NEW.local_timestamp, NEW.authority_timestamp, NEW.prev_hash) THEN
         RAISE EXCEPTION 'STELE:APPEND_ONLY_VIOLATION:content_hash' USING DETAIL = raise_detail;
       END IF;
+      -- The key tables change here, not in an AFTER trigger: AFTER ROW triggers run at the end of
+      -- the statement, and the next row of a multi-row INSERT must already see this key (or its
+      -- revocation), as it does in SQLite.
+      IF NEW.stream_id = '$agents' THEN
+        PERFORM apply_key_event(NEW.sequence, NEW.type, p);
+      END IF;
       RETURN NEW;
     END $fn$;
 
-    -- events_clock_drift, events_apply_key_registration, events_apply_key_revocation. The app
-    -- role cannot write the derived tables; this function writes them as their owner.
+    -- events_apply_key_registration, events_apply_key_revocation, as the owner (the app role
+    -- cannot write the key tables).
+    CREATE FUNCTION apply_key_event(sequence bigint, type text, p jsonb) RETURNS void
+    LANGUAGE plpgsql SECURITY DEFINER SET search_path FROM CURRENT AS $fn$
+    BEGIN
+      IF type = 'stele.agent_key_registered' THEN
+        INSERT INTO agent_keys (agent_id, key_id, public_key, role, registered_sequence)
+        VALUES (p ->> 'agentId', p ->> 'keyId', p ->> 'publicKey', p ->> 'role', sequence);
+      ELSIF type = 'stele.agent_key_revoked' THEN
+        INSERT INTO agent_key_revocations (agent_id, key_id, revoked_sequence, reason)
+        VALUES (p ->> 'agentId', p ->> 'keyId', sequence, coalesce(stele.json_text(p -> 'reason'), ''));
+      END IF;
+    END $fn$;
+
+    -- events_clock_drift, as the owner (the app role cannot write the derived tables).
     CREATE FUNCTION events_after_insert() RETURNS trigger
     LANGUAGE plpgsql SECURITY DEFINER SET search_path FROM CURRENT AS $fn$
-    DECLARE
-      p jsonb;
     BEGIN
-      IF abs(NEW.authority_timestamp - NEW.local_timestamp) > 5000 THEN
-        INSERT INTO clock_drift_warnings (sequence, local_timestamp, authority_timestamp, drift_ms, threshold_ms)
-        VALUES (NEW.sequence, NEW.local_timestamp, NEW.authority_timestamp, NEW.authority_timestamp - NEW.local_timestamp, 5000);
-      END IF;
-      IF NEW.stream_id = '$agents' THEN
-        p := NEW.payload::jsonb;
-        IF NEW.type = 'stele.agent_key_registered' THEN
-          INSERT INTO agent_keys (agent_id, key_id, public_key, role, registered_sequence)
-          VALUES (p ->> 'agentId', p ->> 'keyId', p ->> 'publicKey', p ->> 'role', NEW.sequence);
-        ELSIF NEW.type = 'stele.agent_key_revoked' THEN
-          INSERT INTO agent_key_revocations (agent_id, key_id, revoked_sequence, reason)
-          VALUES (p ->> 'agentId', p ->> 'keyId', NEW.sequence, coalesce(stele.json_text(p -> 'reason'), ''));
-        END IF;
-      END IF;
+      INSERT INTO clock_drift_warnings (sequence, local_timestamp, authority_timestamp, drift_ms, threshold_ms)
+      VALUES (NEW.sequence, NEW.local_timestamp, NEW.authority_timestamp, NEW.authority_timestamp - NEW.local_timestamp, 5000);
       RETURN NULL;
     END $fn$;
 
     -- Derived rows only copy their event (agent_keys_only_from_events, ...). SQLite requires the
-    -- newest event; here AFTER ROW triggers run at the end of a multi-row INSERT, so the event is
-    -- the one the row names, and the UNIQUE sequence columns keep it to one row per event.
+    -- newest event. Here key rows are written by the event's own BEFORE trigger (the event is the
+    -- NEW row, not in the table yet: trigger depth > 1), and drift rows by AFTER ROW triggers that
+    -- run at the end of a multi-row INSERT, so the event is the one the row names; the UNIQUE
+    -- sequence columns keep it to one row per event.
     CREATE FUNCTION derived_rows_only_from_events() RETURNS trigger
     LANGUAGE plpgsql SET search_path FROM CURRENT AS $fn$
     DECLARE
@@ -674,6 +696,9 @@ BEGIN
        WHERE sequence = CASE TG_TABLE_NAME WHEN 'agent_keys' THEN (to_jsonb(NEW) ->> 'registered_sequence')::bigint
                                            WHEN 'agent_key_revocations' THEN (to_jsonb(NEW) ->> 'revoked_sequence')::bigint
                                            ELSE (to_jsonb(NEW) ->> 'sequence')::bigint END;
+      IF NOT FOUND AND TG_TABLE_NAME IN ('agent_keys', 'agent_key_revocations') AND pg_trigger_depth() > 1 THEN
+        RETURN NEW;   -- from apply_key_event, inside the checked event's BEFORE trigger
+      END IF;
       p := e.payload::jsonb;
       -- Nested IFs: PL/pgSQL plans a condition when it runs it, and NEW lacks the other tables' columns.
       IF TG_TABLE_NAME = 'agent_keys' THEN
@@ -707,7 +732,10 @@ BEGIN
     END $fn$;
 
     CREATE TRIGGER events_before_insert BEFORE INSERT ON events FOR EACH ROW EXECUTE FUNCTION events_before_insert();
-    CREATE TRIGGER events_after_insert AFTER INSERT ON events FOR EACH ROW EXECUTE FUNCTION events_after_insert();
+    -- Only the rows it derives something from: most rows then pay for no AFTER trigger at all.
+    CREATE TRIGGER events_after_insert AFTER INSERT ON events FOR EACH ROW
+      WHEN (abs(NEW.authority_timestamp - NEW.local_timestamp) > 5000)
+      EXECUTE FUNCTION events_after_insert();
     CREATE TRIGGER agent_keys_only_from_events BEFORE INSERT ON agent_keys FOR EACH ROW EXECUTE FUNCTION derived_rows_only_from_events();
     CREATE TRIGGER agent_key_revocations_only_from_events BEFORE INSERT ON agent_key_revocations FOR EACH ROW EXECUTE FUNCTION derived_rows_only_from_events();
     CREATE TRIGGER clock_drift_warnings_only_from_events BEFORE INSERT ON clock_drift_warnings FOR EACH ROW EXECUTE FUNCTION derived_rows_only_from_events();
@@ -739,8 +767,8 @@ BEGIN
   EXECUTE format('GRANT USAGE ON SCHEMA %I TO %I, %I', ledger, a, r);
   EXECUTE format('GRANT SELECT ON ALL TABLES IN SCHEMA %I TO %I, %I', ledger, a, r);
   EXECUTE format('GRANT INSERT ON %I.events, %I.ledger_meta TO %I', ledger, ledger, a);
-  EXECUTE format('GRANT EXECUTE ON FUNCTION %I.events_before_insert(), %I.events_after_insert(), %I.derived_rows_only_from_events(), %I.ledger_meta_before_insert() TO %I',
-                 ledger, ledger, ledger, ledger, a);
+  EXECUTE format('GRANT EXECUTE ON FUNCTION %I.events_before_insert(), %I.events_after_insert(), %I.derived_rows_only_from_events(), %I.ledger_meta_before_insert(), %I.apply_key_event(bigint, text, jsonb) TO %I',
+                 ledger, ledger, ledger, ledger, ledger, a);
   INSERT INTO stele.ledgers (name, schema_version, owner_role, app_role, reader_role) VALUES (ledger, 4, o, a, r);
 END $create$;
 
