@@ -61,22 +61,23 @@ GRANT SELECT ON stele.ledgers TO PUBLIC;
 -- ---------------------------------------------------------------------------------------------
 
 CREATE FUNCTION stele.field_int(v bigint) RETURNS bytea
-LANGUAGE sql IMMUTABLE PARALLEL SAFE
+LANGUAGE sql STABLE PARALLEL SAFE
 RETURN CASE WHEN v IS NULL THEN '\x00'::bytea ELSE '\x01'::bytea || int8send(v) END;
 
 CREATE FUNCTION stele.field_text(v text) RETURNS bytea
-LANGUAGE sql IMMUTABLE PARALLEL SAFE
+LANGUAGE sql STABLE PARALLEL SAFE
 RETURN CASE WHEN v IS NULL THEN '\x00'::bytea
             ELSE '\x02'::bytea || int4send(octet_length(v)) || convert_to(v, 'UTF8') END;
 
 -- Content hash v1 of the 14 hashed columns, in hash order: the SQLite writer's stele_event_hash.
--- The fields are spelled out rather than calls of field_int / field_text: PostgreSQL inlines this
--- function into the trigger's expression, but not helper calls whose argument is used twice.
+-- The fields are spelled out rather than calls of field_int / field_text, and the function is
+-- STABLE (as convert_to is), so that PostgreSQL inlines it into the trigger's expression: a SQL
+-- function that is not inlined costs more than the hash itself.
 CREATE FUNCTION stele.stele_event_hash(
   sequence bigint, event_id text, stream_id text, stream_version bigint, type text,
   payload text, payload_meta text, metadata text, metadata_meta text, agent_id text,
   signature text, local_timestamp bigint, authority_timestamp bigint, prev_hash text) RETURNS text
-LANGUAGE sql IMMUTABLE PARALLEL SAFE
+LANGUAGE sql STABLE PARALLEL SAFE
 RETURN encode(sha256(
   '\x7374656c652f6576656e742f76310a'::bytea          -- 'stele/event/v1' || LF
   || CASE WHEN $1 IS NULL THEN '\x00'::bytea ELSE '\x01'::bytea || int8send($1) END
@@ -98,7 +99,7 @@ RETURN encode(sha256(
 CREATE FUNCTION stele.signable_bytes(
   event_id text, stream_id text, type text, payload text, payload_meta text, metadata text,
   metadata_meta text, agent_id text, local_timestamp bigint) RETURNS bytea
-LANGUAGE sql IMMUTABLE PARALLEL SAFE
+LANGUAGE sql STABLE PARALLEL SAFE
 RETURN '\x7374656c652f7369676e61626c652f76310a'::bytea   -- 'stele/signable/v1' || LF
   || stele.field_text(event_id) || stele.field_text(stream_id) || stele.field_text(type)
   || stele.field_text(payload) || stele.field_text(payload_meta) || stele.field_text(metadata)
@@ -106,13 +107,13 @@ RETURN '\x7374656c652f7369676e61626c652f76310a'::bytea   -- 'stele/signable/v1' 
 
 -- Clear-halt bytes (FORMAT.md, "Clear-halt bytes").
 CREATE FUNCTION stele.clear_halt_bytes(halt_sequence bigint, halt_hash text, reason text) RETURNS bytea
-LANGUAGE sql IMMUTABLE PARALLEL SAFE
+LANGUAGE sql STABLE PARALLEL SAFE
 RETURN convert_to('stele/ceremony/clear-halt/v1' || chr(10), 'UTF8')
   || stele.field_int(halt_sequence) || stele.field_text(halt_hash) || stele.field_text(reason);
 
 -- Promotion bytes (FORMAT.md, "Replicas and promotion").
 CREATE FUNCTION stele.promotion_bytes(replica_id text, head_sequence bigint, head_hash text, reason text) RETURNS bytea
-LANGUAGE sql IMMUTABLE PARALLEL SAFE
+LANGUAGE sql STABLE PARALLEL SAFE
 RETURN convert_to('stele/ceremony/promote-replica/v1' || chr(10), 'UTF8')
   || stele.field_text(replica_id) || stele.field_int(head_sequence) || stele.field_text(head_hash)
   || stele.field_text(reason);
@@ -122,7 +123,7 @@ RETURN convert_to('stele/ceremony/promote-replica/v1' || chr(10), 'UTF8')
 -- integers for them), a number as its text. Used for ceremony reasons, which Stele always writes
 -- as strings; other values are mirrored only as far as jsonb's text form agrees with SQLite's.
 CREATE FUNCTION stele.js_string(v jsonb) RETURNS text
-LANGUAGE sql IMMUTABLE PARALLEL SAFE
+LANGUAGE sql STABLE PARALLEL SAFE
 RETURN CASE jsonb_typeof(v)
          WHEN 'string' THEN v #>> '{}'
          WHEN 'boolean' THEN CASE WHEN v = 'true'::jsonb THEN '1' ELSE '0' END
@@ -133,7 +134,7 @@ RETURN CASE jsonb_typeof(v)
 
 -- The text of a JSON member when it is a JSON string, else NULL (json_extract + typeof = 'text').
 CREATE FUNCTION stele.json_text(v jsonb) RETURNS text
-LANGUAGE sql IMMUTABLE PARALLEL SAFE
+LANGUAGE sql STABLE PARALLEL SAFE
 RETURN CASE WHEN jsonb_typeof(v) = 'string' THEN v #>> '{}' END;
 
 -- ---------------------------------------------------------------------------------------------
@@ -201,22 +202,22 @@ END $install_crypto$;
 
 -- The SQLite writer's functions of the same names (FORMAT.md, "Append path and triggers").
 CREATE FUNCTION stele.stele_public_key_valid(key text) RETURNS boolean
-LANGUAGE sql IMMUTABLE PARALLEL SAFE
+LANGUAGE sql STABLE PARALLEL SAFE
 RETURN coalesce(stele.ed25519_verify(key, NULL, NULL), false);
 
 CREATE FUNCTION stele.stele_signature_valid(
   key text, signature text, event_id text, stream_id text, type text, payload text,
   payload_meta text, metadata text, metadata_meta text, agent_id text, local_timestamp bigint) RETURNS boolean
-LANGUAGE sql IMMUTABLE PARALLEL SAFE
+LANGUAGE sql STABLE PARALLEL SAFE
 RETURN coalesce(stele.ed25519_verify(key, signature, stele.signable_bytes(event_id, stream_id, type, payload,
   payload_meta, metadata, metadata_meta, agent_id, local_timestamp)), false);
 
 CREATE FUNCTION stele.stele_clear_halt_signature_valid(key text, signature text, halt_sequence bigint, halt_hash text, reason text) RETURNS boolean
-LANGUAGE sql IMMUTABLE PARALLEL SAFE
+LANGUAGE sql STABLE PARALLEL SAFE
 RETURN coalesce(stele.ed25519_verify(key, signature, stele.clear_halt_bytes(halt_sequence, halt_hash, reason)), false);
 
 CREATE FUNCTION stele.stele_promotion_signature_valid(key text, signature text, replica_id text, head_sequence bigint, head_hash text, reason text) RETURNS boolean
-LANGUAGE sql IMMUTABLE PARALLEL SAFE
+LANGUAGE sql STABLE PARALLEL SAFE
 RETURN coalesce(stele.ed25519_verify(key, signature, stele.promotion_bytes(replica_id, head_sequence, head_hash, reason)), false);
 
 -- Every table of a ledger refuses UPDATE, DELETE and TRUNCATE (ENABLE ALWAYS, see create_ledger).
@@ -490,9 +491,12 @@ BEGIN
     DECLARE
       p jsonb;
       halt record;
-      halt_read boolean := false;
       head_sequence bigint;
       head_hash text;
+      last_version bigint;
+      id_taken boolean;
+      typed boolean;
+      signatures_required boolean;
       valid integer;
       quorum integer;
       raise_detail text := '{"sequence":' || NEW.sequence || '}';
@@ -503,11 +507,21 @@ BEGIN
       END IF;
       PERFORM pg_advisory_xact_lock(1400136044, TG_RELID::integer);   -- 1400136044 = 'Stel'
 
+      -- Every lookup the checks below need, in one query (each statement of a trigger costs a
+      -- round through the executor; the checks themselves stay in SQLite's order).
+      SELECT h.sequence, h.content_hash,
+             (SELECT e.stream_version FROM events AS e WHERE e.stream_id = NEW.stream_id
+               ORDER BY e.stream_id DESC, e.stream_version DESC LIMIT 1),
+             EXISTS (SELECT 1 FROM events AS e WHERE e.event_id = NEW.event_id),
+             EXISTS (SELECT 1 FROM event_types),
+             EXISTS (SELECT 1 FROM ledger_meta WHERE key = 'require_signatures')
+        INTO head_sequence, head_hash, last_version, id_taken, typed, signatures_required
+        FROM (SELECT 1) AS one
+        LEFT JOIN LATERAL (SELECT e.sequence, e.content_hash FROM events AS e ORDER BY e.sequence DESC LIMIT 1) AS h ON true;
+      SELECT h.sequence, h.type, h.content_hash INTO halt FROM events AS h
+       WHERE h.stream_id = '$halt' ORDER BY h.stream_version DESC LIMIT 1;
       IF NEW.stream_id LIKE '$%' AND NEW.stream_id <> '$default' THEN
         p := NEW.payload::jsonb;
-        SELECT h.sequence, h.type, h.content_hash INTO halt FROM events AS h
-         WHERE h.stream_id = '$halt' ORDER BY h.stream_version DESC LIMIT 1;
-        halt_read := true;
       END IF;
 
       -- events_insert_replication
@@ -586,7 +600,7 @@ BEGIN
       END IF;
 
       -- events_insert_known_type
-      IF NEW.stream_id NOT IN ('$agents', '$halt', '$replication') AND EXISTS (SELECT 1 FROM event_types)
+      IF typed AND NEW.stream_id NOT IN ('$agents', '$halt', '$replication')
          AND NOT EXISTS (SELECT 1 FROM event_types WHERE type = NEW.type) THEN
         RAISE EXCEPTION 'STELE:UNKNOWN_EVENT_TYPE' USING DETAIL = raise_detail;
       END IF;
@@ -594,8 +608,7 @@ BEGIN
       -- events_insert_signature (require_signatures is the primary's to apply while this is a replica)
       IF NEW.signature IS NOT NULL OR NEW.agent_id IS NOT NULL
          OR (NEW.stream_id NOT IN ('$agents', '$halt', '$replication')
-             AND EXISTS (SELECT 1 FROM ledger_meta WHERE key = 'require_signatures')
-             AND NOT EXISTS (SELECT 1 FROM replica_mode)) THEN
+             AND signatures_required AND NOT EXISTS (SELECT 1 FROM replica_mode)) THEN
         IF NEW.signature IS NULL OR NEW.agent_id IS NULL THEN
           RAISE EXCEPTION 'STELE:SIGNATURE_REQUIRED' USING DETAIL = raise_detail;
         END IF;
@@ -615,18 +628,11 @@ BEGIN
       END IF;
 
       -- events_insert_not_halted
-      IF NEW.stream_id NOT IN ('$halt', '$agents', '$replication') THEN
-        IF NOT halt_read THEN
-          SELECT h.sequence, h.type, h.content_hash INTO halt FROM events AS h
-           WHERE h.stream_id = '$halt' ORDER BY h.stream_version DESC LIMIT 1;
-        END IF;
-        IF halt.type = 'stele.halted' THEN
-          RAISE EXCEPTION 'STELE:LEDGER_HALTED' USING DETAIL = raise_detail;
-        END IF;
+      IF NEW.stream_id NOT IN ('$halt', '$agents', '$replication') AND halt.type = 'stele.halted' THEN
+        RAISE EXCEPTION 'STELE:LEDGER_HALTED' USING DETAIL = raise_detail;
       END IF;
 
       -- events_insert_extends_chain, in its order; the authority timestamp is the primary's.
-      SELECT h.sequence, h.content_hash INTO head_sequence, head_hash FROM events AS h ORDER BY h.sequence DESC LIMIT 1;
       IF NEW.sequence IS DISTINCT FROM coalesce(head_sequence, 0) + 1 THEN
         RAISE EXCEPTION 'STELE:APPEND_ONLY_VIOLATION:sequence'
           USING DETAIL = json_build_object('sequence', NEW.sequence, 'expected', coalesce(head_sequence, 0) + 1)::text;
@@ -635,13 +641,12 @@ BEGIN
         RAISE EXCEPTION 'STELE:APPEND_ONLY_VIOLATION:prev_hash'
           USING DETAIL = json_build_object('sequence', NEW.sequence, 'expected', coalesce(head_hash, repeat('0', 64)), 'actual', NEW.prev_hash)::text;
       END IF;
-      IF EXISTS (SELECT 1 FROM events WHERE event_id = NEW.event_id) THEN
+      IF id_taken THEN
         RAISE EXCEPTION 'STELE:APPEND_ONLY_VIOLATION:event_id' USING DETAIL = raise_detail;
       END IF;
-      -- ORDER BY ... LIMIT 1, not max(): a plan cached while the table was small would otherwise
-      -- aggregate over every row of the stream, and appends slow down as streams grow.
-      IF NEW.stream_version IS DISTINCT FROM coalesce((SELECT e.stream_version FROM events AS e WHERE e.stream_id = NEW.stream_id
-                                                        ORDER BY e.stream_id DESC, e.stream_version DESC LIMIT 1), -1) + 1 THEN
+      -- The version lookup above is ORDER BY ... LIMIT 1, not max(): a plan cached while the table
+      -- was small would otherwise aggregate over every row of the stream, slower as streams grow.
+      IF NEW.stream_version IS DISTINCT FROM coalesce(last_version, -1) + 1 THEN
         RAISE EXCEPTION 'STELE:APPEND_ONLY_VIOLATION:stream_version' USING DETAIL = raise_detail;
       END IF;
       IF NEW.content_hash IS DISTINCT FROM stele.stele_event_hash(NEW.sequence, NEW.event_id, NEW.stream_id, NEW.stream_version,
