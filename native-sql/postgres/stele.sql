@@ -426,7 +426,8 @@ BEGIN
     -- FORMAT.md "events", the same 15 columns in the same order. Text is compared bytewise ("C").
     CREATE TABLE events (
       sequence            bigint PRIMARY KEY,
-      event_id            text COLLATE "C" NOT NULL UNIQUE,
+      -- Deferred, so that a duplicate id reaches events_check_inserted and is named as such.
+      event_id            text COLLATE "C" NOT NULL UNIQUE DEFERRABLE INITIALLY DEFERRED,
       stream_id           text COLLATE "C" NOT NULL,
       stream_version      bigint NOT NULL,
       type                text COLLATE "C" NOT NULL,
@@ -480,44 +481,42 @@ BEGIN
                         WHERE e.stream_id = '$replication' AND e.type = 'stele.replica_promoted'
                           AND stele.json_text(e.payload::jsonb -> 'replicaId') = m.value);
 
-    -- The guards of native-sql/001-004 on `events`, in the order SQLite runs them (FORMAT.md,
-    -- "Precedence"): replication, reserved streams, known type, signature, not halted, chain.
-    -- Appends are serialised by a transaction-scoped advisory lock on this table, taken before
-    -- the head is read; with READ COMMITTED each statement below sees every committed row, so
-    -- concurrent inserters queue and the second one sees the first one's row. (REPEATABLE READ
-    -- would read an old head: refused.) No "head" row is updated per append.
+    -- The guards of native-sql/001-004 on `events`. Two layers, so that a bulk copy pays per row
+    -- only for what needs a row at a time:
+    --  * events_before_insert, FOR EACH ROW, only for rows in a '$' stream or claiming an agent:
+    --    replication, reserved streams, signature, in the order SQLite runs them, and the key
+    --    tables derived from '$agents' rows (so the next row of the same INSERT sees them);
+    --  * events_check_inserted, once per statement, over the inserted rows as a set (transition
+    --    table): known type, require_signatures, not halted, then the chain (sequence, prev_hash,
+    --    event_id, stream_version, content_hash), reporting the lowest failing sequence with the
+    --    first failing rule of that row.
+    -- Appends are serialised by a transaction-scoped advisory lock on this table, taken by
+    -- events_lock_appends before the statement's first row; with READ COMMITTED every statement
+    -- of the triggers sees every committed row, so concurrent inserters queue and the second one
+    -- sees the first one's rows (REPEATABLE READ would read an old head: refused). No "head" row
+    -- is updated per append. Unlike SQLite, rows of one INSERT are checked as a set ordered by
+    -- sequence, so their order within the statement does not matter, and a '$'/signed row's own
+    -- rules are reported before an earlier row's chain fault.
+    CREATE FUNCTION events_lock_appends() RETURNS trigger
+    LANGUAGE plpgsql SET search_path FROM CURRENT AS $fn$
+    BEGIN
+      IF current_setting('transaction_isolation') <> 'read committed' THEN
+        RAISE EXCEPTION 'stele: appends need READ COMMITTED isolation, not %', current_setting('transaction_isolation')
+          USING ERRCODE = 'invalid_transaction_state';
+      END IF;
+      PERFORM pg_advisory_xact_lock(1400136044, TG_RELID::integer);   -- 1400136044 = 'Stel'
+      RETURN NULL;
+    END $fn$;
+
     CREATE FUNCTION events_before_insert() RETURNS trigger
     LANGUAGE plpgsql SET search_path FROM CURRENT AS $fn$
     DECLARE
       p jsonb;
       halt record;
-      head_sequence bigint;
-      head_hash text;
-      last_version bigint;
-      id_taken boolean;
-      typed boolean;
-      signatures_required boolean;
       valid integer;
       quorum integer;
       raise_detail text := '{"sequence":' || NEW.sequence || '}';
     BEGIN
-      IF current_setting('transaction_isolation') <> 'read committed' THEN
-        RAISE EXCEPTION 'stele: appends need READ COMMITTED isolation, not %', current_setting('transaction_isolation')
-          USING ERRCODE = 'invalid_transaction_state', DETAIL = raise_detail;
-      END IF;
-      PERFORM pg_advisory_xact_lock(1400136044, TG_RELID::integer);   -- 1400136044 = 'Stel'
-
-      -- Every lookup the checks below need, in one query (each statement of a trigger costs a
-      -- round through the executor; the checks themselves stay in SQLite's order).
-      SELECT h.sequence, h.content_hash,
-             (SELECT e.stream_version FROM events AS e WHERE e.stream_id = NEW.stream_id
-               ORDER BY e.stream_id DESC, e.stream_version DESC LIMIT 1),
-             EXISTS (SELECT 1 FROM events AS e WHERE e.event_id = NEW.event_id),
-             EXISTS (SELECT 1 FROM event_types),
-             EXISTS (SELECT 1 FROM ledger_meta WHERE key = 'require_signatures')
-        INTO head_sequence, head_hash, last_version, id_taken, typed, signatures_required
-        FROM (SELECT 1) AS one
-        LEFT JOIN LATERAL (SELECT e.sequence, e.content_hash FROM events AS e ORDER BY e.sequence DESC LIMIT 1) AS h ON true;
       SELECT h.sequence, h.type, h.content_hash INTO halt FROM events AS h
        WHERE h.stream_id = '$halt' ORDER BY h.stream_version DESC LIMIT 1;
       IF NEW.stream_id LIKE '$%' AND NEW.stream_id <> '$default' THEN
@@ -599,16 +598,8 @@ BEGIN
         END IF;
       END IF;
 
-      -- events_insert_known_type
-      IF typed AND NEW.stream_id NOT IN ('$agents', '$halt', '$replication')
-         AND NOT EXISTS (SELECT 1 FROM event_types WHERE type = NEW.type) THEN
-        RAISE EXCEPTION 'STELE:UNKNOWN_EVENT_TYPE' USING DETAIL = raise_detail;
-      END IF;
-
       -- events_insert_signature (require_signatures is the primary's to apply while this is a replica)
-      IF NEW.signature IS NOT NULL OR NEW.agent_id IS NOT NULL
-         OR (NEW.stream_id NOT IN ('$agents', '$halt', '$replication')
-             AND signatures_required AND NOT EXISTS (SELECT 1 FROM replica_mode)) THEN
+      IF NEW.signature IS NOT NULL OR NEW.agent_id IS NOT NULL THEN   -- unsigned rows: events_check_inserted
         IF NEW.signature IS NULL OR NEW.agent_id IS NULL THEN
           RAISE EXCEPTION 'STELE:SIGNATURE_REQUIRED' USING DETAIL = raise_detail;
         END IF;
@@ -627,6 +618,131 @@ BEGIN
         END IF;
       END IF;
 
+      -- The key tables change here, not in an AFTER trigger: AFTER ROW triggers run at the end of
+      -- the statement, and the next row of a multi-row INSERT must already see this key (or its
+      -- revocation), as it does in SQLite.
+      IF NEW.stream_id = '$agents' THEN
+        PERFORM apply_key_event(NEW.sequence, NEW.type, p);
+      END IF;
+      RETURN NEW;
+    END $fn$;
+
+    -- events_apply_key_registration, events_apply_key_revocation, as the owner (the app role
+    -- cannot write the key tables).
+    CREATE FUNCTION apply_key_event(sequence bigint, type text, p jsonb) RETURNS void
+    LANGUAGE plpgsql SECURITY DEFINER SET search_path FROM CURRENT AS $fn$
+    BEGIN
+      IF type = 'stele.agent_key_registered' THEN
+        INSERT INTO agent_keys (agent_id, key_id, public_key, role, registered_sequence)
+        VALUES (p ->> 'agentId', p ->> 'keyId', p ->> 'publicKey', p ->> 'role', sequence);
+      ELSIF type = 'stele.agent_key_revoked' THEN
+        INSERT INTO agent_key_revocations (agent_id, key_id, revoked_sequence, reason)
+        VALUES (p ->> 'agentId', p ->> 'keyId', sequence, coalesce(stele.json_text(p -> 'reason'), ''));
+      END IF;
+    END $fn$;
+
+    -- The set-based checks of every statement's inserted rows (see events_before_insert).
+    CREATE FUNCTION events_check_inserted() RETURNS trigger
+    LANGUAGE plpgsql SET search_path FROM CURRENT AS $fn$
+    DECLARE
+      first_sequence bigint;
+      before_sequence bigint;
+      before_hash text;
+      halt_before text;
+      halts_added boolean;
+      typed boolean := EXISTS (SELECT 1 FROM event_types);
+      signatures_required boolean := EXISTS (SELECT 1 FROM ledger_meta WHERE key = 'require_signatures')
+                                     AND NOT EXISTS (SELECT 1 FROM replica_mode);
+      bad record;
+    BEGIN
+      SELECT min(a.sequence), bool_or(a.stream_id = '$halt') INTO first_sequence, halts_added FROM added AS a;
+      IF first_sequence IS NULL THEN
+        RETURN NULL;
+      END IF;
+      SELECT e.sequence, e.content_hash INTO before_sequence, before_hash FROM events AS e
+       WHERE e.sequence < first_sequence ORDER BY e.sequence DESC LIMIT 1;
+      SELECT h.type INTO halt_before FROM events AS h
+       WHERE h.stream_id = '$halt' AND h.sequence < first_sequence ORDER BY h.stream_version DESC LIMIT 1;
+      WITH a AS (
+        SELECT n.*, row_number() OVER w AS k, lag(n.content_hash) OVER w AS link,
+               row_number() OVER (PARTITION BY n.stream_id ORDER BY n.sequence) AS nth
+          FROM added AS n WINDOW w AS (ORDER BY n.sequence)),
+      v AS (
+        SELECT s.stream_id,
+               (SELECT e.stream_version FROM events AS e WHERE e.stream_id = s.stream_id AND e.sequence < first_sequence
+                 ORDER BY e.stream_id DESC, e.stream_version DESC LIMIT 1) AS last_version
+          FROM (SELECT DISTINCT n.stream_id FROM added AS n) AS s),
+      checked AS (
+        SELECT a.sequence, CASE
+                 WHEN typed AND a.stream_id NOT IN ('$agents', '$halt', '$replication')
+                      AND NOT EXISTS (SELECT 1 FROM event_types AS t WHERE t.type = a.type)
+                   THEN 'STELE:UNKNOWN_EVENT_TYPE'
+                 WHEN signatures_required AND a.stream_id NOT IN ('$agents', '$halt', '$replication')
+                      AND (a.signature IS NULL OR a.agent_id IS NULL)
+                   THEN 'STELE:SIGNATURE_REQUIRED'
+                 WHEN a.stream_id NOT IN ('$halt', '$agents', '$replication')
+                      AND CASE WHEN halts_added
+                               THEN (SELECT h.type FROM events AS h WHERE h.stream_id = '$halt' AND h.sequence < a.sequence
+                                      ORDER BY h.stream_version DESC LIMIT 1)
+                               ELSE halt_before END = 'stele.halted'
+                   THEN 'STELE:LEDGER_HALTED'
+                 WHEN a.sequence <> coalesce(before_sequence, 0) + a.k THEN 'STELE:APPEND_ONLY_VIOLATION:sequence'
+                 WHEN a.prev_hash IS DISTINCT FROM coalesce(a.link, before_hash, repeat('0', 64)) THEN 'STELE:APPEND_ONLY_VIOLATION:prev_hash'
+                 WHEN EXISTS (SELECT 1 FROM events AS e WHERE e.event_id = a.event_id AND e.sequence <> a.sequence)
+                   THEN 'STELE:APPEND_ONLY_VIOLATION:event_id'
+                 WHEN a.stream_version IS DISTINCT FROM coalesce(v.last_version, -1) + a.nth THEN 'STELE:APPEND_ONLY_VIOLATION:stream_version'
+                 WHEN a.content_hash IS DISTINCT FROM stele.stele_event_hash(a.sequence, a.event_id, a.stream_id, a.stream_version,
+                        a.type, a.payload, a.payload_meta, a.metadata, a.metadata_meta, a.agent_id, a.signature,
+                        a.local_timestamp, a.authority_timestamp, a.prev_hash)
+                   THEN 'STELE:APPEND_ONLY_VIOLATION:content_hash'
+               END AS message
+          FROM a JOIN v USING (stream_id))
+      SELECT c.sequence, c.message INTO bad FROM checked AS c WHERE c.message IS NOT NULL ORDER BY c.sequence LIMIT 1;
+      IF bad.message IS NOT NULL THEN
+        RAISE EXCEPTION USING MESSAGE = bad.message, DETAIL = json_build_object('sequence', bad.sequence)::text;
+      END IF;
+      RETURN NULL;
+    END $fn$;
+
+    -- The same rules for one row at a time, ENABLE REPLICA: a logical-replication apply worker
+    -- (session_replication_role = replica) fires row triggers only, never statement triggers, so
+    -- on a subscriber this re-checks every replicated row against the subscriber's own chain.
+    CREATE FUNCTION events_check_row() RETURNS trigger
+    LANGUAGE plpgsql SET search_path FROM CURRENT AS $fn$
+    DECLARE
+      halt record;
+      head_sequence bigint;
+      head_hash text;
+      last_version bigint;
+      id_taken boolean;
+      typed boolean;
+      signatures_required boolean;
+      raise_detail text := '{"sequence":' || NEW.sequence || '}';
+    BEGIN
+      PERFORM pg_advisory_xact_lock(1400136044, TG_RELID::integer);
+      -- Every lookup the checks below need, in one query (each statement of a trigger costs a
+      -- round through the executor; the checks themselves stay in SQLite's order).
+      SELECT h.sequence, h.content_hash,
+             (SELECT e.stream_version FROM events AS e WHERE e.stream_id = NEW.stream_id
+               ORDER BY e.stream_id DESC, e.stream_version DESC LIMIT 1),
+             EXISTS (SELECT 1 FROM events AS e WHERE e.event_id = NEW.event_id),
+             EXISTS (SELECT 1 FROM event_types),
+             EXISTS (SELECT 1 FROM ledger_meta WHERE key = 'require_signatures')
+        INTO head_sequence, head_hash, last_version, id_taken, typed, signatures_required
+        FROM (SELECT 1) AS one
+        LEFT JOIN LATERAL (SELECT e.sequence, e.content_hash FROM events AS e ORDER BY e.sequence DESC LIMIT 1) AS h ON true;
+      SELECT h.sequence, h.type, h.content_hash INTO halt FROM events AS h
+       WHERE h.stream_id = '$halt' ORDER BY h.stream_version DESC LIMIT 1;
+      -- events_insert_known_type
+      IF typed AND NEW.stream_id NOT IN ('$agents', '$halt', '$replication')
+         AND NOT EXISTS (SELECT 1 FROM event_types WHERE type = NEW.type) THEN
+        RAISE EXCEPTION 'STELE:UNKNOWN_EVENT_TYPE' USING DETAIL = raise_detail;
+      END IF;
+
+      IF signatures_required AND NEW.stream_id NOT IN ('$agents', '$halt', '$replication')
+         AND (NEW.signature IS NULL OR NEW.agent_id IS NULL) AND NOT EXISTS (SELECT 1 FROM replica_mode) THEN
+        RAISE EXCEPTION 'STELE:SIGNATURE_REQUIRED' USING DETAIL = raise_detail;
+      END IF;
       -- events_insert_not_halted
       IF NEW.stream_id NOT IN ('$halt', '$agents', '$replication') AND halt.type = 'stele.halted' THEN
         RAISE EXCEPTION 'STELE:LEDGER_HALTED' USING DETAIL = raise_detail;
@@ -654,27 +770,7 @@ BEGIN
            NEW.local_timestamp, NEW.authority_timestamp, NEW.prev_hash) THEN
         RAISE EXCEPTION 'STELE:APPEND_ONLY_VIOLATION:content_hash' USING DETAIL = raise_detail;
       END IF;
-      -- The key tables change here, not in an AFTER trigger: AFTER ROW triggers run at the end of
-      -- the statement, and the next row of a multi-row INSERT must already see this key (or its
-      -- revocation), as it does in SQLite.
-      IF NEW.stream_id = '$agents' THEN
-        PERFORM apply_key_event(NEW.sequence, NEW.type, p);
-      END IF;
       RETURN NEW;
-    END $fn$;
-
-    -- events_apply_key_registration, events_apply_key_revocation, as the owner (the app role
-    -- cannot write the key tables).
-    CREATE FUNCTION apply_key_event(sequence bigint, type text, p jsonb) RETURNS void
-    LANGUAGE plpgsql SECURITY DEFINER SET search_path FROM CURRENT AS $fn$
-    BEGIN
-      IF type = 'stele.agent_key_registered' THEN
-        INSERT INTO agent_keys (agent_id, key_id, public_key, role, registered_sequence)
-        VALUES (p ->> 'agentId', p ->> 'keyId', p ->> 'publicKey', p ->> 'role', sequence);
-      ELSIF type = 'stele.agent_key_revoked' THEN
-        INSERT INTO agent_key_revocations (agent_id, key_id, revoked_sequence, reason)
-        VALUES (p ->> 'agentId', p ->> 'keyId', sequence, coalesce(stele.json_text(p -> 'reason'), ''));
-      END IF;
     END $fn$;
 
     -- events_clock_drift, as the owner (the app role cannot write the derived tables).
@@ -736,7 +832,13 @@ BEGIN
       RETURN NEW;
     END $fn$;
 
-    CREATE TRIGGER events_before_insert BEFORE INSERT ON events FOR EACH ROW EXECUTE FUNCTION events_before_insert();
+    CREATE TRIGGER events_lock_appends BEFORE INSERT ON events FOR EACH STATEMENT EXECUTE FUNCTION events_lock_appends();
+    CREATE TRIGGER events_before_insert BEFORE INSERT ON events FOR EACH ROW
+      WHEN ((NEW.stream_id LIKE '$%' AND NEW.stream_id <> '$default') OR NEW.agent_id IS NOT NULL OR NEW.signature IS NOT NULL)
+      EXECUTE FUNCTION events_before_insert();
+    CREATE TRIGGER events_check_inserted AFTER INSERT ON events REFERENCING NEW TABLE AS added
+      FOR EACH STATEMENT EXECUTE FUNCTION events_check_inserted();
+    CREATE TRIGGER events_check_row BEFORE INSERT ON events FOR EACH ROW EXECUTE FUNCTION events_check_row();
     -- Only the rows it derives something from: most rows then pay for no AFTER trigger at all.
     CREATE TRIGGER events_after_insert AFTER INSERT ON events FOR EACH ROW
       WHEN (abs(NEW.authority_timestamp - NEW.local_timestamp) > 5000)
@@ -759,9 +861,11 @@ BEGIN
       END LOOP;
       FOR t IN SELECT format('ALTER TABLE %I ENABLE ALWAYS TRIGGER %I', c.relname, g.tgname)
                  FROM pg_trigger AS g JOIN pg_class AS c ON c.oid = g.tgrelid
-                WHERE c.relnamespace = current_schema()::regnamespace AND NOT g.tgisinternal LOOP
+                WHERE c.relnamespace = current_schema()::regnamespace AND NOT g.tgisinternal
+                  AND g.tgname <> 'events_check_row' LOOP
         EXECUTE t;
       END LOOP;
+      ALTER TABLE events ENABLE REPLICA TRIGGER events_check_row;
     END $do$;
   $ledger$;
   RESET ROLE;
@@ -772,8 +876,8 @@ BEGIN
   EXECUTE format('GRANT USAGE ON SCHEMA %I TO %I, %I', ledger, a, r);
   EXECUTE format('GRANT SELECT ON ALL TABLES IN SCHEMA %I TO %I, %I', ledger, a, r);
   EXECUTE format('GRANT INSERT ON %I.events, %I.ledger_meta TO %I', ledger, ledger, a);
-  EXECUTE format('GRANT EXECUTE ON FUNCTION %I.events_before_insert(), %I.events_after_insert(), %I.derived_rows_only_from_events(), %I.ledger_meta_before_insert(), %I.apply_key_event(bigint, text, jsonb) TO %I',
-                 ledger, ledger, ledger, ledger, ledger, a);
+  EXECUTE format('GRANT EXECUTE ON FUNCTION %I.events_before_insert(), %I.events_after_insert(), %I.derived_rows_only_from_events(), %I.ledger_meta_before_insert(), %I.apply_key_event(bigint, text, jsonb), %I.events_lock_appends(), %I.events_check_inserted(), %I.events_check_row() TO %I',
+                 ledger, ledger, ledger, ledger, ledger, ledger, ledger, ledger, a);
   INSERT INTO stele.ledgers (name, schema_version, owner_role, app_role, reader_role) VALUES (ledger, 4, o, a, r);
 END $create$;
 
