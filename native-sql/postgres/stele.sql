@@ -663,11 +663,13 @@ BEGIN
        WHERE e.sequence < first_sequence ORDER BY e.sequence DESC LIMIT 1;
       SELECT h.type INTO halt_before FROM events AS h
        WHERE h.stream_id = '$halt' AND h.sequence < first_sequence ORDER BY h.stream_version DESC LIMIT 1;
-      WITH a AS (
+      -- MATERIALIZED: each stream's last version before the statement is looked up once, not
+      -- once per inserted row of a nested loop.
+      WITH a AS MATERIALIZED (
         SELECT n.*, row_number() OVER w AS k, lag(n.content_hash) OVER w AS link,
                row_number() OVER (PARTITION BY n.stream_id ORDER BY n.sequence) AS nth
           FROM added AS n WINDOW w AS (ORDER BY n.sequence)),
-      v AS (
+      v AS MATERIALIZED (
         SELECT s.stream_id,
                (SELECT e.stream_version FROM events AS e WHERE e.stream_id = s.stream_id AND e.sequence < first_sequence
                  ORDER BY e.stream_id DESC, e.stream_version DESC LIMIT 1) AS last_version
