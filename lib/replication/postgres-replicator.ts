@@ -47,8 +47,8 @@ const LOCK_NAMESPACE = 1400136044;
 /**
  * Keeps a copy of the ledger in a PostgreSQL database, in the ledger's own schema there (install
  * it first with {@link installPostgresLedger}). Rows arrive verbatim, hashes included, and the
- * copy's BEFORE INSERT trigger recomputes each content hash and re-checks the chain, stream
- * versions, reserved streams, halts, ceremonies and signatures, so the copy can only ever be a
+ * copy's triggers recompute each content hash and re-check the chain, stream versions, reserved
+ * streams, halts, ceremonies and signatures, so the copy can only ever be a
  * prefix of its primary. Each propagation starts from the copy's head as PostgreSQL holds it
  * (so it resumes after a crash of either side), copies the newer rows in transactions and
  * confirms only after COMMIT with `synchronous_commit = on`. A copy whose row differs from the

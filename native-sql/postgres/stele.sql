@@ -18,7 +18,7 @@
 -- ledger_meta) and nothing else; `<name>_reader` may SELECT. Grant those roles to login roles.
 --
 -- A PostgreSQL ledger is a replica: rows arrive with every column as the primary stored them
--- and the BEFORE INSERT trigger re-checks each one (chain, hash, stream version, reserved streams,
+-- and the triggers re-check each one (chain, hash, stream version, reserved streams,
 -- halts, ceremonies, signatures), exactly as a replica file's triggers do (FORMAT.md, "Replicas
 -- and promotion"): the authority timestamp is taken as given and require_signatures is left to
 -- the primary. There is no append view and no promotion here.
