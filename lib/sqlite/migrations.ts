@@ -6,8 +6,8 @@ import { readdirSync, readFileSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import type Database from 'better-sqlite3';
 
-/** `lib/` and `dist/` sit at the same depth below the package root, beside `native-sql/`. */
-const NATIVE_SQL_DIR = fileURLToPath(new URL('../../native-sql/', import.meta.url));
+/** `native-sql/` of this package: `lib/` and `dist/` sit at the same depth below its root. */
+export const NATIVE_SQL_DIR = fileURLToPath(new URL('../../native-sql/', import.meta.url));
 
 /** One file of `native-sql/`: `NNN-name.sql`, applied in order of NNN. */
 export interface Migration {
