@@ -9,6 +9,7 @@
  * snapshot before the event leaves the caller's thread.
  * @internal
  */
+import { types } from 'node:util';
 import { SuperJSON } from 'superjson';
 import { describeValue } from '../errors.ts';
 
@@ -346,6 +347,9 @@ function snap(value: unknown, depth: number, walk: Walk): unknown {
     if (kind === 'object') copy = snapObject(object as Record<string, unknown>, depth, walk);
     else if (kind === undefined) throw new UnencodableValueError(refusal(object, prototype), pathOf(walk));
     else {
+      // A Proxy passes the prototype test, but the intrinsics that read a Map, a Date or a typed
+      // array refuse it with a bare TypeError.
+      if (types.isProxy(object)) throw new UnencodableValueError(`a Proxy of a ${kind} cannot be stored (store the ${kind} itself)`, pathOf(walk));
       walk.plain = false;
       copy = snapSpecial(object, kind, depth, walk);
     }
