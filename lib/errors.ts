@@ -18,6 +18,7 @@ export type LedgerErrorCode =
   | 'STREAM_NOT_FOUND'
   | 'EVENT_TOO_LARGE'
   | 'INVALID_EVENT'
+  | 'UNDECODABLE_EVENT'
   | 'DUPLICATE_EVENT_ID'
   | 'APPEND_ONLY_VIOLATION'
   | 'LEDGER_CLOSED'
@@ -49,6 +50,8 @@ const ADVICE: Record<LedgerErrorCode, string> = {
   STREAM_NOT_FOUND: 'no event has been appended to this stream yet',
   EVENT_TOO_LARGE: 'the encoded event exceeds maxEventBytes; store large blobs elsewhere and append a reference',
   INVALID_EVENT: 'the event cannot be appended as given; fix the named field',
+  UNDECODABLE_EVENT:
+    'a stored event cannot be decoded (its payload or metadata was not written by Stele: another tool or a damaged file); its row still verifies, read its raw columns with SQL',
   DUPLICATE_EVENT_ID: 'this eventId is already used by an event with different content; use a new eventId',
   APPEND_ONLY_VIOLATION: 'the ledger is append-only; rows cannot be changed, removed or inserted out of chain',
   LEDGER_CLOSED: 'the ledger is closed; open it again to append or read',

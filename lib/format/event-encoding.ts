@@ -100,6 +100,15 @@ function requireName(value: unknown, field: string, where: object): string {
   if (!value.isWellFormed()) {
     throw LedgerError.of('INVALID_EVENT', { ...where, field }, `${field} contains a lone UTF-16 surrogate`);
   }
+  // SQLite's C API, the sqlite3 shell and many drivers end text at a NUL, so a name with one would
+  // show (and match) as a shorter name outside Stele.
+  if (value.includes('\0')) {
+    throw LedgerError.of('INVALID_EVENT', { ...where, field }, `${field} contains a NUL character`);
+  }
+  // A blank name reads as no name in every log, export and query.
+  if (value.trim().length === 0) {
+    throw LedgerError.of('INVALID_EVENT', { ...where, field }, `${field} must not be only whitespace`);
+  }
   return value;
 }
 
