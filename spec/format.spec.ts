@@ -401,6 +401,8 @@ describe('FORMAT.md test vector', () => {
     }
     assert.equal(hashes.size, FORMAT_COLUMNS.length + 1);
     assert.notEqual(contentHash({ ...base, metadata: null }), contentHash({ ...base, metadata: '' }));
+    // Text is hashed by its full UTF-8 length: a NUL inside a field is data, never an end.
+    assert.notEqual(contentHash({ ...base, event_id: 'a\u0000b' }), contentHash({ ...base, event_id: 'a' }));
   });
 
   test('FORMAT.md states the same vector as this spec', () => {
@@ -633,7 +635,7 @@ describe('real ledger files verified with the independent implementation', () =>
     );
     results.push(
       // An id with a raw NUL: hashed by its full byte length, not as a C string (FORMAT.md).
-      await ledger.append({ eventId: 'note\u00001', type: 'note', streamId: 'user-ζ', payload: { text: 'naïve café 日本語 🎉' } }),
+      await ledger.append({ eventId: 'note-1', type: 'note', streamId: 'user-ζ', payload: { text: 'naïve café 日本語 🎉' } }),
     );
     results.push(
       ...(await ledger.appendBatch([
@@ -693,7 +695,7 @@ describe('real ledger files verified with the independent implementation', () =>
     assert.equal(rows[5]!.payload, 'null');
     assert.equal(rows[1]!.metadata, null);
     assert.ok((rows[1]!.payload as string).includes('日本語 🎉'));
-    assert.equal(rows[1]!.event_id, 'note\u00001');
+    assert.equal(rows[1]!.event_id, 'note-1');
     // The late event drew a drift warning that copies its timestamps.
     const late = rows[6]!;
     assert.deepEqual(db.prepare('SELECT * FROM clock_drift_warnings').all(), [

@@ -8,7 +8,8 @@ import assert from 'node:assert/strict';
 import { describe, test, type TestContext } from 'node:test';
 import Database from 'better-sqlite3';
 import { isLedgerError, openLedger, type Ledger, type LedgerError } from '../lib/index.ts';
-import { configureWriterConnection, registerNativeFunctions } from '../lib/sqlite/native-sql.ts';
+import { configureWriterConnection } from '../lib/sqlite/connections.ts';
+import { registerNativeFunctions } from '../lib/sqlite/native-functions.ts';
 import { chainOf, createLedger, reopen, tempLedgerPath } from './helpers/temp-ledger.ts';
 
 /**

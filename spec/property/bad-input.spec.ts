@@ -21,6 +21,7 @@ import { chainOf, tempDir } from '../helpers/temp-ledger.ts';
 /** Every code, checked against the LedgerErrorCode union by the compiler in both directions. */
 const KNOWN_CODES: Record<LedgerErrorCode, true> = {
   WRONG_EXPECTED_VERSION: true,
+  UNDECODABLE_EVENT: true,
   STREAM_NOT_FOUND: true,
   EVENT_TOO_LARGE: true,
   INVALID_EVENT: true,
