@@ -14,6 +14,7 @@
  */
 export { openLedger } from './ledger/open-ledger.ts';
 export { Ledger } from './ledger/ledger.ts';
+export { LedgerReads } from './ledger/ledger-reads.ts';
 export type {
   AppendBatchOptions,
   ReadAllOptions,

@@ -2,10 +2,9 @@
  * The public facade: {@link openLedger} and {@link Ledger}. Appends travel to the writer worker;
  * reads run synchronously on a read-only connection of the caller's thread.
  */
-import { EventEmitter } from 'node:events';
-import { requireInteger, requireNumber, requireOptions, requireString } from '../arguments.ts';
+import { requireNumber, requireOptions } from '../arguments.ts';
 import { LedgerError } from '../errors.ts';
-import { DEFAULT_STREAM, type AppendInput, type AppendResult, type LedgerEvent, type LedgerHead } from '../event.ts';
+import type { AppendInput, AppendResult } from '../event.ts';
 import type { WitnessSignature } from '../format/signing.ts';
 import { logTo, type LogLevel, type ResolvedOptions } from '../options.ts';
 import type { ReplicaSet } from '../replication/replica-set.ts';
@@ -13,13 +12,10 @@ import type { ReplicationReceipt, VerificationResult } from '../replication/repl
 import { verifyLedgerFile, type VerifyOptions, type VerifyResult } from '../verify/verify-ledger-file.ts';
 import type { WriterClient } from '../writer/writer-client.ts';
 import { Appends } from './appends.ts';
+import { LedgerReads } from './ledger-reads.ts';
 import type {
   AppendBatchOptions,
-  HaltState,
-  LedgerEvents,
   LedgerHealth,
-  ReadAllOptions,
-  ReadStreamOptions,
   RegisterAgentKeyOptions,
 } from './ledger-types.ts';
 import type { LedgerReader } from './reader.ts';
@@ -64,14 +60,14 @@ export function writerOf(ledger: Ledger): WriterClient | undefined {
  * await ledger.close();
  * ```
  */
-export class Ledger extends EventEmitter<LedgerEvents> {
+export class Ledger extends LedgerReads {
   readonly #parts: LedgerParts;
   readonly #appends: Appends;
   #closing: Promise<void> | undefined;
 
   /** @internal Use {@link openLedger}. */
   constructor(parts: LedgerParts) {
-    super();
+    super(parts.reader, () => this.#assertOpen());
     this.#parts = parts;
     writers.set(this, parts.writer);
     parts.replicas.onFailure((receipt) => {
@@ -165,67 +161,6 @@ export class Ledger extends EventEmitter<LedgerEvents> {
     return this.#appends.appendBatch(inputs, options);
   }
 
-  /** The event at `sequence`, or undefined. */
-  get(sequence: number): LedgerEvent | undefined {
-    this.#assertOpen();
-    return this.#parts.reader.get(requireInteger('sequence', sequence, 1));
-  }
-
-  /** The event with this id, or undefined. */
-  getByEventId(eventId: string): LedgerEvent | undefined {
-    this.#assertOpen();
-    requireString('eventId', eventId);
-    return this.#parts.reader.getByEventId(eventId);
-  }
-
-  /** Events in sequence order, from `from` (default 1), at most `limit`. */
-  readAll(options: ReadAllOptions = {}): LedgerEvent[] {
-    this.#assertOpen();
-    const from = options.from === undefined ? 1 : requireInteger('from', options.from, 1);
-    return this.#parts.reader.readAll(from, limitOf(options.limit));
-  }
-
-  /**
-   * A stream's events in version order. STREAM_NOT_FOUND when the stream has no event.
-   * Events appended without a streamId are in {@link DEFAULT_STREAM}.
-   */
-  readStream(streamId: string, options: ReadStreamOptions = {}): LedgerEvent[] {
-    this.#assertOpen();
-    requireString('streamId', streamId);
-    const fromVersion = options.fromVersion === undefined ? 0 : requireInteger('fromVersion', options.fromVersion, 0);
-    return this.#parts.reader.readStream(streamId, fromVersion, limitOf(options.limit));
-  }
-
-  /** Version of the stream's last event, or undefined when the stream has none. */
-  streamVersion(streamId: string = DEFAULT_STREAM): number | undefined {
-    this.#assertOpen();
-    requireString('streamId', streamId);
-    return this.#parts.reader.streamVersion(streamId);
-  }
-
-  /** The newest event's sequence and content hash, or undefined when the ledger is empty. */
-  head(): LedgerHead | undefined {
-    this.#assertOpen();
-    return this.#parts.reader.head();
-  }
-
-  /** The highest sequence; 0 when the ledger is empty. */
-  maxSequence(): number {
-    return this.head()?.sequence ?? 0;
-  }
-
-  /** Whether every sequence in [start, end] exists, and which do not. */
-  verifyContinuity(start: number, end: number): { continuous: boolean; missing: number[] } {
-    this.#assertOpen();
-    requireInteger('start', start, 1);
-    requireInteger('end', end, start);
-    if (end - start > MAX_CONTINUITY_RANGE) {
-      throw new RangeError(`verifyContinuity checks at most ${MAX_CONTINUITY_RANGE} sequences at once; split the range`);
-    }
-    const missing = this.#parts.reader.missingBetween(start, end);
-    return { continuous: missing.length === 0, missing };
-  }
-
   /**
    * Registers an ed25519 public key for an agent (or a witness). The registration is itself an
    * event in the `$agents` stream; the trigger derives the key table from it in the same commit.
@@ -266,12 +201,6 @@ export class Ledger extends EventEmitter<LedgerEvents> {
     const result = await this.#appends.appendSystem(() => haltRecord(reason));
     this.#log('fatal', { reason, sequence: result.sequence, contentHash: result.contentHash }, 'ledger halted');
     return result;
-  }
-
-  /** Whether the ledger is halted, since when and why. */
-  haltState(): HaltState {
-    this.#assertOpen();
-    return this.#parts.reader.haltState();
   }
 
   /**
@@ -438,11 +367,4 @@ export class Ledger extends EventEmitter<LedgerEvents> {
   #assertOpen(): void {
     if (this.#closing) throw LedgerError.of('LEDGER_CLOSED', { path: this.#parts.path });
   }
-}
-
-const MAX_CONTINUITY_RANGE = 10_000_000;
-
-function limitOf(limit: unknown): number {
-  // SQLite treats a negative LIMIT as no limit.
-  return limit === undefined ? -1 : requireInteger('limit', limit, 0);
 }

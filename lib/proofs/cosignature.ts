@@ -228,7 +228,7 @@ export function verifyCosignedCheckpoint(
   if (!Number.isSafeInteger(quorum) || quorum < 0 || quorum > witnesses.length) {
     throw new RangeError(`quorum must be an integer from 0 to the ${witnesses.length} witnesses, got ${String(quorum)}`);
   }
-  const { checkpoint, note } = verifyCheckpoint(signed, options.logKey, options.origin === undefined ? {} : { origin: options.origin });
+  const { checkpoint } = verifyCheckpoint(signed, options.logKey, options.origin === undefined ? {} : { origin: options.origin });
   // verifyCheckpoint checked the log; now the witnesses (only), by the same signed-note rules.
   const cosignatures: VerifiedCosignature[] = [];
   if (witnesses.length > 0) {

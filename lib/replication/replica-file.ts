@@ -81,17 +81,15 @@ export class ReplicaFile {
   readonly #db: Database.Database;
   readonly #lock: Database.Database;
   readonly #primary: Database.Database;
-  readonly #state: ReplicaState;
   readonly #readRows: Database.Statement<[number, number], unknown[]>;
   readonly #insertRow: Database.Statement<unknown[]>;
   readonly #primaryHashAt: Database.Statement<[number], string>;
   readonly #replicaHashAt: Database.Statement<[number], string>;
 
-  private constructor(db: Database.Database, lock: Database.Database, primary: Database.Database, state: ReplicaState) {
+  private constructor(db: Database.Database, lock: Database.Database, primary: Database.Database) {
     this.#db = db;
     this.#lock = lock;
     this.#primary = primary;
-    this.#state = state;
     this.#readRows = primary.prepare<[number, number], unknown[]>(
       `SELECT ${EVENT_COLUMNS} FROM events WHERE sequence > ? AND sequence <= ? ORDER BY sequence`,
     ).raw();
@@ -123,7 +121,7 @@ export class ReplicaFile {
       if (state === undefined || !state.unpromoted) {
         throw LedgerError.of('NOT_A_REPLICA', { path, promoted: state !== undefined });
       }
-      return new ReplicaFile(db, opened.lock, primary, state);
+      return new ReplicaFile(db, opened.lock, primary);
     } catch (error) {
       opened?.db.close();
       opened?.lock.close();

@@ -1,0 +1,109 @@
+/**
+ * The read API of a ledger: synchronous reads on the caller's thread, over the read-only
+ * connection of {@link LedgerReader}, each consistent with every acknowledged append.
+ */
+import { EventEmitter } from 'node:events';
+import { requireInteger, requireString } from '../arguments.ts';
+import { DEFAULT_STREAM, type LedgerEvent, type LedgerHead } from '../event.ts';
+import type { HaltState, LedgerEvents, ReadAllOptions, ReadStreamOptions } from './ledger-types.ts';
+import type { LedgerReader } from './reader.ts';
+
+const MAX_CONTINUITY_RANGE = 10_000_000;
+
+/**
+ * What every open ledger reads: events by sequence, id and stream, the head, continuity and the
+ * halt state. {@link Ledger} extends it with appends, ceremonies, replication and lifecycle.
+ *
+ * @example
+ * ```ts
+ * function summary(ledger: LedgerReads): string {
+ *   const head = ledger.head();
+ *   return head ? `#${head.sequence} ${head.contentHash}` : 'empty';
+ * }
+ * ```
+ */
+export class LedgerReads extends EventEmitter<LedgerEvents> {
+  readonly #reader: LedgerReader;
+  readonly #assertOpen: () => void;
+
+  /** @internal Use {@link openLedger}. */
+  constructor(reader: LedgerReader, assertOpen: () => void) {
+    super();
+    this.#reader = reader;
+    this.#assertOpen = assertOpen;
+  }
+
+  /** The reader, once the ledger is known to be open (LEDGER_CLOSED otherwise). */
+  #open(): LedgerReader {
+    this.#assertOpen();
+    return this.#reader;
+  }
+
+  /** The event at `sequence`, or undefined. */
+  get(sequence: number): LedgerEvent | undefined {
+    const reader = this.#open();
+    return reader.get(requireInteger('sequence', sequence, 1));
+  }
+
+  /** The event with this id, or undefined. */
+  getByEventId(eventId: string): LedgerEvent | undefined {
+    const reader = this.#open();
+    return reader.getByEventId(requireString('eventId', eventId));
+  }
+
+  /** Events in sequence order, from `from` (default 1), at most `limit`. */
+  readAll(options: ReadAllOptions = {}): LedgerEvent[] {
+    const reader = this.#open();
+    const from = options.from === undefined ? 1 : requireInteger('from', options.from, 1);
+    return reader.readAll(from, limitOf(options.limit));
+  }
+
+  /**
+   * A stream's events in version order. STREAM_NOT_FOUND when the stream has no event.
+   * Events appended without a streamId are in {@link DEFAULT_STREAM}.
+   */
+  readStream(streamId: string, options: ReadStreamOptions = {}): LedgerEvent[] {
+    const reader = this.#open();
+    requireString('streamId', streamId);
+    const fromVersion = options.fromVersion === undefined ? 0 : requireInteger('fromVersion', options.fromVersion, 0);
+    return reader.readStream(streamId, fromVersion, limitOf(options.limit));
+  }
+
+  /** Version of the stream's last event, or undefined when the stream has none. */
+  streamVersion(streamId: string = DEFAULT_STREAM): number | undefined {
+    const reader = this.#open();
+    return reader.streamVersion(requireString('streamId', streamId));
+  }
+
+  /** The newest event's sequence and content hash, or undefined when the ledger is empty. */
+  head(): LedgerHead | undefined {
+    return this.#open().head();
+  }
+
+  /** The highest sequence; 0 when the ledger is empty. */
+  maxSequence(): number {
+    return this.head()?.sequence ?? 0;
+  }
+
+  /** Whether every sequence in [start, end] exists, and which do not. */
+  verifyContinuity(start: number, end: number): { continuous: boolean; missing: number[] } {
+    const reader = this.#open();
+    requireInteger('start', start, 1);
+    requireInteger('end', end, start);
+    if (end - start > MAX_CONTINUITY_RANGE) {
+      throw new RangeError(`verifyContinuity checks at most ${MAX_CONTINUITY_RANGE} sequences at once; split the range`);
+    }
+    const missing = reader.missingBetween(start, end);
+    return { continuous: missing.length === 0, missing };
+  }
+
+  /** Whether the ledger is halted, since when and why. */
+  haltState(): HaltState {
+    return this.#open().haltState();
+  }
+}
+
+function limitOf(limit: unknown): number {
+  // SQLite treats a negative LIMIT as no limit.
+  return limit === undefined ? -1 : requireInteger('limit', limit, 0);
+}
