@@ -9,11 +9,10 @@
  * Tests use separate files (or only read shared ones), so they run concurrently.
  */
 import assert from 'node:assert/strict';
-import { execFile, spawn } from 'node:child_process';
+import { execFile } from 'node:child_process';
 import { mkdtempSync, readdirSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { availableParallelism, tmpdir } from 'node:os';
 import { dirname, join, resolve } from 'node:path';
-import { createInterface } from 'node:readline';
 import { after, before, describe, test, type TestContext } from 'node:test';
 import Database from 'better-sqlite3';
 import superjson from 'superjson';
@@ -24,6 +23,7 @@ import type { EventJson } from '../lib/cli/event-json.ts';
 import { currentSchemaVersion } from '../lib/sqlite/migrations.ts';
 import { buildPackage, type BuiltPackage } from './helpers/built-package.ts';
 import { buildLedger, copyLedgerFile, readRow, tamper } from './helpers/tamper.ts';
+import { runChild } from './helpers/run-child.ts';
 import { reopen, tempDir } from './helpers/temp-ledger.ts';
 
 const ROOT = resolve(import.meta.dirname, '..');
@@ -469,17 +469,9 @@ describe('stele command line', { concurrency: true }, () => {
     const ledger = await reopen(t, path);
     await ledger.appendBatch([{ type: 'before', payload: { n: 1 } }, { type: 'before', payload: { n: 2 } }]);
 
-    const child = spawn(process.execPath, [await bin(), 'tail', path, '-n', '1', '--follow', '--json'], { cwd: ROOT });
-    t.after(() => child.kill('SIGKILL'));
-    const exited = new Promise<[number | null, NodeJS.Signals | null]>((done) => child.on('exit', (code, signal) => done([code, signal])));
-    let stderr = '';
-    child.stderr.on('data', (chunk) => (stderr += chunk));
-    const lines = createInterface({ input: child.stdout })[Symbol.asyncIterator]();
-    const nextEvent = async (): Promise<EventJson> => {
-      const line = await lines.next();
-      assert.equal(line.done, false, `stdout ended early; stderr: ${stderr}`);
-      return JSON.parse(line.value as string) as EventJson;
-    };
+    // The compiled bin under plain node, as an operator runs it.
+    const child = runChild(t, await bin(), ['tail', path, '-n', '1', '--follow', '--json'], { node: [], stderr: 'pipe' });
+    const nextEvent = async (): Promise<EventJson> => (await child.next()) as EventJson;
 
     // Appending only after the first line is out: the tail has read its starting point by then.
     assert.deepEqual([(await nextEvent()).sequence], [2]);
@@ -489,9 +481,9 @@ describe('stele command line', { concurrency: true }, () => {
       live.map(({ sequence, type, payload, contentHash }) => ({ sequence, type, payload, contentHash })),
       appended.map((r, i) => ({ sequence: r.sequence, type: 'live', payload: { n: 3 + i }, contentHash: r.contentHash })),
     );
-    child.kill('SIGTERM');
-    assert.deepEqual(await exited, [0, null]);
-    assert.equal(stderr, '');
+    child.process.kill('SIGTERM');
+    assert.deepEqual(await child.exited, { code: 0, signal: null });
+    assert.equal(child.stderr(), '');
   });
 
   describe('stele append', { concurrency: true }, () => {

@@ -1,5 +1,5 @@
 /**
- * Crash durability with real processes. A child process (spec/helpers/crash-child.ts) appends
+ * Crash durability with real processes. A child process (spec/fixtures/processes/crash-appender.ts) appends
  * single events and batches from several concurrent loops and reports every acknowledgement on
  * stdout; the parent kills it with SIGKILL at a random moment, reopens the same ledger file and
  * checks:
@@ -20,11 +20,10 @@
  * 20 rounds per `npm test`; STELE_CRASH_ROUNDS=n runs n.
  */
 import { strict as assert } from 'node:assert';
-import { spawn } from 'node:child_process';
-import { fileURLToPath } from 'node:url';
 import { test } from 'node:test';
 import Database from 'better-sqlite3';
 import { openLedger } from '../lib/index.ts';
+import { runChild } from './helpers/run-child.ts';
 import { chainOf, tempLedgerPath } from './helpers/temp-ledger.ts';
 
 const ROUNDS = Number(process.env.STELE_CRASH_ROUNDS ?? 20);
@@ -32,8 +31,7 @@ const KILL_AFTER_MIN_MS = 50;
 const KILL_AFTER_MAX_MS = 400;
 const READY_TIMEOUT_MS = 20_000;
 
-const CHILD = fileURLToPath(new URL('./helpers/crash-child.ts', import.meta.url));
-const PACKAGE_ROOT = fileURLToPath(new URL('../', import.meta.url));
+const CHILD = new URL('./fixtures/processes/crash-appender.ts', import.meta.url);
 
 interface AckedEvent {
   sequence: number;
@@ -58,57 +56,27 @@ interface RoundResult {
 }
 
 /** Runs one child, kills it with SIGKILL a random moment after it reports ready. */
-function crashRound(ledgerPath: string, durability: 'full' | 'normal', round: number): Promise<RoundResult> {
-  return new Promise((resolve, reject) => {
-    const child = spawn(process.execPath, ['--import', 'tsx', CHILD, ledgerPath, durability, String(round)], {
-      cwd: PACKAGE_ROOT,
-      stdio: ['ignore', 'pipe', 'pipe'],
-    });
-    let stdout = '';
-    let stderr = '';
-    let readyHead: number | undefined;
-    let killTimer: NodeJS.Timeout | undefined;
-    const readyTimer = setTimeout(() => {
-      child.kill('SIGKILL');
-      reject(new Error(`round ${round}: the child did not report ready within ${READY_TIMEOUT_MS} ms; stderr: ${stderr}`));
-    }, READY_TIMEOUT_MS);
-    child.stdout.setEncoding('utf8');
-    child.stderr.setEncoding('utf8');
-    child.stderr.on('data', (chunk: string) => (stderr += chunk));
-    child.stdout.on('data', (chunk: string) => {
-      stdout += chunk;
-      if (readyHead === undefined) {
-        const first = stdout.split('\n', 1)[0]!;
-        if (stdout.includes('\n')) {
-          const ready = JSON.parse(first) as ChildLine;
-          if (ready.kind !== 'ready') {
-            reject(new Error(`round ${round}: first line of the child was ${first}`));
-            return;
-          }
-          readyHead = ready.head;
-          clearTimeout(readyTimer);
-          const delay = KILL_AFTER_MIN_MS + Math.floor(Math.random() * (KILL_AFTER_MAX_MS - KILL_AFTER_MIN_MS + 1));
-          killTimer = setTimeout(() => child.kill('SIGKILL'), delay);
-        }
-      }
-    });
-    child.on('error', reject);
-    child.on('close', (exitCode, signal) => {
-      clearTimeout(readyTimer);
-      clearTimeout(killTimer);
-      if (readyHead === undefined) {
-        reject(new Error(`round ${round}: the child exited (${exitCode ?? signal}) before ready; stderr: ${stderr}`));
-        return;
-      }
-      // A line cut by the kill is not an acknowledgement the parent saw: drop the unterminated tail.
-      const complete = stdout.slice(0, stdout.lastIndexOf('\n') + 1);
-      const lines = complete
-        .split('\n')
-        .filter((text) => text.length > 0)
-        .map((text) => JSON.parse(text) as ChildLine);
-      resolve({ readyHead, lines, signal, exitCode, stderr });
-    });
-  });
+async function crashRound(ledgerPath: string, durability: 'full' | 'normal', round: number): Promise<RoundResult> {
+  const child = runChild(undefined, CHILD, [ledgerPath, durability, String(round)], { stderr: 'pipe' });
+  const readyTimer = setTimeout(() => child.process.kill('SIGKILL'), READY_TIMEOUT_MS);
+  let ready: ChildLine;
+  try {
+    ready = (await child.next()) as ChildLine;
+  } catch {
+    const { code, signal } = await child.exited;
+    throw new Error(`round ${round}: the child exited (${code ?? signal}) before ready (or within ${READY_TIMEOUT_MS} ms); stderr: ${child.stderr()}`);
+  } finally {
+    clearTimeout(readyTimer);
+  }
+  if (ready.kind !== 'ready') throw new Error(`round ${round}: first line of the child was ${JSON.stringify(ready)}`);
+  const delay = KILL_AFTER_MIN_MS + Math.floor(Math.random() * (KILL_AFTER_MAX_MS - KILL_AFTER_MIN_MS + 1));
+  const killTimer = setTimeout(() => child.process.kill('SIGKILL'), delay);
+  // A line cut by the kill is no JSON object, and no acknowledgement the parent saw: dropped.
+  const lines: ChildLine[] = [];
+  for await (const line of child.lines) if (typeof line === 'object' && line !== null) lines.push(line as ChildLine);
+  const { code, signal } = await child.exited;
+  clearTimeout(killTimer);
+  return { readyHead: ready.head, lines, signal, exitCode: code, stderr: child.stderr() };
 }
 
 interface RawRow {

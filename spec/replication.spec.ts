@@ -3,10 +3,8 @@
  * survive crashes on either side, and become a primary only through a witnessed ceremony.
  */
 import assert from 'node:assert/strict';
-import { spawn } from 'node:child_process';
 import { existsSync, mkdirSync, renameSync, rmSync } from 'node:fs';
 import { join } from 'node:path';
-import { createInterface } from 'node:readline';
 import { test } from 'node:test';
 import Database from 'better-sqlite3';
 import {
@@ -29,9 +27,10 @@ import { APPEND_SQL, appendArgs } from '../lib/sqlite/append-statement.ts';
 import { configureWriterConnection } from '../lib/sqlite/connections.ts';
 import { registerNativeFunctions } from '../lib/sqlite/native-functions.ts';
 import { buildLedger, copyLedgerFile, rechain, tamper } from './helpers/tamper.ts';
+import { runChild } from './helpers/run-child.ts';
 import { chainOf, historyOf, reopen, tempDir } from './helpers/temp-ledger.ts';
 
-const CHILD = new URL('./helpers/replication-child.ts', import.meta.url).pathname;
+const CHILD = new URL('./fixtures/processes/replicating-primary.ts', import.meta.url);
 
 function eventIdsOf(path: string): Set<string> {
   const db = new Database(path, { readonly: true });
@@ -216,15 +215,14 @@ test('sync mode: SIGKILL of the primary right after acknowledgements leaves each
   const dir = tempDir(t);
   const primary = join(dir, 'primary.db');
   const copies = [join(dir, 'copy-1.db'), join(dir, 'copy-2.db')];
-  const child = spawn(process.execPath, ['--import', 'tsx', CHILD, 'append', primary, ...copies], { stdio: ['ignore', 'pipe', 'inherit'] });
+  const child = runChild(t, CHILD, ['append', primary, ...copies]);
   const acknowledged: string[] = [];
-  const exited = new Promise((resolve) => child.once('exit', resolve));
-  for await (const text of createInterface({ input: child.stdout! })) {
-    const line = JSON.parse(text) as { sequence?: number; eventId?: string };
-    if (line.eventId) acknowledged.push(line.eventId);
-    if (acknowledged.length === 40) child.kill('SIGKILL');
+  for await (const line of child.lines) {
+    const { eventId } = line as { sequence?: number; eventId?: string };
+    if (eventId) acknowledged.push(eventId);
+    if (acknowledged.length === 40) child.process.kill('SIGKILL');
   }
-  await exited;
+  await child.exited;
   assert.ok(acknowledged.length >= 40);
   for (const copy of copies) {
     const held = eventIdsOf(copy);
@@ -239,8 +237,7 @@ test('a replica killed mid-propagation stays at a consistent earlier head and re
   const copy = join(dir, 'copy.db');
   const total = 40_000;
   await buildLedger(primary, total);
-  const child = spawn(process.execPath, ['--import', 'tsx', CHILD, 'copy', primary, copy], { stdio: ['ignore', 'pipe', 'inherit'] });
-  const exited = new Promise((resolve) => child.once('exit', resolve));
+  const child = runChild(t, CHILD, ['copy', primary, copy]);
   // Kill as soon as the first chunk is durable in the copy.
   let headAtKill = 0;
   while (headAtKill === 0) {
@@ -252,8 +249,8 @@ test('a replica killed mid-propagation stays at a consistent earlier head and re
       // the copy is being created: its schema is not there yet
     }
   }
-  child.kill('SIGKILL');
-  await exited;
+  child.process.kill('SIGKILL');
+  await child.exited;
 
   const { head } = replicaInfo(copy);
   assert.ok(head.sequence >= headAtKill && head.sequence < total, `copy at ${head.sequence} of ${total}`);

@@ -1,7 +1,7 @@
 /**
  * Retries of transient SQLite failures under genuine contention: another process holds the
  * ledger file's write lock (BEGIN IMMEDIATE on a raw better-sqlite3 connection,
- * spec/helpers/busy-child.ts) while appends are made.
+ * spec/fixtures/processes/file-locker.ts) while appends are made.
  *   - held for less than the retry budget: the appends wait it out and succeed;
  *   - held for longer: WRITE_FAILED with { attempts, sqliteCode }, within the retry budget (SQLite's
  *     own busy timeout must not multiply it), counted in health(); the next append succeeds;
@@ -9,51 +9,11 @@
  * The logger records the retries, the refusal and the successes.
  */
 import assert from 'node:assert/strict';
-import { spawn, type ChildProcess } from 'node:child_process';
-import { once } from 'node:events';
-import { createInterface } from 'node:readline';
-import { fileURLToPath } from 'node:url';
-import { describe, test, type TestContext } from 'node:test';
+import { describe, test } from 'node:test';
 import type { LedgerError } from '../lib/index.ts';
 import { collectingLogger } from './helpers/collecting-logger.ts';
 import { chainOf, createLedger } from './helpers/temp-ledger.ts';
-
-const CHILD = fileURLToPath(new URL('./helpers/busy-child.ts', import.meta.url));
-const PACKAGE_ROOT = fileURLToPath(new URL('../', import.meta.url));
-
-interface Busy {
-  child: ChildProcess;
-  /** Tells a child without holdMs to roll back. */
-  release(): void;
-  /** Resolves with how long the child held the lock, once it has rolled back. */
-  released: Promise<number>;
-}
-
-/** Starts a process that holds the ledger's write lock; resolves once the lock is held. */
-async function holdWriteLock(t: TestContext, path: string, holdMs?: number): Promise<Busy> {
-  const args = ['--import', 'tsx', CHILD, path, ...(holdMs === undefined ? [] : [String(holdMs)])];
-  const child = spawn(process.execPath, args, { cwd: PACKAGE_ROOT, stdio: ['pipe', 'pipe', 'pipe'] });
-  t.after(() => {
-    if (child.exitCode === null && child.signalCode === null) child.kill('SIGKILL');
-  });
-  let stderr = '';
-  child.stderr!.setEncoding('utf8').on('data', (chunk: string) => (stderr += chunk));
-  const lines = createInterface({ input: child.stdout! });
-  let onLocked!: () => void;
-  let onReleased!: (ms: number) => void;
-  const locked = new Promise<void>((resolve) => (onLocked = resolve));
-  const released = new Promise<number>((resolve) => (onReleased = resolve));
-  lines.on('line', (line) => {
-    if (line === 'locked') onLocked();
-    else if (line.startsWith('released ')) onReleased(Number(line.slice('released '.length)));
-  });
-  const exited = once(child, 'exit').then(([code]) => {
-    throw new Error(`the lock holder exited (${String(code)}) before taking the lock: ${stderr}`);
-  });
-  await Promise.race([locked, exited]);
-  exited.catch(() => undefined);
-  return { child, release: () => child.stdin!.write('release\n'), released };
-}
+import { holdWriteLock } from './helpers/write-lock-holder.ts';
 
 describe('retries of a busy ledger file', () => {
   test('a lock held for less than the retry budget is waited out: the appends succeed', async (t) => {

@@ -8,17 +8,14 @@
  *   - health() of a fresh, a busy and a closed ledger.
  */
 import assert from 'node:assert/strict';
-import { spawn } from 'node:child_process';
-import { createInterface } from 'node:readline';
-import { fileURLToPath } from 'node:url';
 import { describe, test } from 'node:test';
 import { openLedger, type DegradedWarning, type LedgerError } from '../lib/index.ts';
 import { collectingLogger } from './helpers/collecting-logger.ts';
+import { runChild } from './helpers/run-child.ts';
 import { chainOf, createLedger, reopen, tempLedgerPath } from './helpers/temp-ledger.ts';
+import { holdWriteLock } from './helpers/write-lock-holder.ts';
 
-const PACKAGE_ROOT = fileURLToPath(new URL('../', import.meta.url));
-const SIGNAL_CHILD = fileURLToPath(new URL('./helpers/signal-child.ts', import.meta.url));
-const BUSY_CHILD = fileURLToPath(new URL('./helpers/busy-child.ts', import.meta.url));
+const SIGNAL_CHILD = new URL('./fixtures/processes/signalled-appender.ts', import.meta.url);
 
 const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
 const closedError = (err: LedgerError) => {
@@ -85,10 +82,7 @@ describe('close', () => {
     const ledger = await openLedger(path, { retry: { attempts: 10, delayMs: 100 } });
     t.after(() => ledger.close());
     await ledger.append({ type: 'before' });
-    const child = spawn(process.execPath, ['--import', 'tsx', BUSY_CHILD, path], { cwd: PACKAGE_ROOT, stdio: ['pipe', 'pipe', 'inherit'] });
-    t.after(() => child.kill('SIGKILL'));
-    const lines = createInterface({ input: child.stdout! })[Symbol.asyncIterator]();
-    assert.equal((await lines.next()).value, 'locked');
+    const holder = await holdWriteLock(t, path);
 
     const stuck = ledger.append({ type: 'stuck', eventId: 'stuck' }).then(
       () => undefined,
@@ -105,8 +99,8 @@ describe('close', () => {
     assert.equal(error.code, 'LEDGER_CLOSED');
     assert.equal(error.details.outcome, 'unknown');
 
-    child.stdin!.write('release\n');
-    assert.match(String((await lines.next()).value), /^released /);
+    holder.release();
+    assert.ok(Number.isFinite(await holder.released));
     const again = await reopen(t, path);
     assert.equal(again.getByEventId('stuck'), undefined);
     assert.equal(again.maxSequence(), 1);
@@ -122,32 +116,23 @@ type ChildLine = { kind: 'ready' } | AckLine | { kind: 'closed'; batchId: string
 
 test('closeOnSignals: SIGTERM mid-stream exits 0 promptly; every acknowledged append is in the file, no batch partial', async (t) => {
   const path = tempLedgerPath(t);
-  const child = spawn(process.execPath, ['--import', 'tsx', SIGNAL_CHILD, path], { cwd: PACKAGE_ROOT, stdio: ['ignore', 'pipe', 'pipe'] });
-  t.after(() => {
-    if (child.exitCode === null && child.signalCode === null) child.kill('SIGKILL');
-  });
-  let stderr = '';
-  child.stderr!.setEncoding('utf8').on('data', (chunk: string) => (stderr += chunk));
-  const exited = new Promise<{ code: number | null; signal: NodeJS.Signals | null; at: number }>((resolve) =>
-    child.on('exit', (code, signal) => resolve({ code, signal, at: performance.now() })),
-  );
+  const child = runChild(t, SIGNAL_CHILD, [path], { stderr: 'pipe' });
+  const exited = child.exited.then((outcome) => ({ ...outcome, at: performance.now() }));
   const lines: ChildLine[] = [];
   let acks = 0;
   let signalledAt: number | undefined;
   let ackedBeforeSignal = 0;
-  const readLines = (async () => {
-    for await (const text of createInterface({ input: child.stdout! })) {
-      const parsed = JSON.parse(text) as ChildLine;
-      lines.push(parsed);
-      if (parsed.kind === 'ack' && ++acks === 60) {
-        ackedBeforeSignal = acks;
-        signalledAt = performance.now();
-        child.kill('SIGTERM');
-      }
+  for await (const line of child.lines) {
+    const parsed = line as ChildLine;
+    lines.push(parsed);
+    if (parsed.kind === 'ack' && ++acks === 60) {
+      ackedBeforeSignal = acks;
+      signalledAt = performance.now();
+      child.process.kill('SIGTERM');
     }
-  })();
+  }
   const { code, signal, at } = await exited;
-  await readLines;
+  const stderr = child.stderr();
   assert.ok(signalledAt !== undefined, `the child stopped before 60 acknowledgements (exit ${code ?? signal}): ${stderr}`);
   assert.equal(signal, null, 'the child exited by itself, not killed by the signal');
   assert.equal(code, 0, `exit code; stderr: ${stderr}`);

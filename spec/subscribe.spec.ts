@@ -9,18 +9,14 @@
  * Nothing here waits for time to pass: every wait is for an expected delivery.
  */
 import assert from 'node:assert/strict';
-import { spawn } from 'node:child_process';
-import { once } from 'node:events';
 import { join } from 'node:path';
-import { createInterface } from 'node:readline';
 import { describe, test } from 'node:test';
-import { fileURLToPath } from 'node:url';
 import { openLedger, type LedgerError, type LedgerEvent, type SubscriptionItem } from '../lib/index.ts';
 import { collectingLogger } from './helpers/collecting-logger.ts';
+import { runChild } from './helpers/run-child.ts';
 import { createLedger, reopen, tempDir } from './helpers/temp-ledger.ts';
 
-const PACKAGE_ROOT = fileURLToPath(new URL('../', import.meta.url));
-const SUBSCRIBE_CHILD = fileURLToPath(new URL('./helpers/subscribe-child.ts', import.meta.url));
+const SUBSCRIBE_CHILD = new URL('./fixtures/processes/subscriber.ts', import.meta.url);
 
 /** Records what a subscription delivers; `until(n)` resolves once n entries are recorded. */
 function recorder() {
@@ -392,24 +388,18 @@ describe('another process', () => {
     assert.deepEqual(all.log, ['1 p1', '2 p2', 'caught_up 2']);
 
     const sizes = [1, 3, 1, 5, 2, 3];
-    const child = spawn(process.execPath, ['--import', 'tsx', SUBSCRIBE_CHILD, path, sizes.join(',')], {
-      cwd: PACKAGE_ROOT,
-      stdio: ['pipe', 'pipe', 'inherit'],
-    });
-    t.after(() => child.kill('SIGKILL'));
-    const exited = once(child, 'exit');
+    const child = runChild(t, SUBSCRIBE_CHILD, [path, sizes.join(',')], { stdin: true });
     const acked: string[] = [];
-    for await (const line of createInterface({ input: child.stdout })) {
-      const message = JSON.parse(line) as { kind: string; events?: { sequence: number; eventId: string }[] };
+    for (;;) {
+      const message = (await child.next()) as { kind: string; events?: { sequence: number; eventId: string }[] };
       if (message.kind === 'ack') for (const e of message.events!) acked.push(`${e.sequence} ${e.eventId}`);
       if (message.kind === 'acked_all') break;
     }
     assert.equal(acked.length, sizes.reduce((sum, size) => sum + size, 0));
     await all.until(3 + acked.length);
     await oddDone;
-    child.stdin.end('stop\n');
-    const [exitCode] = await exited;
-    assert.equal(exitCode, 0);
+    child.send('stop');
+    assert.deepEqual(await child.exited, { code: 0, signal: null });
 
     // Everything the child acknowledged, in order; after it only heartbeats, gap-free.
     const lastAcked = 2 + acked.length;

@@ -227,3 +227,31 @@ describe('writer supervision', () => {
     assert.ok(logger.find('warn', { code: 'WRITER_UNAVAILABLE' }).length >= 3, 'refused appends are logged at warn with their code');
   });
 });
+
+describe('a writer that breaks its protocol', () => {
+  test('an unexpected message ends that writer through the crash path, never a throw in the port listener; a new writer takes over', async (t) => {
+    const logger = collectingLogger();
+    const ledger = await createLedger(t, { logger, durability: 'normal' });
+    assert.equal((await ledger.append({ type: 'before' })).sequence, 1);
+    const writer = writerOf(ledger)!;
+
+    // Each would have been a throw inside the 'message' listener: an uncaught exception in the app.
+    assert.doesNotThrow(() => writer.receiveForTesting({ kind: 'surprise' }));
+    assert.equal(logger.find('error', { message: "{ kind: 'surprise' }" }).length, 1);
+    await waitFor(() => ledger.health().restarts === 1 && ledger.health().writer === 'running');
+    assert.doesNotThrow(() => writer.receiveForTesting({ kind: 'outcomes', outcomes: [{ id: 424242, ok: true, events: [] }] }));
+    await waitFor(() => ledger.health().restarts === 2 && ledger.health().writer === 'running');
+
+    assert.equal((await ledger.append({ type: 'after' })).sequence, 2);
+    assert.equal(ledger.health().writer, 'running');
+    assert.equal(chainOf(ledger.path).ok, true);
+  });
+});
+
+async function waitFor(condition: () => boolean, timeoutMs = 10_000): Promise<void> {
+  const deadline = Date.now() + timeoutMs;
+  while (!condition()) {
+    if (Date.now() > deadline) throw new Error('timed out waiting');
+    await new Promise((resolve) => setTimeout(resolve, 10));
+  }
+}

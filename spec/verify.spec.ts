@@ -1,5 +1,4 @@
 import assert from 'node:assert/strict';
-import { spawn } from 'node:child_process';
 import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
@@ -10,6 +9,7 @@ import { SIGNED_COLUMNS } from '../lib/format/columns.ts';
 import { signedBytesOf } from '../lib/format/hash-bytes.ts';
 import { verifyLedgerFile, type VerifyProgress } from '../lib/verify/verify-ledger-file.ts';
 import { buildLedger, copyLedgerFile, flipHexDigit, readRow, rechain, rowAt, tamper } from './helpers/tamper.ts';
+import { runChild } from './helpers/run-child.ts';
 import { chainOf } from './helpers/temp-ledger.ts';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -152,16 +152,11 @@ describe('verifyLedgerFile on untampered ledgers', () => {
     await assert.rejects(verifyLedgerFile(garbage));
   });
 
-  test('a process that verified exits on its own: idle pool threads do not keep it alive', async () => {
-    const child = spawn(process.execPath, ['--import', 'tsx', new URL('./helpers/verify-child.ts', import.meta.url).pathname, small], {
-      stdio: ['ignore', 'pipe', 'inherit'],
-    });
-    let out = '';
-    child.stdout.on('data', (chunk: Buffer) => (out += chunk.toString()));
+  test('a process that verified exits on its own: idle pool threads do not keep it alive', async (t) => {
     const startedAt = Date.now();
-    const code = await new Promise<number | null>((resolve) => child.on('exit', resolve));
-    assert.equal(code, 0);
-    assert.deepEqual(JSON.parse(out), { ok: true, checked: 300 });
+    const child = runChild(t, new URL('./fixtures/processes/verifier.ts', import.meta.url), [small]);
+    assert.deepEqual(await child.next(), { ok: true, checked: 300 });
+    assert.deepEqual(await child.exited, { code: 0, signal: null });
     // The pool's idle timeout is 10 s; exiting well before it means nothing waited for it.
     assert.ok(Date.now() - startedAt < 8_000, `child took ${Date.now() - startedAt} ms`);
   });

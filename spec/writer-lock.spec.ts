@@ -4,41 +4,20 @@
  * works beside a writer in another process.
  */
 import assert from 'node:assert/strict';
-import { spawn, type ChildProcess } from 'node:child_process';
-import { once } from 'node:events';
-import { writeFileSync } from 'node:fs';
-import { join, resolve } from 'node:path';
-import { createInterface } from 'node:readline';
+import { join } from 'node:path';
 import { test } from 'node:test';
 import { openLedger, type LedgerError } from '../lib/index.ts';
+import { runChild } from './helpers/run-child.ts';
 import { reopen, tempDir } from './helpers/temp-ledger.ts';
 
-const root = resolve(import.meta.dirname, '..');
-
-/** Starts a child that holds the ledger open for writing and appends one event a tick. */
-async function startHolder(dir: string, path: string): Promise<{ child: ChildProcess; lines: AsyncIterator<string> }> {
-  const script = join(dir, 'holder.mts');
-  writeFileSync(
-    script,
-    `import { openLedger } from ${JSON.stringify(join(root, 'lib/index.ts'))};
-const ledger = await openLedger(process.argv[2]!);
-let n = 0;
-console.log('ready');
-setInterval(async () => { const r = await ledger.append({ type: 'tick', payload: n++ }); console.log('ack ' + r.sequence); }, 5);`,
-  );
-  const child = spawn(process.execPath, ['--import', 'tsx', script, path], { cwd: root, stdio: ['ignore', 'pipe', 'inherit'] });
-  const lines = createInterface({ input: child.stdout! })[Symbol.asyncIterator]();
-  assert.equal((await lines.next()).value, 'ready');
-  return { child, lines };
-}
+const LOCK_HOLDER = new URL('./fixtures/processes/lock-holder.ts', import.meta.url);
 
 test('another process holding the writer lock is refused at once; after SIGKILL the file opens', async (t) => {
   const dir = tempDir(t);
   const path = join(dir, 'ledger.db');
-  const { child, lines } = await startHolder(dir, path);
-  t.after(() => child.kill('SIGKILL'));
-  let acks = 0;
-  while (acks < 3) if ((await lines.next()).value?.startsWith('ack ')) acks++;
+  const holder = runChild(t, LOCK_HOLDER, [path]);
+  assert.equal(await holder.next(), 'ready');
+  for (let acks = 0; acks < 3; acks++) await holder.until((line) => String(line).startsWith('ack '));
 
   const started = Date.now();
   await assert.rejects(openLedger(path), (err: LedgerError) => {
@@ -50,14 +29,12 @@ test('another process holding the writer lock is refused at once; after SIGKILL 
   // A reader in this process sees the other process's appends as they commit.
   const reader = await reopen(t, path, { readonly: true });
   const seen = reader.maxSequence();
-  while ((await lines.next()).value?.startsWith('ack ') && reader.maxSequence() === seen) {
-    /* wait for the next commit */
-  }
+  while (reader.maxSequence() === seen) await holder.until((line) => String(line).startsWith('ack '));
   assert.ok(reader.maxSequence() > seen);
   await reader.close();
 
-  child.kill('SIGKILL');
-  await once(child, 'exit');
+  holder.process.kill('SIGKILL');
+  await holder.exited;
   const ledger = await reopen(t, path);
   const next = await ledger.append({ type: 'after_kill' });
   assert.equal(next.sequence, ledger.maxSequence());
