@@ -10,8 +10,11 @@
  *   npm run bench -- --only verify,signatures      whole benchmarks: append, verify, signatures,
  *                                                  peers, scale, memory
  *   npm run bench -- --install-peers               install bench/peers/ first (npm ci there)
+ *   npm run bench -- --only postgres               PostgreSQL replicas (skipped with a note without PostgreSQL)
  */
+import { spawnSync } from 'node:child_process';
 import { mkdirSync, writeFileSync } from 'node:fs';
+import { fileURLToPath } from 'node:url';
 import { cpus, platform, arch } from 'node:os';
 import { parseArgs } from 'node:util';
 import { runAppendBench, SCENARIOS, sqliteVersion, type Durability, type Ratio, type ScenarioId } from './append.ts';
@@ -32,7 +35,7 @@ const { values: args } = parseArgs({
 });
 
 // --only takes append scenario ids (a–e) and whole benchmarks ('append' is a–e); none means all.
-const BENCHES = ['append', 'verify', 'signatures', 'peers', 'scale', 'memory', 'replication'] as const;
+const BENCHES = ['append', 'verify', 'signatures', 'peers', 'scale', 'memory', 'replication', 'postgres'] as const;
 const vocabulary = [...Object.keys(SCENARIOS), ...BENCHES];
 const only = args.only && new Set(args.only.flatMap((s) => s.split(',')));
 for (const id of only ?? []) if (!vocabulary.includes(id)) throw new RangeError(`--only takes ${vocabulary.join(', ')}; got '${id}'`);
@@ -152,6 +155,14 @@ if (selected('replication')) {
   for (const r of replication.rows) rows.push({ scenario: `(rep) ${r.scenario}`, durability: 'full', perSecond: r.perSecond, unit: 'events', p50Us: r.p50Us, p99Us: r.p99Us });
   ratios.push(...replication.ratios);
   json.replication = replication;
+}
+
+if (selected('postgres')) {
+  // Its own process and throwaway cluster; it prints its own ratios, or a note when PostgreSQL is absent.
+  console.log('postgres: replication into PostgreSQL against a plain INSERT, sync append latency, stele_verify (bench/postgres.ts)');
+  const rowsArg = args.quick ? ['--rows', '5000', '--appends', '100'] : [];
+  const run = spawnSync(process.execPath, ['--import', 'tsx', fileURLToPath(new URL('./postgres.ts', import.meta.url)), ...rowsArg], { stdio: 'inherit' });
+  if (run.status !== 0) throw new Error(`bench/postgres.ts exited with ${run.status ?? run.signal}`);
 }
 
 console.log();

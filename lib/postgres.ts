@@ -8,5 +8,7 @@ export type { PostgresReplicatorOptions } from './replication/postgres-replicato
 export { openPostgresReplica, PostgresReplica } from './replication/postgres-replica.ts';
 export type { PostgresReplicaOptions } from './replication/postgres-replica.ts';
 export { installPostgresLedger, POSTGRES_SQL_PATH } from './replication/postgres-install.ts';
+export { restoreFromPostgres } from './replication/postgres-restore.ts';
+export type { PostgresRestore } from './replication/postgres-restore.ts';
 export type { InstallPostgresLedgerOptions, PostgresLedgerInstallation } from './replication/postgres-install.ts';
 export type { PostgresConnection, PostgresConnectionOptions, PostgresPool, PostgresSession, PostgresQueryable } from './replication/postgres-client.ts';

@@ -305,7 +305,7 @@ describe('stele command line', { concurrency: true }, () => {
       };
       const cases: [string[], string][] = [
         [[], 'no command given'],
-        [['frobnicate', small], "unknown command 'frobnicate'; commands: verify, head, get, tail, export, stats, append, replicate, verify-replica"],
+        [['frobnicate', small], "unknown command 'frobnicate'; commands: verify, head, get, tail, export, stats, append, replicate, verify-replica, restore"],
         [['get', small], 'get takes <file> <seq>, got 1 argument'],
         [['get', small, '2x'], "seq must be a positive integer, got '2x'"],
         [['tail', small, '-n', '1.5'], "--lines must be an integer >= 0, got '1.5'"],
@@ -365,7 +365,7 @@ describe('stele command line', { concurrency: true }, () => {
       assert.equal(tool.code, 0);
       const lines = tool.stdout.split('\n');
       assert.equal(lines[0], 'Usage: stele <command> <file> [options]');
-      for (const name of ['verify', 'head', 'get', 'tail', 'export', 'stats', 'append', 'replicate', 'verify-replica']) {
+      for (const name of ['verify', 'head', 'get', 'tail', 'export', 'stats', 'append', 'replicate', 'verify-replica', 'restore']) {
         assert.ok(lines.some((line) => line.startsWith(`  ${name} `)), `the tool's help lists ${name}`);
       }
       const config = lines.findIndex((line) => line.startsWith('  --config FILE'));
@@ -387,6 +387,7 @@ describe('stele command line', { concurrency: true }, () => {
           ],
           ['replicate', 'Usage: stele replicate <file> <dest> [--json]'],
           ['verify-replica', 'Usage: stele verify-replica <file> <replica> [--json]'],
+          ['restore', 'Usage: stele restore <file> --from <postgres-url> --ledger <name> [--json]'],
         ].map(async ([name, usage]) => ({ usage: usage!, run: await stele(name!, '--help') })),
       );
       for (const { usage, run } of usages) {

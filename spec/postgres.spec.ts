@@ -17,9 +17,10 @@ import {
   type Ledger,
   type LedgerOptions,
 } from '../lib/index.ts';
-import { installPostgresLedger, openPostgresReplica, PostgresReplicator } from '../lib/postgres.ts';
+import { installPostgresLedger, openPostgresReplica, PostgresReplicator, restoreFromPostgres } from '../lib/postgres.ts';
+import { runChild } from './helpers/run-child.ts';
+import { historyOf, tempDir } from './helpers/temp-ledger.ts';
 import { requirePostgres, startPostgresCluster, type PostgresCluster } from './helpers/postgres-cluster.ts';
-import { tempDir } from './helpers/temp-ledger.ts';
 
 const available = requirePostgres();
 const skip = available ? false : 'PostgreSQL is not installed';
@@ -142,6 +143,44 @@ test('rows replicated from a SQLite primary keep their content hashes, and Postg
   assert.deepEqual(verified.map((r) => [r.ok, r.lag, r.headHashMatch, r.schemaVersionMatch, r.errors]), [[true, 0, true, true, []]]);
   const auditor = await copy.reader.query('SELECT * FROM stele.stele_verify($1)', [copy.name]);
   assert.deepEqual(auditor.rows[0], { ok: true, checked: String(ledger.head()!.sequence), sequence: null, reason: null, expected: null, actual: null, detail: null });
+});
+
+test('a file restored from PostgreSQL holds the same history, verifies, reads back, and a second restore copies only what is new', { skip }, async (t) => {
+  const copy = await newPostgresLedger('restore');
+  const replicator = new PostgresReplicator(copy.app, { ledger: copy.name });
+  const { ledger, path } = await openPrimary(t, { replicas: [replicator], replication: 'sync' });
+  await appendVariety(ledger);
+  const restoredPath = join(tempDir(t), 'restored.db');
+  const first = await restoreFromPostgres(copy.reader, { ledger: copy.name, path: restoredPath });
+  assert.deepEqual(first.verified, { ok: true, checked: ledger.head()!.sequence });
+  assert.deepEqual(first.head, ledger.head());
+  assert.equal(first.copied, ledger.head()!.sequence);
+  assert.deepEqual(historyOf(restoredPath), historyOf(path));
+  const restored = await openLedger(restoredPath, { readonly: true });
+  t.after(() => restored.close());
+  assert.deepEqual(restored.readAll(), ledger.readAll());
+
+  await ledger.append({ type: 'after_restore', payload: { n: 1 } });
+  const second = await restoreFromPostgres(copy.reader, { ledger: copy.name, path: restoredPath });
+  assert.equal(second.copied, 1);
+  assert.deepEqual(second.head, ledger.head());
+  assert.deepEqual(historyOf(restoredPath), historyOf(path));
+  // Any other file is never written into: a ledger of its own, and the live primary (its writer holds the lock).
+  const other = join(tempDir(t), 'other.db');
+  const otherLedger = await openLedger(other);
+  await otherLedger.append({ type: 'mine' });
+  await otherLedger.close();
+  await assert.rejects(restoreFromPostgres(copy.reader, { ledger: copy.name, path: other }), (error: unknown) => codeOf(error) === 'NOT_A_REPLICA');
+  assert.equal(historyOf(other).length, 1);
+  await assert.rejects(restoreFromPostgres(copy.reader, { ledger: copy.name, path }), (error: unknown) => codeOf(error) === 'WRITER_LOCK_HELD');
+
+  // The same from the command line, as an operator with only a database URL runs it.
+  const cliPath = join(tempDir(t), 'from-cli.db');
+  const cli = runChild(t, new URL('../lib/cli/stele.ts', import.meta.url), ['restore', cliPath, '--from', cluster.url(`${copy.name}_auditor`, DATABASE), '--ledger', copy.name, '--json']);
+  const printed = (await cli.next()) as { head: { sequence: number }; verified: { ok: boolean } };
+  assert.deepEqual([printed.head.sequence, printed.verified.ok], [ledger.head()!.sequence, true]);
+  assert.deepEqual(await cli.exited, { code: 0, signal: null });
+  assert.deepEqual(historyOf(cliPath), historyOf(path));
 });
 
 test('openPostgresReplica reads back what the primary reads, values decoded the same way', { skip }, async (t) => {

@@ -15,11 +15,12 @@ import { COMMON_OPTIONS, type Command } from './command.ts';
 import { appendCommand } from './commands/append.ts';
 import { exportCommand, getCommand, headCommand, tailCommand } from './commands/events.ts';
 import { replicateCommand, verifyReplicaCommand } from './commands/replication.ts';
+import { restoreCommand } from './commands/restore.ts';
 import { statsCommand } from './commands/stats.ts';
 import { verifyCommand } from './commands/verify.ts';
 
 const COMMANDS: ReadonlyMap<string, Command> = new Map(
-  [verifyCommand, headCommand, getCommand, tailCommand, exportCommand, statsCommand, appendCommand, replicateCommand, verifyReplicaCommand].map(
+  [verifyCommand, headCommand, getCommand, tailCommand, exportCommand, statsCommand, appendCommand, replicateCommand, verifyReplicaCommand, restoreCommand].map(
     (command) => [command.name, command],
   ),
 );

@@ -1,8 +1,10 @@
 /**
  * {@link openPostgresReplica}: reading and verifying a ledger copied into PostgreSQL.
  */
+import { requireInteger } from '../arguments.ts';
 import { describeValue, LedgerError } from '../errors.ts';
 import type { LedgerEvent, LedgerHead } from '../event.ts';
+import type { EventRow } from '../format/columns.ts';
 import { decodeRow } from '../format/event-decoding.ts';
 import type { VerifyFault, VerifyFaultReason } from '../verify/chain-check.ts';
 import type { VerifyResult } from '../verify/verify-ledger-file.ts';
@@ -48,6 +50,11 @@ export class PostgresReplica {
     this.#owned = owned;
     this.ledger = ledger;
     this.#select = `SELECT ${PG_EVENT_COLUMNS} FROM "${ledger}".events`;
+  }
+
+  /** @internal The stored rows after `after`, at most `limit`, in sequence order: what a restore copies verbatim. */
+  async rowsAfter(after: number, limit: number): Promise<EventRow[]> {
+    return (await this.#query(`${this.#select} WHERE sequence > $1 ORDER BY sequence LIMIT $2`, [after, limit])).map(eventRowOf);
   }
 
   /** The event at `sequence`, or undefined. */
@@ -156,13 +163,6 @@ export async function openPostgresReplica(connection: PostgresConnection, option
     throw error;
   }
   return new PostgresReplica(pool, owned, ledger);
-}
-
-function requireInteger(name: string, value: unknown, min: number): number {
-  if (typeof value !== 'number' || !Number.isSafeInteger(value) || value < min) {
-    throw new RangeError(`${name} must be an integer >= ${min}, got ${describeValue(value)}`);
-  }
-  return value;
 }
 
 /** stele_verify reports values as text; sequences and versions read back as numbers, as verifyLedgerFile gives them. */
