@@ -37,7 +37,7 @@ export type ExpectedVersion = 'any' | 'no_stream' | 'stream_exists' | number;
 export interface AppendInput {
   /** What happened, e.g. `'order_placed'`. Non-empty, at most 256 characters. */
   type: string;
-  /** Any superjson-serialisable value: Date, BigInt, Map, Set and undefined round-trip. */
+  /** A value Stele stores faithfully (plain JSON, Date, BigInt, Map, Set, undefined, Buffer, typed arrays, ArrayBuffer; see README "What values can be stored"), or refuses with INVALID_EVENT naming its path. */
   payload?: unknown;
   /** Like payload; for correlation ids, actors, request info. */
   metadata?: unknown;
