@@ -8,9 +8,8 @@
 -- function of content_hash, which verification recomputes.
 --
 -- Functions registered by the writer (see lib/sqlite/native-functions.ts):
---   stele_merkle_leaf(content_hash)          SHA-256(0x00 ‖ 32 content-hash bytes)
---   stele_merkle_node(left, right)           SHA-256(0x01 ‖ left ‖ right)
---   stele_merkle_fold(content_hash, sibling) running aggregate: the node each left sibling closes
+--   stele_merkle_leaf(content_hash)  SHA-256(0x00 ‖ 32 content-hash bytes)
+--   stele_merkle_node(left, right)   SHA-256(0x01 ‖ left ‖ right)
 
 CREATE TABLE merkle_nodes (
   level INTEGER NOT NULL,                         -- 0 = leaf
@@ -19,8 +18,7 @@ CREATE TABLE merkle_nodes (
   PRIMARY KEY (level, idx)
 ) STRICT, WITHOUT ROWID;
 
--- The levels a tree of up to 2^63 leaves can have, for the trigger below to join on: a trigger
--- may not use a (recursive) CTE to enumerate them.
+-- The levels of the tree, for the check at the end of each append: 0..62 (2^63 leaves).
 CREATE TABLE merkle_levels (
   level INTEGER PRIMARY KEY
 ) STRICT;
@@ -33,60 +31,54 @@ SELECT a.d * 8 + b.d
         UNION ALL SELECT 5 UNION ALL SELECT 6 UNION ALL SELECT 7) AS b
  WHERE a.d * 8 + b.d < 63;
 
--- The tree of the events a file already holds (a schema-4 file being upgraded): every leaf in
--- sequence order; each right child closes its parent. The writer migrates with
--- recursive_triggers ON, so the parent's insert fires this trigger again one level up.
-CREATE TRIGGER merkle_nodes_build AFTER INSERT ON merkle_nodes
+-- A right child closes its parent: node(left sibling, this). The parent's insert fires this
+-- trigger again one level up, so one leaf writes every node it completes (on average one).
+-- That takes recursive_triggers ON, which every read-write connection of Stele sets; on a
+-- connection without it the check at the end of events_merkle_tree refuses the append.
+-- (A trigger may not use a CTE; a windowed INSERT … SELECT over the levels measured 5x slower.)
+CREATE TRIGGER merkle_nodes_close_parent AFTER INSERT ON merkle_nodes
 WHEN NEW.idx % 2 = 1
 BEGIN
   INSERT INTO merkle_nodes (level, idx, hash)
-  SELECT NEW.level + 1, NEW.idx / 2, stele_merkle_node(l.hash, NEW.hash)
-    FROM merkle_nodes AS l
-   WHERE l.level = NEW.level AND l.idx = NEW.idx - 1;
+  VALUES (NEW.level + 1, NEW.idx / 2,
+          stele_merkle_node((SELECT hash FROM merkle_nodes WHERE level = NEW.level AND idx = NEW.idx - 1), NEW.hash));
 END;
 
+-- The tree of the events a file already holds (a schema-4 file being upgraded): every leaf, in
+-- sequence order, each closing its parents as above.
 INSERT INTO merkle_nodes (level, idx, hash)
 SELECT 0, sequence - 1, stele_merkle_leaf(content_hash) FROM events ORDER BY sequence;
 
-DROP TRIGGER merkle_nodes_build;
-
--- Each append writes its leaf and every node it completes, in its own transaction. Leaf i closes
--- the subtrees of levels 1..t, t the number of trailing zero bits of sequence = i + 1; the node of
--- level k + 1 is node(left sibling at level k, the node of level k just closed), the left sibling
--- being (k, (sequence >> k) - 2). One SELECT folds them lowest level first.
+-- Each append writes its leaf, and through merkle_nodes_close_parent every node it completes, in
+-- its own transaction. Then the highest node it completes (level = the trailing zero bits of
+-- the sequence) must exist: levels 0 and 1 are written even without recursive triggers.
 CREATE TRIGGER events_merkle_tree AFTER INSERT ON events
 BEGIN
   INSERT INTO merkle_nodes (level, idx, hash)
   VALUES (0, NEW.sequence - 1, stele_merkle_leaf(NEW.content_hash));
 
-  INSERT INTO merkle_nodes (level, idx, hash)
-  SELECT v.level + 1, (NEW.sequence >> (v.level + 1)) - 1,
-         stele_merkle_fold(NEW.content_hash, l.hash) OVER (ORDER BY v.level ROWS BETWEEN UNBOUNDED PRECEDING AND CURRENT ROW)
-    FROM merkle_levels AS v
-    JOIN merkle_nodes AS l ON l.level = v.level AND l.idx = (NEW.sequence >> v.level) - 2
-   WHERE NEW.sequence % 2 = 0 AND (NEW.sequence & ((2 << v.level) - 1)) = 0
-   ORDER BY v.level;
-END;
-
--- A node row comes only from the trigger above, for the newest event: the next leaf, or a node
--- that leaf completes, with the hash recomputed here from the row or from its two children.
--- Anything else (a stray insert, INSERT OR REPLACE of an existing node) is refused.
-CREATE TRIGGER merkle_nodes_only_from_events BEFORE INSERT ON merkle_nodes
-BEGIN
   SELECT RAISE(ABORT, 'STELE:APPEND_ONLY_VIOLATION:merkle_nodes')
-    FROM (SELECT max(sequence) AS sequence, content_hash FROM events) AS h
-   WHERE h.sequence IS NULL
-      OR NEW.level NOT BETWEEN 0 AND 62
-      OR ((h.sequence >> NEW.level) << NEW.level) IS NOT h.sequence
-      OR NEW.idx IS NOT (h.sequence >> NEW.level) - 1
-      OR EXISTS (SELECT 1 FROM merkle_nodes WHERE level = NEW.level AND idx = NEW.idx)
-      OR NEW.hash IS NOT CASE
-           WHEN NEW.level = 0 THEN stele_merkle_leaf(h.content_hash)
-           ELSE stele_merkle_node((SELECT hash FROM merkle_nodes WHERE level = NEW.level - 1 AND idx = NEW.idx * 2),
-                                  (SELECT hash FROM merkle_nodes WHERE level = NEW.level - 1 AND idx = NEW.idx * 2 + 1))
-         END;
+    FROM (SELECT level FROM merkle_levels
+           WHERE NEW.sequence % 4 = 0 AND (NEW.sequence >> level) & 1 = 1 ORDER BY level LIMIT 1) AS top
+   WHERE NOT EXISTS (SELECT 1 FROM merkle_nodes WHERE level = top.level AND idx = (NEW.sequence >> top.level) - 1);
 END;
 
+-- A node row holds the hash of its subtree, recomputed here from the event (a leaf) or from its
+-- two stored children (a node), and is written once. So whatever connection inserts a row, it
+-- can only be the row the triggers above would write; a missing child, a wrong hash, or an
+-- INSERT OR REPLACE of an existing node is refused. The functions return NULL for a missing
+-- input, which no hash IS.
+CREATE TRIGGER merkle_nodes_only_from_events BEFORE INSERT ON merkle_nodes
+WHEN NEW.level NOT BETWEEN 0 AND 62 OR NEW.idx < 0
+  OR NEW.hash IS NOT CASE
+       WHEN NEW.level = 0 THEN stele_merkle_leaf((SELECT content_hash FROM events WHERE sequence = NEW.idx + 1))
+       ELSE stele_merkle_node((SELECT hash FROM merkle_nodes WHERE level = NEW.level - 1 AND idx = NEW.idx * 2),
+                              (SELECT hash FROM merkle_nodes WHERE level = NEW.level - 1 AND idx = NEW.idx * 2 + 1))
+     END
+  OR EXISTS (SELECT 1 FROM merkle_nodes WHERE level = NEW.level AND idx = NEW.idx)
+BEGIN
+  SELECT RAISE(ABORT, 'STELE:APPEND_ONLY_VIOLATION:merkle_nodes');
+END;
 CREATE TRIGGER merkle_nodes_no_update BEFORE UPDATE ON merkle_nodes
 BEGIN
   SELECT RAISE(ABORT, 'STELE:APPEND_ONLY_VIOLATION:update');

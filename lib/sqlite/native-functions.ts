@@ -52,32 +52,32 @@ export function registerNativeFunctions(db: Database.Database, settings: NativeF
 }
 
 /**
- * The tree functions of `005-merkle-tree.sql`. `stele_merkle_fold(content_hash, sibling)` is a
- * running aggregate over the left siblings of a new leaf, lowest level first: its value at each
- * row is the hash of the complete subtree that the new leaf closes at the next level up, so one
- * INSERT … SELECT writes every node an append completes (triggers may not use a CTE, and a
- * recursive trigger would depend on the connection's recursive_triggers).
+ * The tree functions of `005-merkle-tree.sql`. A missing input (NULL: no such event or child
+ * row) gives NULL, which the guard of merkle_nodes refuses as a wrong hash.
  */
 function registerMerkleFunctions(db: Database.Database): void {
-  // The guard of merkle_nodes recomputes the leaf the events trigger computed a moment before.
+  // One-entry memos: the guard of merkle_nodes recomputes, from the same inputs, the hash the
+  // trigger that inserts the row computed a moment before.
   let lastContentHash: unknown;
   let lastLeaf = Buffer.alloc(0);
-  const leaf = (contentHash: unknown): Buffer => {
+  db.function('stele_merkle_leaf', { deterministic: true }, (contentHash: unknown) => {
+    if (contentHash === null) return null;
     if (contentHash !== lastContentHash) {
       lastLeaf = merkleLeafHash(contentHash);
       lastContentHash = contentHash;
     }
     return lastLeaf;
-  };
-  db.function('stele_merkle_leaf', { deterministic: true }, leaf);
-  db.function('stele_merkle_node', { deterministic: true }, (left: unknown, right: unknown) => merkleNodeHash(left, right));
-  db.aggregate('stele_merkle_fold', {
-    start: () => null as Buffer | null,
-    step: (acc: Buffer | null, contentHash: unknown, sibling: unknown) => merkleNodeHash(sibling, acc ?? leaf(contentHash)),
-    // The frame only grows (ROWS UNBOUNDED PRECEDING): SQLite never removes a row from it.
-    inverse: () => {
-      throw new Error('stele_merkle_fold is a running fold: its window frame must start at UNBOUNDED PRECEDING');
-    },
-    result: (acc: Buffer | null) => acc,
+  });
+  let lastLeft = Buffer.alloc(0);
+  let lastRight = Buffer.alloc(0);
+  let lastNode = Buffer.alloc(0);
+  db.function('stele_merkle_node', { deterministic: true }, (left: unknown, right: unknown) => {
+    if (left === null || right === null) return null;
+    if (!(left instanceof Buffer && right instanceof Buffer && left.equals(lastLeft) && right.equals(lastRight))) {
+      lastNode = merkleNodeHash(left, right);
+      lastLeft = left as Buffer;
+      lastRight = right as Buffer;
+    }
+    return lastNode;
   });
 }
