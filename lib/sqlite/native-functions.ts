@@ -59,7 +59,7 @@ function registerMerkleFunctions(db: Database.Database): void {
   // One-entry memos: the guard of merkle_nodes recomputes, from the same inputs, the hash the
   // trigger that inserts the row computed a moment before.
   let lastContentHash: unknown;
-  let lastLeaf = Buffer.alloc(0);
+  let lastLeaf: Buffer = Buffer.alloc(0);
   db.function('stele_merkle_leaf', { deterministic: true }, (contentHash: unknown) => {
     if (contentHash === null) return null;
     if (contentHash !== lastContentHash) {
@@ -68,9 +68,9 @@ function registerMerkleFunctions(db: Database.Database): void {
     }
     return lastLeaf;
   });
-  let lastLeft = Buffer.alloc(0);
-  let lastRight = Buffer.alloc(0);
-  let lastNode = Buffer.alloc(0);
+  let lastLeft: Buffer = Buffer.alloc(0);
+  let lastRight: Buffer = Buffer.alloc(0);
+  let lastNode: Buffer = Buffer.alloc(0);
   db.function('stele_merkle_node', { deterministic: true }, (left: unknown, right: unknown) => {
     if (left === null || right === null) return null;
     if (!(left instanceof Buffer && right instanceof Buffer && left.equals(lastLeft) && right.equals(lastRight))) {
