@@ -123,6 +123,22 @@ describe('the tree kept in the file', () => {
   });
 });
 
+describe('a schema-4 file upgraded', () => {
+  test('gets the tree of the events it already held', async (t) => {
+    const path = join(tempDir(t), 'schema-4.db');
+    copyFileSync(new URL('./fixtures/ledgers/schema-4.db', import.meta.url), path);
+    const ledger = await reopen(t, path, { checkpoint: { origin: ORIGIN, secretKey: LOG_SKEY } });
+    await ledger.append({ type: 'after_upgrade' });
+    const leaves = contentHashes(path).map((h) => leafHash(eventLeaf(h)));
+    assert.equal(leaves.length, 11);
+    const { checkpoint } = verifyCheckpoint(ledger.checkpoint(), LOG_VKEY);
+    assert.equal(hex(checkpoint.rootHash), hex(merkleRoot(leaves)));
+    for (let size = 1; size <= 11; size++) {
+      verifyConsistency(size, 11, ledger.consistencyProof(size), merkleRoot(leaves.slice(0, size)), checkpoint.rootHash);
+    }
+  });
+});
+
 describe('node rows are written only by the trigger', () => {
   test('an insert, update, delete or replace of a node is refused, even with Stele\'s functions registered', async (t) => {
     const path = tempLedgerPath(t);
