@@ -10,7 +10,7 @@ import { join } from 'node:path';
 import { describe, test } from 'node:test';
 import fc from 'fast-check';
 import Database from 'better-sqlite3';
-import { LedgerError, openLedger } from '../lib/index.ts';
+import { LedgerError, openLedger, verifyLedgerFile } from '../lib/index.ts';
 import {
   eventLeaf,
   generateKeyPair,
@@ -207,5 +207,24 @@ describe('trustedCheckpoint at open', () => {
       assert.equal(error.details.sequence, 9);
       return true;
     });
+  });
+});
+
+describe('verify() recomputes the tree', () => {
+  test('a node row edited behind the triggers is a merkle_node fault at the append that wrote it', async (t) => {
+    const path = tempLedgerPath(t);
+    const ledger = await openLedger(path);
+    await ledger.appendBatch(Array.from({ length: 12 }, () => ({ type: 'e' })));
+    assert.deepEqual(await ledger.verify(), { ok: true, checked: 12 });
+    await ledger.close();
+    const db = new Database(path);
+    db.exec('DROP TRIGGER merkle_nodes_no_update');
+    db.prepare('UPDATE merkle_nodes SET hash = zeroblob(32) WHERE level = 2 AND idx = 1').run();
+    db.close();
+    const result = await verifyLedgerFile(path);
+    assert.equal(result.ok, false);
+    assert.equal(result.firstBad?.reason, 'merkle_node');
+    assert.equal(result.firstBad?.sequence, 8);
+    assert.equal(result.firstBad?.actual, '0'.repeat(64));
   });
 });
