@@ -16,10 +16,11 @@ import { appendCommand } from './commands/append.ts';
 import { exportCommand, getCommand, headCommand, tailCommand } from './commands/events.ts';
 import { replicateCommand, verifyReplicaCommand } from './commands/replication.ts';
 import { statsCommand } from './commands/stats.ts';
+import { checkpointCommand, proveCommand, verifyProofCommand } from './commands/transparency.ts';
 import { verifyCommand } from './commands/verify.ts';
 
 const COMMANDS: ReadonlyMap<string, Command> = new Map(
-  [verifyCommand, headCommand, getCommand, tailCommand, exportCommand, statsCommand, appendCommand, replicateCommand, verifyReplicaCommand].map(
+  [verifyCommand, headCommand, getCommand, tailCommand, exportCommand, statsCommand, appendCommand, replicateCommand, verifyReplicaCommand, checkpointCommand, proveCommand, verifyProofCommand].map(
     (command) => [command.name, command],
   ),
 );
