@@ -135,7 +135,15 @@ export interface LedgerOptions {
   trustedCheckpoint?: string;
 }
 
-/** See {@link LedgerOptions.checkpoint}. */
+/**
+ * The log's identity and signing key; see {@link LedgerOptions.checkpoint}.
+ *
+ * @example
+ * ```ts
+ * const checkpoint: CheckpointOptions = { origin: 'example.com/stele/orders', secretKey: process.env.LOG_SKEY! };
+ * const ledger = await openLedger('orders.db', { checkpoint });
+ * ```
+ */
 export interface CheckpointOptions {
   origin: string;
   secretKey?: string;
