@@ -1,6 +1,6 @@
 /**
  * `npm run bench`: runs the benchmarks (append.ts, verify.ts, signatures.ts, peers.ts, scale.ts,
- * memory.ts, replication.ts), prints one table, and writes the figures as one JSON file to bench/results/
+ * memory.ts, replication.ts, merkle.ts), prints one table, and writes the figures as one JSON file to bench/results/
  * (git-ignored) so runs can be compared.
  *
  *   npm run bench                 full run (up to an hour more the first time: scale.ts builds
@@ -19,6 +19,7 @@ import { cpus, platform, arch } from 'node:os';
 import { parseArgs } from 'node:util';
 import { runAppendBench, SCENARIOS, sqliteVersion, type Durability, type Ratio, type ScenarioId } from './append.ts';
 import { runMemoryBench } from './memory.ts';
+import { runMerkleBench } from './merkle.ts';
 import { installPeers, peerRatios, runPeerBench, type PeerScenarioResult } from './peers.ts';
 import { runReplicationBench } from './replication.ts';
 import { runScaleBench } from './scale.ts';
@@ -35,7 +36,7 @@ const { values: args } = parseArgs({
 });
 
 // --only takes append scenario ids (a–e) and whole benchmarks ('append' is a–e); none means all.
-const BENCHES = ['append', 'verify', 'signatures', 'peers', 'scale', 'memory', 'replication', 'postgres'] as const;
+const BENCHES = ['append', 'verify', 'signatures', 'peers', 'scale', 'memory', 'replication', 'postgres', 'merkle'] as const;
 const vocabulary = [...Object.keys(SCENARIOS), ...BENCHES];
 const only = args.only && new Set(args.only.flatMap((s) => s.split(',')));
 for (const id of only ?? []) if (!vocabulary.includes(id)) throw new RangeError(`--only takes ${vocabulary.join(', ')}; got '${id}'`);
@@ -63,6 +64,7 @@ const settings = args.quick
       scale: { bigEvents: 1_000_000, smallEvents: 10_000, appendEvents: 10_000, reads: 20_000, rounds: 2 },
       memory: { events: 1_000_000, timeoutMs: 60_000 },
       replication: { seedEvents: 100_000, ceilingEvents: 100_000, latencySamples: 300 },
+      merkle: { events: 10_000, rounds: 2, proofs: 2_000 },
     }
   : {
       append: { events: 100_000, latencySamples: 3_000, echoSamples: 20_000 },
@@ -73,6 +75,7 @@ const settings = args.quick
       memory: { events: 1_000_000, timeoutMs: 300_000 },
       // The ceiling is measured at the seed's size: a UNIQUE index of random ids costs more per row as it grows.
       replication: { seedEvents: 1_000_000, ceilingEvents: 1_000_000, latencySamples: 2_000 },
+      merkle: { events: 100_000, rounds: 3, proofs: 20_000 },
     };
 
 /** One line of the table. A row with no figure (a peer that fails or lacks the scenario) says why in `note`. */
@@ -163,6 +166,14 @@ if (selected('postgres')) {
   const rowsArg = args.quick ? ['--rows', '5000', '--appends', '100'] : [];
   const run = spawnSync(process.execPath, ['--import', 'tsx', fileURLToPath(new URL('./postgres.ts', import.meta.url)), ...rowsArg], { stdio: 'inherit' });
   if (run.status !== 0) throw new Error(`bench/postgres.ts exited with ${run.status ?? run.signal}`);
+}
+
+if (selected('merkle')) {
+  console.log(`merkle: ${settings.merkle.events.toLocaleString('en-US')} SQL appends with and without the tree, best of ${settings.merkle.rounds}`);
+  const merkle = await runMerkleBench(settings.merkle, log);
+  for (const r of merkle.results) rows.push({ scenario: `(${r.id}) ${r.name}`, durability: r.id.startsWith('t') ? 'normal' : undefined, perSecond: r.perSecond, unit: r.unit });
+  ratios.push(...merkle.ratios);
+  json.merkle = merkle;
 }
 
 console.log();

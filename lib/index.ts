@@ -26,7 +26,7 @@ export { DEFAULT_STREAM } from './event.ts';
 export type { AppendInput, AppendResult, LedgerEvent, LedgerHead, ExpectedVersion } from './event.ts';
 export { LedgerError, isLedgerError } from './errors.ts';
 export type { LedgerErrorCode } from './errors.ts';
-export type { LedgerOptions } from './options.ts';
+export type { LedgerOptions, CheckpointOptions } from './options.ts';
 export type { HaltState, RegisterAgentKeyOptions } from './ledger/ledger-types.ts';
 export {
   generateAgentKeyPair,

@@ -7,6 +7,7 @@ import { requireBoolean, requireInteger, requireKnownKeys, requireOneOf } from '
 import { describeValue } from './errors.ts';
 import type { Replicator } from './replication/replicator.ts';
 import { isStandardSchema, type StandardSchemaV1 } from './format/payload-schema.ts';
+import type { NoteSigner } from './proofs/signed-note.ts';
 
 /**
  * A pino-compatible logger: pino itself, or anything with these methods (`console` is not one:
@@ -117,6 +118,36 @@ export interface LedgerOptions {
    * event; `details.failed` names the replicas that lack it) when one did not.
    */
   replication?: 'async' | 'sync';
+  /**
+   * The log's identity and key for {@link Ledger.checkpoint}: `origin` (the C2SP checkpoint
+   * origin, e.g. `example.com/stele/orders`) and either `secretKey` (a C2SP signed-note skey,
+   * `PRIVATE+KEY+<name>+<id>+<base64>`) or `signer`, a `NoteSigner` of `stele/proofs` whose key
+   * can live elsewhere (an HSM).
+   */
+  checkpoint?: CheckpointOptions;
+  /**
+   * A signed checkpoint of this ledger kept outside the file (C2SP note text). At open, the
+   * writer checks that the file's tree at that size has that root, i.e. that the file still
+   * holds that tree as a prefix, or fails with WRITER_INCONSISTENCY (`check: 'checkpoint'`): a
+   * rollback, a deleted tail or a rewrite behind the checkpoint. The signature is not checked
+   * here (the app vouches for the text); `verifyCheckpoint` of `stele/proofs` checks it.
+   */
+  trustedCheckpoint?: string;
+}
+
+/**
+ * The log's identity and signing key; see {@link LedgerOptions.checkpoint}.
+ *
+ * @example
+ * ```ts
+ * const checkpoint: CheckpointOptions = { origin: 'example.com/stele/orders', secretKey: process.env.LOG_SKEY! };
+ * const ledger = await openLedger('orders.db', { checkpoint });
+ * ```
+ */
+export interface CheckpointOptions {
+  origin: string;
+  secretKey?: string;
+  signer?: NoteSigner;
 }
 
 /** @internal */
@@ -139,6 +170,8 @@ export interface ResolvedOptions {
   readonly logger: Logger | undefined;
   readonly replicas: readonly Replicator[];
   readonly replication: 'async' | 'sync';
+  readonly checkpoint: Readonly<CheckpointOptions> | undefined;
+  readonly trustedCheckpoint: string | undefined;
 }
 
 const DEFAULTS: ResolvedOptions = {
@@ -160,6 +193,8 @@ const DEFAULTS: ResolvedOptions = {
   logger: undefined,
   replicas: [],
   replication: 'async',
+  checkpoint: undefined,
+  trustedCheckpoint: undefined,
 };
 
 const KNOWN = Object.keys(DEFAULTS);
@@ -224,8 +259,33 @@ export function resolveOptions(options: LedgerOptions | undefined): ResolvedOpti
   }
   if (given.replication !== undefined) resolved.replication = requireOneOf('replication', given.replication, ['async', 'sync']);
   if (given.replicas !== undefined) resolved.replicas = replicasOf(given.replicas, resolved.readonly);
+  if (given.checkpoint !== undefined) resolved.checkpoint = checkpointOptionsOf(given.checkpoint);
+  if (given.trustedCheckpoint !== undefined) {
+    if (typeof given.trustedCheckpoint !== 'string') throw new TypeError(`trustedCheckpoint must be the signed checkpoint's text, got ${describeValue(given.trustedCheckpoint)}`);
+    resolved.trustedCheckpoint = given.trustedCheckpoint;
+  }
   // Phase 3: the frozen config.
   return Object.freeze(resolved);
+}
+
+function checkpointOptionsOf(value: unknown): Readonly<CheckpointOptions> {
+  const given = value as Record<string, unknown> | null;
+  if (typeof given !== 'object' || given === null) throw new TypeError(`checkpoint must be { origin, secretKey } or { origin, signer }, got ${describeValue(value)}`);
+  requireKnownKeys(given, ['origin', 'secretKey', 'signer'], 'checkpoint');
+  if (typeof given.origin !== 'string' || given.origin.length === 0 || /[\s+]/.test(given.origin)) {
+    throw new TypeError(`checkpoint.origin must be a non-empty origin without spaces or "+", got ${describeValue(given.origin)}`);
+  }
+  const hasKey = given.secretKey !== undefined;
+  const hasSigner = given.signer !== undefined;
+  if (hasKey === hasSigner) throw new TypeError('checkpoint needs exactly one of secretKey (a signed-note skey) and signer (a NoteSigner)');
+  if (hasKey && (typeof given.secretKey !== 'string' || !given.secretKey.startsWith('PRIVATE+KEY+'))) {
+    throw new TypeError('checkpoint.secretKey must be a C2SP signed-note skey, PRIVATE+KEY+<name>+<id>+<base64>');
+  }
+  const signer = given.signer as Partial<NoteSigner> | undefined;
+  if (hasSigner && (typeof signer?.name !== 'string' || typeof signer.keyId !== 'number' || typeof signer.sign !== 'function')) {
+    throw new TypeError('checkpoint.signer must be a NoteSigner { name, keyId, sign(text) }');
+  }
+  return Object.freeze({ ...(given as unknown as CheckpointOptions) });
 }
 
 function replicasOf(value: unknown, readonly: boolean): readonly Replicator[] {

@@ -17,10 +17,11 @@ import { exportCommand, getCommand, headCommand, tailCommand } from './commands/
 import { replicateCommand, verifyReplicaCommand } from './commands/replication.ts';
 import { restoreCommand } from './commands/restore.ts';
 import { statsCommand } from './commands/stats.ts';
+import { checkpointCommand, proveCommand, verifyProofCommand } from './commands/transparency.ts';
 import { verifyCommand } from './commands/verify.ts';
 
 const COMMANDS: ReadonlyMap<string, Command> = new Map(
-  [verifyCommand, headCommand, getCommand, tailCommand, exportCommand, statsCommand, appendCommand, replicateCommand, verifyReplicaCommand, restoreCommand].map(
+  [verifyCommand, headCommand, getCommand, tailCommand, exportCommand, statsCommand, appendCommand, replicateCommand, verifyReplicaCommand, restoreCommand, checkpointCommand, proveCommand, verifyProofCommand].map(
     (command) => [command.name, command],
   ),
 );

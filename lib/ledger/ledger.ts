@@ -23,6 +23,7 @@ import { CommitWatcher } from './commit-watcher.ts';
 import { openSubscription } from './subscription.ts';
 import type { SubscribeOptions, Subscription, SubscriptionHandler, SubscriptionStream } from './subscription-options.ts';
 import { closeAll, closeOnSignals } from './shutdown.ts';
+import { Transparency } from './transparency.ts';
 import { agentKeyRegistration, agentKeyRevocation, clearHaltCeremony, haltRecord } from './system-events.ts';
 
 /**
@@ -63,12 +64,14 @@ export function writerOf(ledger: Ledger): WriterClient | undefined {
 export class Ledger extends LedgerReads {
   readonly #parts: LedgerParts;
   readonly #appends: Appends;
+  readonly #transparency: Transparency;
   #closing: Promise<void> | undefined;
 
   /** @internal Use {@link openLedger}. */
   constructor(parts: LedgerParts) {
     super(parts.reader, () => this.#assertOpen());
     this.#parts = parts;
+    this.#transparency = new Transparency(parts.path, parts.options);
     writers.set(this, parts.writer);
     parts.replicas.onFailure((receipt) => {
       this.#log('warn', { replicaId: receipt.replicaId, sequence: receipt.sequence, code: receipt.error?.code }, 'replica did not confirm');
@@ -323,6 +326,7 @@ export class Ledger extends LedgerReads {
       this.#closing ??= (async () => {
         await closeAll({ appends: this.#appends, writer: this.#parts.writer, subscriptions: this.#subscriptions, reader: this.#parts.reader, replicas: this.#parts.replicas }, timeoutMs);
         this.#removeSignalHandlers?.();
+        this.#transparency.close();
       })();
       return this.#closing;
     } catch (error) {
@@ -362,6 +366,68 @@ export class Ledger extends LedgerReads {
   verify(options: VerifyOptions = {}): Promise<VerifyResult> {
     this.#assertOpen();
     return verifyLedgerFile(this.#parts.path, options);
+  }
+
+  /**
+   * The signed C2SP checkpoint of the ledger's Merkle tree at its current size (`<origin>`,
+   * size, base64 root, then the log's signature line), signed with the `checkpoint` option's key.
+   *
+   * @example
+   * ```ts
+   * const ledger = await openLedger('audit.db', { checkpoint: { origin: 'example.com/audit', secretKey: logSkey } });
+   * const signed = ledger.checkpoint(); // keep it elsewhere; pass it back as trustedCheckpoint
+   * ```
+   */
+  checkpoint(): string {
+    this.#assertOpen();
+    return this.#transparency.checkpoint();
+  }
+
+  /**
+   * The RFC 9162 inclusion proof of the event at `sequence` (leaf `sequence - 1`) in the tree of
+   * `treeSize` events (default: all): the sibling hashes, 32 bytes each, the leaf's first.
+   *
+   * @example
+   * ```ts
+   * const proof = ledger.inclusionProof(42);
+   * verifyInclusion(leafHash(eventLeaf(event.contentHash)), 41, ledger.maxSequence(), proof, root);
+   * ```
+   */
+  inclusionProof(sequence: number, treeSize?: number): Uint8Array[] {
+    this.#assertOpen();
+    return this.#transparency.inclusionProof(sequence, treeSize);
+  }
+
+  /**
+   * The RFC 9162 consistency proof from the tree of `fromSize` events to that of `toSize`
+   * (default: all): it shows the larger tree extends the smaller one. Empty from size 0 or for
+   * equal sizes.
+   *
+   * @example
+   * ```ts
+   * const proof = ledger.consistencyProof(old.size);
+   * verifyConsistency(old.size, ledger.maxSequence(), old.rootHash, newRoot, proof);
+   * ```
+   */
+  consistencyProof(fromSize: number, toSize?: number): Uint8Array[] {
+    this.#assertOpen();
+    return this.#transparency.consistencyProof(fromSize, toSize);
+  }
+
+  /**
+   * A C2SP tlog-proof of one event: its leaf index, its inclusion proof and a signed checkpoint
+   * (`options.checkpoint`, e.g. one cosigned by witnesses, or a new one). Anyone with the event's
+   * content hash and the log's key verifies it offline with `verifyProofBundle` of `stele/proofs`.
+   *
+   * @example
+   * ```ts
+   * const bundle = ledger.proofBundle(42, { checkpoint: cosigned });
+   * verifyProofBundle(bundle, { leaf: eventLeaf(ledger.get(42)!.contentHash), logKey, witnessKeys, quorum: 2 });
+   * ```
+   */
+  proofBundle(sequence: number, options: { checkpoint?: string } = {}): string {
+    this.#assertOpen();
+    return this.#transparency.proofBundle(sequence, options);
   }
 
   #assertOpen(): void {

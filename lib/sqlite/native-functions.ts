@@ -8,6 +8,7 @@ import type Database from 'better-sqlite3';
 import { SIGNED_COLUMNS } from '../format/columns.ts';
 import { isValidPublicKey, verifyEd25519 } from '../format/ed25519.ts';
 import { clearHaltBytes, eventHash, promoteReplicaBytes, signedBytesOf } from '../format/hash-bytes.ts';
+import { merkleLeafHash, merkleNodeHash } from '../format/merkle-hash.ts';
 
 /** Settings the triggers read through registered functions rather than from a table. */
 export interface NativeFunctionSettings {
@@ -47,4 +48,36 @@ export function registerNativeFunctions(db: Database.Database, settings: NativeF
     (key: unknown, signature: unknown, replicaId: unknown, headSequence: unknown, headHash: unknown, reason: unknown) =>
       verifyEd25519(key, promoteReplicaBytes(String(replicaId), Number(headSequence), String(headHash), String(reason)), signature) ? 1 : 0,
   );
+  registerMerkleFunctions(db);
+}
+
+/**
+ * The tree functions of `005-merkle-tree.sql`. A missing input (NULL: no such event or child
+ * row) gives NULL, which the guard of merkle_nodes refuses as a wrong hash.
+ */
+function registerMerkleFunctions(db: Database.Database): void {
+  // One-entry memos: the guard of merkle_nodes recomputes, from the same inputs, the hash the
+  // trigger that inserts the row computed a moment before.
+  let lastContentHash: unknown;
+  let lastLeaf: Buffer = Buffer.alloc(0);
+  db.function('stele_merkle_leaf', { deterministic: true }, (contentHash: unknown) => {
+    if (contentHash === null) return null;
+    if (contentHash !== lastContentHash) {
+      lastLeaf = merkleLeafHash(contentHash);
+      lastContentHash = contentHash;
+    }
+    return lastLeaf;
+  });
+  let lastLeft: Buffer = Buffer.alloc(0);
+  let lastRight: Buffer = Buffer.alloc(0);
+  let lastNode: Buffer = Buffer.alloc(0);
+  db.function('stele_merkle_node', { deterministic: true }, (left: unknown, right: unknown) => {
+    if (left === null || right === null) return null;
+    if (!(left instanceof Buffer && right instanceof Buffer && left.equals(lastLeft) && right.equals(lastRight))) {
+      lastNode = merkleNodeHash(left, right);
+      lastLeft = left as Buffer;
+      lastRight = right as Buffer;
+    }
+    return lastNode;
+  });
 }

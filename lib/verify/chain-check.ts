@@ -29,7 +29,7 @@ import { KeyRegistry } from './key-registry.ts';
  * if (firstBad?.reason === 'sequence_gap') console.error('rows missing from', firstBad.sequence);
  * ```
  */
-export type VerifyFaultReason = 'sequence_gap' | 'prev_hash' | 'stream_version' | 'content_hash' | 'signature';
+export type VerifyFaultReason = 'sequence_gap' | 'prev_hash' | 'stream_version' | 'content_hash' | 'signature' | 'merkle_node';
 
 /**
  * The first row that fails verification, and why.

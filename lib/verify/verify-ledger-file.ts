@@ -10,6 +10,7 @@ import type { VerifyFault } from './chain-check.ts';
 import type { RangeResult, RangeTask } from './verify-protocol.ts';
 import { openReadConnection } from '../sqlite/connections.ts';
 import { HASH_AT_SQL, MAX_SEQUENCE_SQL } from '../sqlite/queries.ts';
+import { merkleTreeFault } from './merkle-check.ts';
 import { workerScript } from '../runtime/worker-script.ts';
 
 export type { VerifyFault, VerifyFaultReason } from './chain-check.ts';
@@ -210,7 +211,19 @@ export async function verifyLedgerFile(path: string, options: VerifyOptions = {}
     if (!results.has(k)) throw new Error(`verify: range ${k} was not checked`); // cannot happen: only ranges after a fault are skipped
   }
   if (to > head) return { ok: false, checked: span, firstBad: missingAfterHead(head, from) };
+  const tree = from === 1 ? treeFault(path, end) : undefined;
+  if (tree) return { ok: false, checked: tree.sequence - 1, firstBad: tree };
   return { ok: true, checked: span };
+}
+
+/** The stored Merkle tree against the chain just verified (a whole-file check only). */
+function treeFault(path: string, head: number): VerifyFault | undefined {
+  const db = openReadConnection(path);
+  try {
+    return merkleTreeFault(db, head);
+  } finally {
+    db.close();
+  }
 }
 
 /** The newest sequence, and the content hash the row at `from` must link to (null when unknown). */

@@ -24,6 +24,8 @@ export interface WriterSettings {
   startupVerifyRows: number;
   /** An anchor the app keeps elsewhere: the row at this sequence must have this hash. */
   expectedHead: LedgerHead | undefined;
+  /** A signed checkpoint the app keeps elsewhere: the file's tree must hold it as a prefix. */
+  trustedCheckpoint: string | undefined;
   /** Transient SQLite failures (busy, locked) are retried this often, backing off from delayMs. */
   retry: { attempts: number; delayMs: number };
   /** 'halt': an inconsistent file is halted and opened anyway (for the clearing ceremony). */

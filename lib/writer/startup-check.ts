@@ -8,10 +8,11 @@ import type Database from 'better-sqlite3';
 import type { LedgerHead } from '../event.ts';
 import { hashAtStatement, readHead } from '../sqlite/queries.ts';
 import { checkChain, checkRange } from '../verify/chain-check.ts';
+import { checkpointFault } from './checkpoint-check.ts';
 import { readHeadSidecar } from './head-sidecar.ts';
 
 export interface StartupFault {
-  check: 'head_hash' | 'recent_rows' | 'head_sidecar' | 'expected_head';
+  check: 'head_hash' | 'recent_rows' | 'head_sidecar' | 'expected_head' | 'checkpoint';
   sequence: number;
   expected: string | number | undefined;
   actual: string | number | undefined;
@@ -22,6 +23,7 @@ export interface StartupCheckSettings {
   path: string;
   startupVerifyRows: number;
   expectedHead: LedgerHead | undefined;
+  trustedCheckpoint?: string | undefined;
 }
 
 /**
@@ -59,5 +61,6 @@ export function startupFault(db: Database.Database, settings: StartupCheckSettin
       return { head, fault: { check, sequence: anchor.sequence, expected: anchor.contentHash, actual: actual ?? 'missing' } };
     }
   }
-  return { head };
+  const checkpoint = settings.trustedCheckpoint === undefined ? undefined : checkpointFault(db, settings.trustedCheckpoint);
+  return checkpoint ? { head, fault: { check: 'checkpoint', ...checkpoint } } : { head };
 }

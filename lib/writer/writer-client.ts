@@ -42,6 +42,7 @@ function writerSettings(path: string, options: ResolvedOptions): WriterSettings 
     requireSignatures: options.requireSignatures,
     startupVerifyRows: options.startupVerifyRows,
     expectedHead: options.expectedHead,
+    trustedCheckpoint: options.trustedCheckpoint,
     onInconsistency: options.onInconsistency,
     retry: options.retry,
     eventTypes: options.eventTypes && Object.keys(options.eventTypes),

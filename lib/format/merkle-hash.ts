@@ -1,0 +1,43 @@
+/**
+ * The node hashes of the `stele/merkle/v1` tree (native-sql/TRANSPARENCY.md), as the triggers
+ * of `005-merkle-tree.sql` compute them through the SQL functions of `sqlite/native-functions.ts`.
+ * `lib/proofs/merkle-tree.ts` computes the same bytes without `node:` modules for browsers; this
+ * copy uses node:crypto because it runs on every append.
+ * @internal
+ */
+import { hash } from 'node:crypto';
+
+const LEAF_PREFIX = Buffer.of(0x00);
+const NODE_PREFIX = Buffer.of(0x01);
+const CONTENT_HASH = /^[0-9a-f]{64}$/;
+
+/**
+ * The leaf hash of an event: `SHA-256(0x00 ‖ the 32 raw bytes of its content_hash)`.
+ *
+ * @example
+ * ```ts
+ * merkleLeafHash('7195d8474d31989db2f534fb0a07f6d81a550f5d0337a345655e8263246376ad').toString('hex');
+ * // '12ccfbf2bd3dede32ba6da149708a23a0cb096273a7c70747bb823ee1cbdab23'
+ * ```
+ */
+export function merkleLeafHash(contentHash: unknown): Buffer {
+  if (typeof contentHash !== 'string' || !CONTENT_HASH.test(contentHash)) {
+    throw new TypeError(`a Merkle leaf needs a content hash of 64 lowercase hex characters, got ${String(contentHash)}`);
+  }
+  return hash('sha256', Buffer.concat([LEAF_PREFIX, Buffer.from(contentHash, 'hex')]), 'buffer');
+}
+
+/**
+ * An interior node's hash: `SHA-256(0x01 ‖ left ‖ right)`, both children 32 bytes.
+ *
+ * @example
+ * ```ts
+ * const root2 = merkleNodeHash(merkleLeafHash(hash1), merkleLeafHash(hash2));
+ * ```
+ */
+export function merkleNodeHash(left: unknown, right: unknown): Buffer {
+  if (!(left instanceof Uint8Array) || left.length !== 32 || !(right instanceof Uint8Array) || right.length !== 32) {
+    throw new TypeError('a Merkle node needs two 32-byte child hashes');
+  }
+  return hash('sha256', Buffer.concat([NODE_PREFIX, left, right]), 'buffer');
+}

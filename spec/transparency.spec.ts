@@ -1,0 +1,230 @@
+/**
+ * The ledger as a transparency log: the Merkle tree that 005-merkle-tree.sql keeps in the file
+ * equals lib/proofs' tree of the content hashes at every size; the ledger's proofs, checkpoints
+ * and bundles verify with lib/proofs alone; the node rows cannot be written around the trigger;
+ * a file rolled back behind a trusted checkpoint does not open.
+ */
+import assert from 'node:assert/strict';
+import { copyFileSync, existsSync } from 'node:fs';
+import { join } from 'node:path';
+import { describe, test } from 'node:test';
+import fc from 'fast-check';
+import Database from 'better-sqlite3';
+import { LedgerError, openLedger, verifyLedgerFile } from '../lib/index.ts';
+import {
+  eventLeaf,
+  generateKeyPair,
+  leafHash,
+  merkleRoot,
+  parseCheckpoint,
+  verifyCheckpoint,
+  verifyConsistency,
+  verifyInclusion,
+  verifyProofBundle,
+} from '../lib/proofs/index.ts';
+import { openWriteConnection } from '../lib/sqlite/connections.ts';
+import { MerkleStore } from '../lib/sqlite/merkle-store.ts';
+import { treeRoot } from '../lib/proofs/merkle-tree.ts';
+import { headSidecarPath } from '../lib/writer/head-sidecar.ts';
+import { createLedger, reopen, tempDir, tempLedgerPath } from './helpers/temp-ledger.ts';
+
+const ORIGIN = 'example.com/stele/spec';
+const { signerKey: LOG_SKEY, verifierKey: LOG_VKEY } = generateKeyPair(ORIGIN, { seed: new Uint8Array(32).fill(7) });
+
+const hex = (bytes: Uint8Array) => Buffer.from(bytes).toString('hex');
+
+function contentHashes(path: string): string[] {
+  const db = new Database(path, { readonly: true });
+  try {
+    return db.prepare('SELECT content_hash FROM events ORDER BY sequence').pluck().all() as string[];
+  } finally {
+    db.close();
+  }
+}
+
+describe('the tree kept in the file', () => {
+  test('for random ledgers its root at every size is lib/proofs\' merkleRoot of the content hashes, and its proofs verify', async (t) => {
+    await fc.assert(
+      fc.asyncProperty(
+        fc.array(fc.integer({ min: 1, max: 9 }), { minLength: 1, maxLength: 8 }),
+        fc.array(fc.tuple(fc.nat(), fc.nat(), fc.nat()), { minLength: 1, maxLength: 6 }),
+        async (batches, picks) => {
+          const path = join(tempDir(t), 'ledger.db');
+          const ledger = await openLedger(path, { durability: 'normal', checkpoint: { origin: ORIGIN, secretKey: LOG_SKEY } });
+          try {
+            for (const size of batches) {
+              if (size === 1) await ledger.append({ type: 'one', payload: { size } });
+              else await ledger.appendBatch(Array.from({ length: size }, (_, i) => ({ type: 'many', payload: { i } })));
+            }
+            const leaves = contentHashes(path).map((h) => leafHash(eventLeaf(h)));
+            const n = leaves.length;
+            const db = new Database(path, { readonly: true });
+            try {
+              const store = new MerkleStore(db);
+              assert.equal(store.size, n);
+              const roots = Array.from({ length: n + 1 }, (_, size) => treeRoot(store, size));
+              for (let size = 0; size <= n; size++) assert.equal(hex(roots[size]!), hex(merkleRoot(leaves.slice(0, size))), `root of size ${size}`);
+              for (const [a, b, c] of picks) {
+                const size = 1 + (a % n);
+                const index = b % size;
+                const from = c % (size + 1);
+                const inclusion = ledger.inclusionProof(index + 1, size);
+                verifyInclusion(leaves[index]!, index, size, inclusion, roots[size]!);
+                if (index + 1 < size) assert.throws(() => verifyInclusion(leaves[index + 1]!, index, size, inclusion, roots[size]!), /INCLUSION_FAILED|MALFORMED_PROOF/);
+                if (from > 0) {
+                  const consistency = ledger.consistencyProof(from, size);
+                  verifyConsistency(from, size, consistency, roots[from]!, roots[size]!);
+                  if (from < size) {
+                    const flipped = consistency.map((h) => Uint8Array.from(h));
+                    flipped[0]![0]! ^= 1;
+                    assert.throws(() => verifyConsistency(from, size, flipped, roots[from]!, roots[size]!), /CONSISTENCY_FAILED/);
+                  }
+                } else {
+                  assert.deepEqual(ledger.consistencyProof(0, size), []);
+                }
+              }
+              const { checkpoint } = verifyCheckpoint(ledger.checkpoint(), LOG_VKEY, { origin: ORIGIN });
+              assert.equal(checkpoint.size, n);
+              assert.equal(hex(checkpoint.rootHash), hex(roots[n]!));
+            } finally {
+              db.close();
+            }
+          } finally {
+            await ledger.close();
+          }
+        },
+      ),
+      { numRuns: 12 },
+    );
+  });
+
+  test('a proof bundle verifies offline against the event\'s content hash, and not against another event', async (t) => {
+    const ledger = await createLedger(t, { checkpoint: { origin: ORIGIN, secretKey: LOG_SKEY } });
+    await ledger.appendBatch(Array.from({ length: 13 }, (_, i) => ({ type: 'e', payload: { i } })));
+    const bundle = ledger.proofBundle(6);
+    const ok = verifyProofBundle(bundle, { leaf: eventLeaf(ledger.get(6)!.contentHash), logKey: LOG_VKEY, origin: ORIGIN, witnessKeys: [], quorum: 0 });
+    assert.equal(ok.ok, true, JSON.stringify(ok));
+    assert.equal(ok.ok && ok.index, 5);
+    const wrong = verifyProofBundle(bundle, { leaf: eventLeaf(ledger.get(7)!.contentHash), logKey: LOG_VKEY, witnessKeys: [], quorum: 0 });
+    assert.equal(wrong.ok, false);
+    // A checkpoint taken earlier (a smaller tree) still proves the events it covers.
+    const early = ledger.checkpoint();
+    await ledger.append({ type: 'later' });
+    const again = verifyProofBundle(ledger.proofBundle(13, { checkpoint: early }), { leaf: eventLeaf(ledger.get(13)!.contentHash), logKey: LOG_VKEY, witnessKeys: [], quorum: 0 });
+    assert.equal(again.ok, true);
+    assert.throws(() => ledger.proofBundle(14, { checkpoint: early }), RangeError);
+  });
+
+  test('checkpoint() without the option says which option it needs', async (t) => {
+    const ledger = await createLedger(t);
+    assert.throws(() => ledger.checkpoint(), /checkpoint option/);
+    assert.throws(() => ledger.inclusionProof(1), RangeError);
+    assert.deepEqual(ledger.consistencyProof(0), []);
+  });
+});
+
+describe('a schema-4 file upgraded', () => {
+  test('gets the tree of the events it already held', async (t) => {
+    const path = join(tempDir(t), 'schema-4.db');
+    copyFileSync(new URL('./fixtures/ledgers/schema-4.db', import.meta.url), path);
+    const ledger = await reopen(t, path, { checkpoint: { origin: ORIGIN, secretKey: LOG_SKEY } });
+    await ledger.append({ type: 'after_upgrade' });
+    const leaves = contentHashes(path).map((h) => leafHash(eventLeaf(h)));
+    assert.equal(leaves.length, 11);
+    const { checkpoint } = verifyCheckpoint(ledger.checkpoint(), LOG_VKEY);
+    assert.equal(hex(checkpoint.rootHash), hex(merkleRoot(leaves)));
+    for (let size = 1; size <= 11; size++) {
+      verifyConsistency(size, 11, ledger.consistencyProof(size), merkleRoot(leaves.slice(0, size)), checkpoint.rootHash);
+    }
+  });
+});
+
+describe('node rows are written only by the trigger', () => {
+  test('an insert, update, delete or replace of a node is refused, even with Stele\'s functions registered', async (t) => {
+    const path = tempLedgerPath(t);
+    const ledger = await openLedger(path);
+    await ledger.appendBatch(Array.from({ length: 6 }, () => ({ type: 'e' })));
+    await ledger.close();
+    const { db } = openWriteConnection(path, { durability: 'normal', driftThresholdMs: 5_000 });
+    t.after(() => db.close());
+    const stored = db.prepare('SELECT hash FROM merkle_nodes WHERE level = 1 AND idx = 0').pluck().get() as Buffer;
+    const refused = (sql: string, ...args: unknown[]) =>
+      assert.throws(() => db.prepare(sql).run(...args), /STELE:APPEND_ONLY_VIOLATION/, sql);
+    refused('INSERT INTO merkle_nodes (level, idx, hash) VALUES (0, 6, ?)', Buffer.alloc(32));
+    refused('INSERT INTO merkle_nodes (level, idx, hash) VALUES (3, 0, ?)', Buffer.alloc(32));
+    refused('INSERT OR REPLACE INTO merkle_nodes (level, idx, hash) VALUES (1, 0, ?)', stored);
+    refused('UPDATE merkle_nodes SET hash = ? WHERE level = 0 AND idx = 0', Buffer.alloc(32));
+    refused('DELETE FROM merkle_nodes WHERE level = 2');
+    refused('INSERT INTO merkle_levels (level) VALUES (63)');
+    // And an append still extends the tree.
+    db.prepare(
+      "INSERT INTO append_event (event_id, stream_id, type, payload, payload_meta, metadata, metadata_meta, agent_id, signature, local_timestamp, expected_version) VALUES ('x-7', '$default', 'e', NULL, NULL, NULL, NULL, NULL, NULL, ?, NULL)",
+    ).run(Date.now());
+    assert.equal(new MerkleStore(db).size, 7);
+  });
+
+  test('a connection without recursive triggers cannot append past a node it would leave unwritten', async (t) => {
+    const path = tempLedgerPath(t);
+    const ledger = await openLedger(path);
+    await ledger.appendBatch(Array.from({ length: 3 }, () => ({ type: 'e' })));
+    await ledger.close();
+    const { db } = openWriteConnection(path, { durability: 'normal', driftThresholdMs: 5_000 });
+    t.after(() => db.close());
+    db.pragma('recursive_triggers = OFF');
+    assert.throws(
+      () => db.prepare("INSERT INTO append_event (event_id, stream_id, type, local_timestamp) VALUES ('x-4', '$default', 'e', ?)").run(Date.now()),
+      /STELE:APPEND_ONLY_VIOLATION:merkle_nodes/,
+    );
+  });
+});
+
+describe('trustedCheckpoint at open', () => {
+  test('the file that holds the checkpoint\'s tree opens; one rolled back behind it fails with WRITER_INCONSISTENCY', async (t) => {
+    const dir = tempDir(t);
+    const path = join(dir, 'ledger.db');
+    const backup = join(dir, 'backup.db');
+    let ledger = await openLedger(path, { checkpoint: { origin: ORIGIN, secretKey: LOG_SKEY } });
+    await ledger.appendBatch(Array.from({ length: 5 }, () => ({ type: 'early' })));
+    await ledger.close();
+    copyFileSync(path, backup);
+    if (existsSync(headSidecarPath(path))) copyFileSync(headSidecarPath(path), headSidecarPath(backup));
+    ledger = await openLedger(path, { checkpoint: { origin: ORIGIN, secretKey: LOG_SKEY } });
+    await ledger.appendBatch(Array.from({ length: 4 }, () => ({ type: 'late' })));
+    const trusted = ledger.checkpoint();
+    assert.equal(parseCheckpoint(verifyCheckpoint(trusted, LOG_VKEY).note.text).size, 9);
+    await ledger.append({ type: 'after the checkpoint' });
+    await ledger.close();
+
+    const reopened = await reopen(t, path, { trustedCheckpoint: trusted });
+    assert.equal(reopened.maxSequence(), 10);
+    await reopened.close();
+
+    // The rollback: the file and its sidecar replaced by the older copy, consistent with each other.
+    await assert.rejects(openLedger(backup, { trustedCheckpoint: trusted }), (error: unknown) => {
+      assert.ok(error instanceof LedgerError);
+      assert.equal(error.code, 'WRITER_INCONSISTENCY');
+      assert.equal(error.details.check, 'checkpoint');
+      assert.equal(error.details.sequence, 9);
+      return true;
+    });
+  });
+});
+
+describe('verify() recomputes the tree', () => {
+  test('a node row edited behind the triggers is a merkle_node fault at the append that wrote it', async (t) => {
+    const path = tempLedgerPath(t);
+    const ledger = await openLedger(path);
+    await ledger.appendBatch(Array.from({ length: 12 }, () => ({ type: 'e' })));
+    assert.deepEqual(await ledger.verify(), { ok: true, checked: 12 });
+    await ledger.close();
+    const db = new Database(path);
+    db.exec('DROP TRIGGER merkle_nodes_no_update');
+    db.prepare('UPDATE merkle_nodes SET hash = zeroblob(32) WHERE level = 2 AND idx = 1').run();
+    db.close();
+    const result = await verifyLedgerFile(path);
+    assert.equal(result.ok, false);
+    assert.equal(result.firstBad?.reason, 'merkle_node');
+    assert.equal(result.firstBad?.sequence, 8);
+    assert.equal(result.firstBad?.actual, '0'.repeat(64));
+  });
+});
