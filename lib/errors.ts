@@ -38,6 +38,10 @@ export type LedgerErrorCode =
   | 'DUPLICATE_AGENT_KEY'
   | 'UNKNOWN_EVENT_TYPE'
   | 'NOT_A_LEDGER'
+  | 'FILE_NOT_WRITABLE'
+  | 'DISK_FULL'
+  | 'SIDECAR_UNREADABLE'
+  | 'LEDGER_FILE_REPLACED'
   | 'NOT_A_REPLICA'
   | 'REPLICA_NOT_PROMOTED'
   | 'REPLICA_DIVERGED'
@@ -70,6 +74,13 @@ const ADVICE: Record<LedgerErrorCode, string> = {
   AGENT_KEY_REVOKED: 'the key is revoked; register a new key and sign with it',
   DUPLICATE_AGENT_KEY: 'this agent already has a key with this keyId; choose another keyId',
   NOT_A_LEDGER: 'the file cannot be read as a ledger (not SQLite, a directory, unreadable); check the path',
+  FILE_NOT_WRITABLE:
+    'the ledger file or its folder cannot be written (a directory, a missing folder, read-only permissions or file system); fix the path or its permissions, or open with readonly: true',
+  DISK_FULL: 'the disk holding the ledger is full; free space and retry, nothing was written',
+  SIDECAR_UNREADABLE:
+    'a file kept beside the ledger (its -head.json) cannot be read; restore it, or delete it to start the next check from the file alone',
+  LEDGER_FILE_REPLACED:
+    'the ledger file was deleted, renamed or replaced while this writer had it open; appends are refused, close and reopen the ledger at its path and verify it',
   UNKNOWN_EVENT_TYPE: 'this ledger accepts only the event types it was opened with; add the type to eventTypes',
   NOT_A_REPLICA: 'the file is a ledger of its own (a primary, or a promoted replica), not a copy; choose an empty path or an existing replica',
   REPLICA_NOT_PROMOTED: 'the file is a replica; read it with openReplica(), or promote it with the witnessed promoteReplica() ceremony before writing',

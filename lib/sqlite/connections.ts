@@ -5,6 +5,7 @@
  */
 import Database from 'better-sqlite3';
 import { LedgerError } from '../errors.ts';
+import { ledgerFileState, openFailure, requireLedgerSchema, requireSqliteHeader } from './ledger-file.ts';
 import { applyMigrations } from './migrations.ts';
 import { registerNativeFunctions, type NativeFunctionSettings } from './native-functions.ts';
 
@@ -29,10 +30,13 @@ export function openReadConnection(path: string): Database.Database {
     throw LedgerError.of('NOT_A_LEDGER', { path, sqliteCode: (error as { code?: string }).code }, String((error as Error).message));
   }
   try {
+    // Reading the schema reads page 1: a text file or a damaged header fails here, coded, rather
+    // than as a raw SqliteError from the first query of whoever opened it.
+    db.prepare('SELECT count(*) FROM sqlite_schema').pluck().get();
     db.pragma(`mmap_size = ${READ_MMAP_BYTES}`);
   } catch (error) {
     db.close();
-    throw error;
+    throw openFailure(error, path);
   }
   return db;
 }
@@ -52,20 +56,32 @@ export function configureWriterConnection(db: Database.Database, durability: 'fu
 /** Settings of a read-write connection. */
 export interface WriteConnectionSettings extends NativeFunctionSettings {
   durability: 'full' | 'normal';
+  /** Create a ledger where there is no file or an empty one (default true); false: NOT_A_LEDGER. */
+  create?: boolean;
 }
 
 /**
  * The read-write connection: WAL, the durability's `synchronous`, Stele's functions registered,
- * the file migrated to the current schema. The caller holds the writer lock.
+ * the file migrated to the current schema. The caller holds the writer lock. A ledger is created
+ * only where there is no file or an empty one; any other file that is not a ledger is refused
+ * untouched. Every failure is a coded LedgerError (ledger-file.ts `openFailure`).
  */
 export function openWriteConnection(path: string, settings: WriteConnectionSettings): { db: Database.Database; schemaVersion: number } {
-  const db = new Database(path);
+  let db: Database.Database | undefined;
   try {
+    const state = ledgerFileState(path);
+    if (state !== 'existing' && settings.create === false) {
+      throw LedgerError.of('NOT_A_LEDGER', { path, reason: state }, state === 'missing' ? `no ledger file at ${path} and create: false` : `${path} is empty and create: false`);
+    }
+    requireSqliteHeader(path);
+    db = new Database(path);
+    // Read before anything is written: the journal mode pragma below already writes the header.
+    requireLedgerSchema(db, path);
     configureWriterConnection(db, settings.durability);
     registerNativeFunctions(db, settings);
     return { db, schemaVersion: applyMigrations(db) };
   } catch (error) {
-    db.close();
-    throw error;
+    db?.close();
+    throw openFailure(error, path);
   }
 }

@@ -30,6 +30,8 @@ export interface WriterSettings {
   onInconsistency: 'fail' | 'halt';
   /** The closed set of event types, or undefined for any type. */
   eventTypes: string[] | undefined;
+  /** Create a ledger where there is no file or an empty one; false: NOT_A_LEDGER there too. */
+  create: boolean;
 }
 
 

@@ -45,6 +45,7 @@ function writerSettings(path: string, options: ResolvedOptions): WriterSettings 
     onInconsistency: options.onInconsistency,
     retry: options.retry,
     eventTypes: options.eventTypes && Object.keys(options.eventTypes),
+    create: options.create,
   };
 }
 

@@ -9,6 +9,7 @@
  */
 import Database from 'better-sqlite3';
 import { LedgerError } from '../errors.ts';
+import { ledgerFileState, openFailure } from '../sqlite/ledger-file.ts';
 
 export function writerLockPath(ledgerPath: string): string {
   return `${ledgerPath}-writer.lock`;
@@ -17,7 +18,14 @@ export function writerLockPath(ledgerPath: string): string {
 /** Takes the lock or throws WRITER_LOCK_HELD at once (no waiting). Close the handle to release. */
 export function acquireWriterLock(ledgerPath: string): Database.Database {
   const path = writerLockPath(ledgerPath);
-  const lock = new Database(path, { timeout: 0 });
+  // A missing folder or a directory at the path says so, rather than "unable to open database file".
+  ledgerFileState(ledgerPath);
+  let lock: Database.Database;
+  try {
+    lock = new Database(path, { timeout: 0 });
+  } catch (error) {
+    throw openFailure(error, path);
+  }
   try {
     lock.pragma('journal_mode = DELETE');
     // In EXCLUSIVE locking mode a connection keeps every lock it took until it closes.
@@ -31,6 +39,6 @@ export function acquireWriterLock(ledgerPath: string): Database.Database {
     if ((error as { code?: string }).code?.startsWith('SQLITE_BUSY')) {
       throw LedgerError.of('WRITER_LOCK_HELD', { path: ledgerPath, lockPath: path });
     }
-    throw error;
+    throw openFailure(error, path);
   }
 }

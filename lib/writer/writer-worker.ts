@@ -19,7 +19,7 @@ import { readHead } from '../sqlite/queries.ts';
 import { GroupCommit, wireErrorOf } from './group-commit.ts';
 import { writeHeadSidecar } from './head-sidecar.ts';
 import type { AppendRequest, FromWriter, ToWriter, WriterStartup } from './protocol.ts';
-import { startupFault, type StartupFault } from './startup-check.ts';
+import { refuseOrphanedSidecar, startupFault, type StartupFault } from './startup-check.ts';
 import { acquireWriterLock } from './writer-lock.ts';
 
 const { settings, port } = workerData as WriterStartup;
@@ -42,6 +42,7 @@ function open(): { db: Database.Database; lock: Database.Database; group: GroupC
   let db: Database.Database | undefined;
   try {
     lock = acquireWriterLock(settings.path);
+    refuseOrphanedSidecar(settings.path); // before anything is written into a new or empty file
     ({ db } = openWriteConnection(settings.path, settings));
     const group = new GroupCommit(db, settings.retry, log);
     if (db.prepare('SELECT EXISTS (SELECT 1 FROM replica_mode)').pluck().get() === 1) {
