@@ -50,7 +50,7 @@ export type LedgerErrorCode =
 
 /** What a caller should do about each code; the first sentence of every message. */
 const ADVICE: Record<LedgerErrorCode, string> = {
-  WRONG_EXPECTED_VERSION: 'the stream moved on since you read it; re-read the stream and decide again',
+  WRONG_EXPECTED_VERSION: 'the stream is not at the version the append expects; re-read the stream and decide again',
   STREAM_NOT_FOUND: 'no event has been appended to this stream yet',
   EVENT_TOO_LARGE: 'the encoded event exceeds maxEventBytes; store large blobs elsewhere and append a reference',
   INVALID_EVENT: 'the event cannot be appended as given; fix the named field',
@@ -154,6 +154,27 @@ export function toWire(error: LedgerError): WireError {
 /** @internal */
 export function fromWire(wire: WireError): LedgerError {
   return new LedgerError(wire.code, wire.message, wire.details);
+}
+
+/**
+ * An error that came back from another thread, as its caller sees it: the same code, message and
+ * details, with the stack of `site` (captured where the caller called), and the error as the other
+ * thread made it as `cause`. Anything but a LedgerError passes through as it is.
+ * @internal
+ */
+export function atCallSite(error: unknown, site: Error): unknown {
+  if (!(error instanceof LedgerError) || site.stack === undefined) return error;
+  const local = new LedgerError(error.code, error.message.slice(error.code.length + 2), { ...error.details }, { cause: error });
+  const frames = site.stack.indexOf('\n');
+  local.stack = `${local.name}: ${local.message}${frames === -1 ? '' : site.stack.slice(frames)}`;
+  return local;
+}
+
+/** @internal The caller's stack, without the frames of `below` and what it called. */
+export function callSite(below: Function): Error {
+  const site = new Error();
+  Error.captureStackTrace(site, below);
+  return site;
 }
 
 /**

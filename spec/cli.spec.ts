@@ -712,22 +712,26 @@ describe('stele command line', { concurrency: true }, () => {
         { type: 'opened', streamId: 'acct-1' },
         { type: 'deposited', streamId: 'acct-1' },
       ]);
-      const message = 'the stream moved on since you read it; re-read the stream and decide again';
+      const message = 'the stream is not at the version the append expects; re-read the stream and decide again';
       const append = (...args: string[]) => stele('append', path, '--type', 'deposited', ...args);
       assert.deepEqual(await append('--stream', 'acct-1', '--expected-version', '0', '--json'), {
         code: 1,
         stdout: '',
-        stderr: errorLine('WRONG_EXPECTED_VERSION', message, { streamId: 'acct-1', expected: 0, actual: 1 }),
+        stderr: errorLine('WRONG_EXPECTED_VERSION', `${message} (stream 'acct-1': expected 0, but the stream is at version 1)`, { streamId: 'acct-1', expected: 0, actual: 1 }),
       });
       assert.deepEqual(await append('--stream', 'acct-1', '--expected-version', 'no_stream', '--json'), {
         code: 1,
         stdout: '',
-        stderr: errorLine('WRONG_EXPECTED_VERSION', message, { streamId: 'acct-1', expected: 'no_stream', actual: 1 }),
+        stderr: errorLine('WRONG_EXPECTED_VERSION', `${message} (stream 'acct-1': expected no_stream, but the stream is at version 1)`, {
+          streamId: 'acct-1',
+          expected: 'no_stream',
+          actual: 1,
+        }),
       });
       assert.deepEqual(await append('--stream', 'acct-2', '--expected-version', 'stream_exists'), {
         code: 1,
         stdout: '',
-        stderr: `stele: WRONG_EXPECTED_VERSION: ${message}\n`,
+        stderr: `stele: WRONG_EXPECTED_VERSION: ${message} (stream 'acct-2': expected stream_exists, but the stream does not exist)\n`,
       });
       assert.equal(storedRows(path).length, 2);
       const receipt = (await steleJson(0, 'append', path, '--type', 'deposited', '--stream', 'acct-1', '--expected-version', '1')) as Record<string, unknown>;

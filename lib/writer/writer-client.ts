@@ -49,6 +49,9 @@ function writerSettings(path: string, options: ResolvedOptions): WriterSettings 
   };
 }
 
+/** How long a closing worker may take to answer what it was sent before it is terminated. */
+const WORKER_CLOSE_GRACE_MS = 30_000;
+
 export class WriterClient {
   readonly #settings: WriterSettings;
   readonly #supervision: { maxRestarts: number; restartWindowMs: number };
@@ -297,7 +300,8 @@ export class WriterClient {
 
   /**
    * Flushes what was submitted (waiting at most `timeoutMs`), then closes the writer's connection
-   * and ends the worker. What could not be flushed in time rejects with LEDGER_CLOSED; nothing is
+   * and ends the worker. What never reached the writer by then rejects with LEDGER_CLOSED; what
+   * it had been sent gets its real outcome (committed, or refused and not written). Nothing is
    * ever half-written, since each request commits whole or not at all.
    */
   async close(timeoutMs: number): Promise<void> {
@@ -315,8 +319,10 @@ export class WriterClient {
       const exited = new Promise<void>((resolve) => connection.worker.once('exit', () => resolve()));
       this.#updateRef();
       connection.port.postMessage({ kind: 'close' } satisfies ToWriter);
-      // A worker stuck past the deadline is terminated; its requests' outcome is unknown.
-      const finished = await Promise.race([closed.then(() => true), exited.then(() => true), sleep(drained ? 30_000 : 1_000).then(() => false)]);
+      // Every request sent before the close is committed or refused by the worker before it
+      // closes (a group waiting on a locked file stops retrying), so its caller learns the
+      // outcome. Only a worker stuck for 30 s (a hung disk) is terminated: then it is unknown.
+      const finished = await Promise.race([closed.then(() => true), exited.then(() => true), sleep(WORKER_CLOSE_GRACE_MS).then(() => false)]);
       if (!finished) await connection.worker.terminate();
       this.#connection = undefined;
       connection.port.close();

@@ -98,6 +98,8 @@ const { db, lock, group } = open();
 let inbox: AppendRequest[] = [];
 let closing = false;
 let running = false;
+/** Aborted by the close message: a group waiting to retry a locked file gives up (a known outcome). */
+const closeRequested = new AbortController();
 
 port.on('message', (message: ToWriter) => {
   take(message);
@@ -106,7 +108,10 @@ port.on('message', (message: ToWriter) => {
 
 function take(message: ToWriter): void {
   if (message.kind === 'append') inbox.push(...message.requests);
-  else if (message.kind === 'close') closing = true;
+  else if (message.kind === 'close') {
+    closing = true;
+    closeRequested.abort();
+  }
 }
 
 /** Commits whatever has arrived, group after group, then closes if asked to. */
@@ -119,7 +124,7 @@ async function run(): Promise<void> {
       if (inbox.length === 0) break;
       const requests = inbox;
       inbox = [];
-      send({ kind: 'outcomes', outcomes: await group.commit(requests) });
+      send({ kind: 'outcomes', outcomes: await group.commit(requests, closeRequested.signal) });
       scheduleHeadSidecar();
     }
   } finally {
