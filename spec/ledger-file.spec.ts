@@ -5,7 +5,7 @@
  * its own code.
  */
 import assert from 'node:assert/strict';
-import { existsSync, mkdirSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, readFileSync, renameSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { test } from 'node:test';
 import Database from 'better-sqlite3';
@@ -121,3 +121,34 @@ test('each failure at open has its own code: text file, corrupt database, direct
   writeFileSync(headSidecarPath(withSidecar), '[]');
   await assert.rejects(openLedger(withSidecar), coded('SIDECAR_UNREADABLE', /does not hold/));
 });
+
+async function until(condition: () => boolean, what: string): Promise<void> {
+  const deadline = Date.now() + 10_000;
+  while (!condition()) {
+    if (Date.now() > deadline) assert.fail(`timed out waiting for ${what}`);
+    await new Promise((resolve) => setTimeout(resolve, 50));
+  }
+}
+
+for (const how of ['renamed over', 'deleted'] as const) {
+  test(`a writer whose file is ${how} refuses appends with LEDGER_FILE_REPLACED and health() says so`, async (t) => {
+    const dir = tempDir(t);
+    const path = join(dir, 'audit.db');
+    const ledger = await reopen(t, path);
+    await ledger.append({ type: 'before', streamId: 's' });
+    assert.equal(ledger.health().fileReplaced, false);
+    if (how === 'renamed over') {
+      writeFileSync(join(dir, 'export.jsonl'), '{}\n');
+      renameSync(join(dir, 'export.jsonl'), path);
+    } else {
+      rmSync(path);
+    }
+    await until(() => ledger.health().fileReplaced, 'health() to report the replaced file');
+    assert.equal(ledger.health().writer, 'failed');
+    await assert.rejects(ledger.append({ type: 'after', streamId: 's' }), coded('LEDGER_FILE_REPLACED', new RegExp(`${path} was ${how === 'deleted' ? 'deleted' : 'replaced'}`)));
+    const sidecar = () => (existsSync(headSidecarPath(path)) ? readFileSync(headSidecarPath(path), 'utf8') : undefined);
+    const sidecarBefore = sidecar();
+    await ledger.close();
+    assert.equal(sidecar(), sidecarBefore, 'no sidecar is written for a file that is not there');
+  });
+}

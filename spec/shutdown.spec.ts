@@ -246,6 +246,7 @@ test('health() of a fresh ledger, after appends, and after close', async (t) => 
     {
       writer: 'running',
       degraded: false,
+      fileReplaced: false,
       halted: false,
       headSequence: 0,
       lastWriteAt: undefined,

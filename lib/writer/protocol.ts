@@ -71,6 +71,8 @@ export type FromWriter =
   | { kind: 'failed'; error: WireError }
   /** Outcomes of one group commit, in request order. */
   | { kind: 'outcomes'; outcomes: RequestOutcome[] }
+  /** The path no longer names the file the writer has open (LEDGER_FILE_REPLACED); every later request fails. */
+  | { kind: 'replaced'; error: WireError }
   /** Something the owner's logger should hear about (retries, checkpoints, startup findings). */
   | { kind: 'log'; level: LogLevel; fields: Record<string, unknown>; message: string }
   | { kind: 'closed' };

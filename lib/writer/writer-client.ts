@@ -73,6 +73,8 @@ export class WriterClient {
   #restartTimer: NodeJS.Timeout | undefined;
   #onClosed: (() => void) | undefined;
   #onFailed: ((error: LedgerError) => void) | undefined;
+  /** The ledger's path stopped naming the writer's file (LEDGER_FILE_REPLACED). */
+  fileReplaced = false;
   readonly stats = { appendedCount: 0, failedWriteCount: 0, lastWriteAt: undefined as Date | undefined, restarts: 0 };
 
   private constructor(settings: WriterSettings, options: ResolvedOptions, log: WriterLog) {
@@ -140,6 +142,12 @@ export class WriterClient {
         return undefined;
       case 'log':
         this.#log(message.level, message.fields, message.message);
+        return undefined;
+      case 'replaced':
+        // Appends are refused from now on; what was sent is refused by the worker itself.
+        this.fileReplaced = true;
+        this.#state = 'failed';
+        this.#refusal = fromWire(message.error);
         return undefined;
       case 'closed':
         this.#onClosed?.();

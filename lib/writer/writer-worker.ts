@@ -11,18 +11,22 @@
  */
 import type Database from 'better-sqlite3';
 import { receiveMessageOnPort, workerData } from 'node:worker_threads';
-import { LedgerError } from '../errors.ts';
+import { LedgerError, toWire, type WireError } from '../errors.ts';
 import { systemEvent } from '../format/event-encoding.ts';
 import { APPEND_SQL, appendArgs } from '../sqlite/append-statement.ts';
 import { openWriteConnection } from '../sqlite/connections.ts';
 import { readHead } from '../sqlite/queries.ts';
 import { GroupCommit, wireErrorOf } from './group-commit.ts';
+import { FileIdentity } from './file-identity.ts';
 import { writeHeadSidecar } from './head-sidecar.ts';
 import type { AppendRequest, FromWriter, ToWriter, WriterStartup } from './protocol.ts';
 import { refuseOrphanedSidecar, startupFault, type StartupFault } from './startup-check.ts';
 import { acquireWriterLock } from './writer-lock.ts';
 
 const { settings, port } = workerData as WriterStartup;
+
+/** How often the writer checks that its path still names its file, off the append path. */
+const FILE_CHECK_INTERVAL_MS = 1_000;
 
 function send(message: FromWriter): void {
   port.postMessage(message);
@@ -95,6 +99,25 @@ function haltForInconsistency(db: Database.Database, fault: StartupFault): void 
 
 const { db, lock, group } = open();
 
+const identity = new FileIdentity(settings.path);
+/** Set once the path names another file than the open one (or none): every request then fails. */
+let replaced: WireError | undefined;
+
+/**
+ * False once the ledger's path no longer names the open file. Checked on a timer, before each
+ * sidecar write and at close: a stat, never on the append path itself.
+ */
+function fileIsOurs(): boolean {
+  if (replaced) return false;
+  const change = identity.change();
+  if (!change) return true;
+  replaced = toWire(LedgerError.of('LEDGER_FILE_REPLACED', { path: settings.path, change }, `${settings.path} was ${change} while open`));
+  log('fatal', { path: settings.path, change }, 'the ledger file was deleted or replaced; appends are refused');
+  send({ kind: 'replaced', error: replaced });
+  return false;
+}
+setInterval(fileIsOurs, FILE_CHECK_INTERVAL_MS).unref();
+
 let inbox: AppendRequest[] = [];
 let closing = false;
 let running = false;
@@ -124,7 +147,9 @@ async function run(): Promise<void> {
       if (inbox.length === 0) break;
       const requests = inbox;
       inbox = [];
-      send({ kind: 'outcomes', outcomes: await group.commit(requests, closeRequested.signal) });
+      const error = replaced;
+      const outcomes = error ? requests.map((request) => ({ id: request.id, ok: false as const, error })) : await group.commit(requests, closeRequested.signal);
+      send({ kind: 'outcomes', outcomes });
       scheduleHeadSidecar();
     }
   } finally {
@@ -159,7 +184,8 @@ function recordDurableHead(): void {
     const [result] = db.pragma('wal_checkpoint(PASSIVE)') as Array<{ busy: number; log: number; checkpointed: number }>;
     if (!result || result.busy !== 0 || result.checkpointed !== result.log) return;
   }
-  writeHeadSidecar(settings.path, head);
+  // A sidecar describes the file at the path: never write one for a file that is not there.
+  if (fileIsOurs()) writeHeadSidecar(settings.path, head);
 }
 
 function shutDown(): void {
@@ -168,7 +194,7 @@ function shutDown(): void {
   const head = readHead(db);
   db.close();
   try {
-    if (head) writeHeadSidecar(settings.path, head);
+    if (head && fileIsOurs()) writeHeadSidecar(settings.path, head);
   } catch (error) {
     // The ledger itself is closed and durable; a missing sidecar only weakens the next start's check.
     log('error', { error: String(error) }, 'could not record the head sidecar');
