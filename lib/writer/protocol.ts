@@ -71,7 +71,7 @@ export type FromWriter =
   | { kind: 'failed'; error: WireError }
   /** Outcomes of one group commit, in request order. */
   | { kind: 'outcomes'; outcomes: RequestOutcome[] }
-  /** The path no longer names the file the writer has open (LEDGER_FILE_REPLACED); every later request fails. */
+  /** The path no longer names the writer's file (LEDGER_FILE_REPLACED), or its lock was taken (WRITER_LOCK_HELD); every later request fails. */
   | { kind: 'replaced'; error: WireError }
   /** Something the owner's logger should hear about (retries, checkpoints, startup findings). */
   | { kind: 'log'; level: LogLevel; fields: Record<string, unknown>; message: string }

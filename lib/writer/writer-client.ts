@@ -145,7 +145,7 @@ export class WriterClient {
         return undefined;
       case 'replaced':
         // Appends are refused from now on; what was sent is refused by the worker itself.
-        this.fileReplaced = true;
+        this.fileReplaced = message.error.code === 'LEDGER_FILE_REPLACED';
         this.#state = 'failed';
         this.#refusal = fromWire(message.error);
         return undefined;

@@ -21,7 +21,7 @@ import { FileIdentity } from './file-identity.ts';
 import { writeHeadSidecar } from './head-sidecar.ts';
 import type { AppendRequest, FromWriter, ToWriter, WriterStartup } from './protocol.ts';
 import { refuseOrphanedSidecar, startupFault, type StartupFault } from './startup-check.ts';
-import { acquireWriterLock } from './writer-lock.ts';
+import { acquireWriterLock, keepWriterLock } from './writer-lock.ts';
 
 const { settings, port } = workerData as WriterStartup;
 
@@ -97,7 +97,9 @@ function haltForInconsistency(db: Database.Database, fault: StartupFault): void 
   db.prepare(APPEND_SQL).run(...appendArgs(halt));
 }
 
-const { db, lock, group } = open();
+const opened = open();
+const { db, group } = opened;
+let { lock } = opened;
 
 const identity = new FileIdentity(settings.path);
 /** Set once the path names another file than the open one (or none): every request then fails. */
@@ -110,9 +112,18 @@ let replaced: WireError | undefined;
 function fileIsOurs(): boolean {
   if (replaced) return false;
   const change = identity.change();
-  if (!change) return true;
-  replaced = toWire(LedgerError.of('LEDGER_FILE_REPLACED', { path: settings.path, change }, `${settings.path} was ${change} while open`));
-  log('fatal', { path: settings.path, change }, 'the ledger file was deleted or replaced; appends are refused');
+  let refusal: LedgerError | undefined;
+  if (change) refusal = LedgerError.of('LEDGER_FILE_REPLACED', { path: settings.path, change }, `${settings.path} was ${change} while open`);
+  else {
+    try {
+      lock = keepWriterLock(settings.path, lock);
+    } catch (error) {
+      refusal = error instanceof LedgerError ? error : LedgerError.of('WRITER_LOCK_HELD', { path: settings.path, error: String(error) });
+    }
+  }
+  if (!refusal) return true;
+  replaced = toWire(refusal);
+  log('fatal', { code: refusal.code, ...refusal.details }, 'the ledger file or its lock was taken from this writer; appends are refused');
   send({ kind: 'replaced', error: replaced });
   return false;
 }
