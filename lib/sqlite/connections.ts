@@ -10,13 +10,15 @@ import { applyMigrations } from './migrations.ts';
 import { registerNativeFunctions, type NativeFunctionSettings } from './native-functions.ts';
 
 /**
- * Up to this many bytes of a ledger file are read through a memory map on read-only
- * connections: a read then costs no copy from the OS page cache into SQLite's own cache (point
- * reads at 1M events went from 14–18 µs to ~11 µs). SQLite caps it at its compile-time maximum
- * (2 GB). The read-write connection keeps ordinary I/O, so that an I/O error while writing is
- * an error code, never a signal.
+ * No memory map on any connection. A ledger file can change under a reader it does not control
+ * (truncated by a restore, a cleanup, a `stele export --out` of old, a full disk's repair), and
+ * a mapped page past the new end of the file is a SIGBUS that kills the process: no error code,
+ * nothing JavaScript can catch (spec/truncate.spec.ts). SQLite checks the size only when a read
+ * transaction starts, so no guard of ours can close the window inside one. The cost, measured by
+ * bench/read-mmap.ts: point reads ~1.2x slower on a loaded 2-core machine (94 vs 113 µs median;
+ * the earlier measure on an idle machine was ~11 vs 14-18 µs at 1M events).
  */
-const READ_MMAP_BYTES = 2 ** 31;
+const READ_MMAP_BYTES = 0;
 
 /**
  * A read-only connection to an existing ledger file (reads, verification, subscriptions, the
