@@ -66,6 +66,8 @@ test('an SQLite database of another application is NOT_A_LEDGER and left as it w
   other.close();
   const before = readFileSync(path);
   await assert.rejects(openLedger(path), coded('NOT_A_LEDGER', /another application/));
+  await assert.rejects(verifyLedgerFile(path), coded('NOT_A_LEDGER', /without a ledger/));
+  await assert.rejects(openLedger(path, { readonly: true }), coded('NOT_A_LEDGER'));
   assert.deepEqual(readFileSync(path), before);
   const check = new Database(path, { readonly: true });
   t.after(() => check.close());

@@ -32,9 +32,10 @@ export function openReadConnection(path: string): Database.Database {
     throw LedgerError.of('NOT_A_LEDGER', { path, sqliteCode: (error as { code?: string }).code }, String((error as Error).message));
   }
   try {
-    // Reading the schema reads page 1: a text file or a damaged header fails here, coded, rather
-    // than as a raw SqliteError from the first query of whoever opened it.
-    db.prepare('SELECT count(*) FROM sqlite_schema').pluck().get();
+    // Reading the schema reads page 1: a text file, a damaged header or another application's
+    // database fails here, coded, rather than as a raw SqliteError from the first query.
+    const events = db.prepare("SELECT count(*) FROM sqlite_schema WHERE type = 'table' AND name = 'events'").pluck().get();
+    if (events !== 1) throw LedgerError.of('NOT_A_LEDGER', { path, reason: 'no_events_table' }, `${path} is an SQLite database without a ledger in it`);
     db.pragma(`mmap_size = ${READ_MMAP_BYTES}`);
   } catch (error) {
     db.close();
