@@ -38,6 +38,10 @@ export type LedgerErrorCode =
   | 'DUPLICATE_AGENT_KEY'
   | 'UNKNOWN_EVENT_TYPE'
   | 'NOT_A_LEDGER'
+  | 'FILE_NOT_WRITABLE'
+  | 'DISK_FULL'
+  | 'SIDECAR_UNREADABLE'
+  | 'LEDGER_FILE_REPLACED'
   | 'NOT_A_REPLICA'
   | 'REPLICA_NOT_PROMOTED'
   | 'REPLICA_DIVERGED'
@@ -46,7 +50,7 @@ export type LedgerErrorCode =
 
 /** What a caller should do about each code; the first sentence of every message. */
 const ADVICE: Record<LedgerErrorCode, string> = {
-  WRONG_EXPECTED_VERSION: 'the stream moved on since you read it; re-read the stream and decide again',
+  WRONG_EXPECTED_VERSION: 'the stream is not at the version the append expects; re-read the stream and decide again',
   STREAM_NOT_FOUND: 'no event has been appended to this stream yet',
   EVENT_TOO_LARGE: 'the encoded event exceeds maxEventBytes; store large blobs elsewhere and append a reference',
   INVALID_EVENT: 'the event cannot be appended as given; fix the named field',
@@ -70,6 +74,13 @@ const ADVICE: Record<LedgerErrorCode, string> = {
   AGENT_KEY_REVOKED: 'the key is revoked; register a new key and sign with it',
   DUPLICATE_AGENT_KEY: 'this agent already has a key with this keyId; choose another keyId',
   NOT_A_LEDGER: 'the file cannot be read as a ledger (not SQLite, a directory, unreadable); check the path',
+  FILE_NOT_WRITABLE:
+    'the ledger file or its folder cannot be written (a directory, a missing folder, read-only permissions or file system); fix the path or its permissions, or open with readonly: true',
+  DISK_FULL: 'the disk holding the ledger is full; free space and retry, nothing was written',
+  SIDECAR_UNREADABLE:
+    'a file kept beside the ledger (its -head.json) cannot be read; restore it, or delete it to start the next check from the file alone',
+  LEDGER_FILE_REPLACED:
+    'the ledger file was deleted, renamed or replaced while this writer had it open; appends are refused, close and reopen the ledger at its path and verify it',
   UNKNOWN_EVENT_TYPE: 'this ledger accepts only the event types it was opened with; add the type to eventTypes',
   NOT_A_REPLICA: 'the file is a ledger of its own (a primary, or a promoted replica), not a copy; choose an empty path or an existing replica',
   REPLICA_NOT_PROMOTED: 'the file is a replica; read it with openReplica(), or promote it with the witnessed promoteReplica() ceremony before writing',
@@ -143,6 +154,27 @@ export function toWire(error: LedgerError): WireError {
 /** @internal */
 export function fromWire(wire: WireError): LedgerError {
   return new LedgerError(wire.code, wire.message, wire.details);
+}
+
+/**
+ * An error that came back from another thread, as its caller sees it: the same code, message and
+ * details, with the stack of `site` (captured where the caller called), and the error as the other
+ * thread made it as `cause`. Anything but a LedgerError passes through as it is.
+ * @internal
+ */
+export function atCallSite(error: unknown, site: Error): unknown {
+  if (!(error instanceof LedgerError) || site.stack === undefined) return error;
+  const local = new LedgerError(error.code, error.message.slice(error.code.length + 2), { ...error.details }, { cause: error });
+  const frames = site.stack.indexOf('\n');
+  local.stack = `${local.name}: ${local.message}${frames === -1 ? '' : site.stack.slice(frames)}`;
+  return local;
+}
+
+/** @internal The caller's stack, without the frames of `below` and what it called. */
+export function callSite(below: Function): Error {
+  const site = new Error();
+  Error.captureStackTrace(site, below);
+  return site;
 }
 
 /**

@@ -86,6 +86,12 @@ export interface LedgerOptions {
   /** Open for reading only: no writer, no lock; works while another process writes. */
   readonly?: boolean;
   /**
+   * Create a ledger when the file does not exist or is empty (default true). `false`: only an
+   * existing ledger opens, anything else is NOT_A_LEDGER. Any other file that is not a ledger is
+   * always refused with NOT_A_LEDGER and left untouched, never converted.
+   */
+  create?: boolean;
+  /**
    * What startup self-verification does when the file does not match what its writer expects.
    * `'fail'` (default): halt the ledger and fail with WRITER_INCONSISTENCY. `'halt'`: halt it and
    * open anyway, so that the operator can read, verify and hold the witnessed clearHalt ceremony.
@@ -161,6 +167,7 @@ export interface ResolvedOptions {
   readonly startupVerifyRows: number;
   readonly expectedHead: { readonly sequence: number; readonly contentHash: string } | undefined;
   readonly readonly: boolean;
+  readonly create: boolean;
   readonly onInconsistency: 'fail' | 'halt';
   readonly eventTypes: Readonly<Record<string, StandardSchemaV1 | true>> | undefined;
   readonly retry: { readonly attempts: number; readonly delayMs: number };
@@ -184,6 +191,7 @@ const DEFAULTS: ResolvedOptions = {
   startupVerifyRows: 1_000,
   expectedHead: undefined,
   readonly: false,
+  create: true,
   onInconsistency: 'fail',
   eventTypes: undefined,
   retry: { attempts: 3, delayMs: 50 },
@@ -217,6 +225,7 @@ export function resolveOptions(options: LedgerOptions | undefined): ResolvedOpti
   if (given.driftThresholdMs !== undefined) resolved.driftThresholdMs = requireInteger('driftThresholdMs', given.driftThresholdMs, 1);
   if (given.requireSignatures !== undefined) resolved.requireSignatures = requireBoolean('requireSignatures', given.requireSignatures);
   if (given.readonly !== undefined) resolved.readonly = requireBoolean('readonly', given.readonly);
+  if (given.create !== undefined) resolved.create = requireBoolean('create', given.create);
   if (given.startupVerifyRows !== undefined) resolved.startupVerifyRows = requireInteger('startupVerifyRows', given.startupVerifyRows, 0);
   if (given.expectedHead !== undefined) {
     const head = given.expectedHead as { sequence?: unknown; contentHash?: unknown } | null;

@@ -10,7 +10,7 @@
  */
 import assert from 'node:assert/strict';
 import { execFile } from 'node:child_process';
-import { mkdtempSync, readdirSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, readdirSync, readFileSync, rmSync, statSync, symlinkSync, writeFileSync } from 'node:fs';
 import { availableParallelism, tmpdir } from 'node:os';
 import { dirname, join, resolve } from 'node:path';
 import { after, before, describe, test, type TestContext } from 'node:test';
@@ -287,6 +287,39 @@ describe('stele command line', { concurrency: true }, () => {
       assert.deepEqual(jsonLines(toStdout.stdout).map(rowOf), storedRows(small));
     });
 
+    test('export --out never replaces the ledger or its files, nor an existing file without --force', async (t) => {
+      const dir = tempDir(t);
+      const path = join(dir, 'own.db');
+      copyLedgerFile(small, path);
+      const link = join(dir, 'link.db');
+      symlinkSync(path, link);
+      writeFileSync(join(dir, 'old.jsonl'), 'keep\n');
+      const before = readFileSync(path);
+      const refusals = await Promise.all(
+        [path, link, `${path}-wal`, `${path}-shm`, `${path}-head.json`, `${path}-writer.lock`].map(async (out) => ({
+          out,
+          plain: await stele('export', path, '--out', out),
+          forced: await stele('export', link, '--out', out, '--force'),
+        })),
+      );
+      for (const { out, plain, forced } of refusals) {
+        for (const run of [plain, forced]) {
+          assert.equal(run.code, 1, out);
+          assert.match(run.stderr, /^stele: OUT_IS_LEDGER: --out .* is the ledger/, out);
+        }
+      }
+      assert.deepEqual(readFileSync(path), before);
+      const existing = join(dir, 'old.jsonl');
+      assert.deepEqual(await stele('export', path, '--out', existing), {
+        code: 1,
+        stdout: '',
+        stderr: `stele: OUT_EXISTS: --out ${existing} already exists; choose a new file, or pass --force to replace it\n`,
+      });
+      assert.equal(readFileSync(existing, 'utf8'), 'keep\n');
+      assert.deepEqual(await steleJson(0, 'export', path, '--out', existing, '--force'), { events: 4, from: 1, to: 4, out: existing });
+      assert.equal(readFileSync(existing, 'utf8').split('\n').length, 5);
+    });
+
     test('a halted ledger says so in stats', async (t) => {
       const path = join(tempDir(t), 'halted.db');
       const halt = await buildHaltedLedger(path);
@@ -379,7 +412,7 @@ describe('stele command line', { concurrency: true }, () => {
           ['head', 'Usage: stele head <file> [--json]'],
           ['get', 'Usage: stele get <file> <seq> [--json]'],
           ['tail', 'Usage: stele tail <file> [-n N] [--follow] [--json]'],
-          ['export', 'Usage: stele export <file> [--format jsonl] [--out FILE] [--from SEQ] [--json]'],
+          ['export', 'Usage: stele export <file> [--format jsonl] [--out FILE] [--force] [--from SEQ] [--json]'],
           ['stats', 'Usage: stele stats <file> [--json]'],
           [
             'append',
@@ -672,22 +705,26 @@ describe('stele command line', { concurrency: true }, () => {
         { type: 'opened', streamId: 'acct-1' },
         { type: 'deposited', streamId: 'acct-1' },
       ]);
-      const message = 'the stream moved on since you read it; re-read the stream and decide again';
+      const message = 'the stream is not at the version the append expects; re-read the stream and decide again';
       const append = (...args: string[]) => stele('append', path, '--type', 'deposited', ...args);
       assert.deepEqual(await append('--stream', 'acct-1', '--expected-version', '0', '--json'), {
         code: 1,
         stdout: '',
-        stderr: errorLine('WRONG_EXPECTED_VERSION', message, { streamId: 'acct-1', expected: 0, actual: 1 }),
+        stderr: errorLine('WRONG_EXPECTED_VERSION', `${message} (stream 'acct-1': expected 0, but the stream is at version 1)`, { streamId: 'acct-1', expected: 0, actual: 1 }),
       });
       assert.deepEqual(await append('--stream', 'acct-1', '--expected-version', 'no_stream', '--json'), {
         code: 1,
         stdout: '',
-        stderr: errorLine('WRONG_EXPECTED_VERSION', message, { streamId: 'acct-1', expected: 'no_stream', actual: 1 }),
+        stderr: errorLine('WRONG_EXPECTED_VERSION', `${message} (stream 'acct-1': expected no_stream, but the stream is at version 1)`, {
+          streamId: 'acct-1',
+          expected: 'no_stream',
+          actual: 1,
+        }),
       });
       assert.deepEqual(await append('--stream', 'acct-2', '--expected-version', 'stream_exists'), {
         code: 1,
         stdout: '',
-        stderr: `stele: WRONG_EXPECTED_VERSION: ${message}\n`,
+        stderr: `stele: WRONG_EXPECTED_VERSION: ${message} (stream 'acct-2': expected stream_exists, but the stream does not exist)\n`,
       });
       assert.equal(storedRows(path).length, 2);
       const receipt = (await steleJson(0, 'append', path, '--type', 'deposited', '--stream', 'acct-1', '--expected-version', '1')) as Record<string, unknown>;

@@ -5,7 +5,7 @@
  * calls made in one loop stay small.
  * @internal
  */
-import { LedgerError } from '../errors.ts';
+import { atCallSite, callSite, LedgerError } from '../errors.ts';
 import type { AppendInput, AppendResult } from '../event.ts';
 import { encodeInput, type EncodedEvent } from '../format/event-encoding.ts';
 import { validatePayload } from '../format/payload-schema.ts';
@@ -48,12 +48,14 @@ export class Appends {
   }
 
   append(input: AppendInput): Promise<AppendResult> {
+    // Where the app called: an error from the writer thread gets this stack (errors.ts atCallSite).
+    const site = callSite(this.append);
     const room = this.#room(1);
-    if (room instanceof Promise) return room.then((admitted) => this.#append(input, admitted));
-    return this.#append(input, room);
+    if (room instanceof Promise) return room.then((admitted) => this.#append(input, admitted, site));
+    return this.#append(input, room, site);
   }
 
-  #append(input: AppendInput, room: boolean | LedgerError): Promise<AppendResult> {
+  #append(input: AppendInput, room: boolean | LedgerError, site: Error): Promise<AppendResult> {
     return this.#logged(async () => {
       let events: EncodedEvent[];
       try {
@@ -67,12 +69,13 @@ export class Appends {
         if (room === true) this.#context.writer!.release(1);
         throw error;
       }
-      const [stored] = await this.#context.writer!.submit(events);
+      const [stored] = await this.#context.writer!.submit(events).catch((error: unknown) => Promise.reject(atCallSite(error, site)));
       return this.#acknowledge(stored!);
     });
   }
 
   appendBatch(inputs: AppendInput[], options: AppendBatchOptions): Promise<AppendResult[]> {
+    const site = callSite(this.appendBatch);
     return this.#logged(async () => {
       this.#context.assertOpen();
       if (!Array.isArray(inputs)) throw new TypeError(`appendBatch takes an array of events, got ${typeof inputs}`);
@@ -100,7 +103,7 @@ export class Appends {
         }
         ids.add(event.eventId);
       }
-      const stored = await this.#submitEncoded(events);
+      const stored = await this.#submitEncoded(events, site);
       return stored.map((event) => this.#acknowledge(event));
     });
   }
@@ -109,7 +112,7 @@ export class Appends {
   /** One of Stele's own events ($agents, $halt), built on an open ledger: no taxonomy check, no payload schema. */
   async appendSystem(build: () => EncodedEvent): Promise<AppendResult> {
     this.#context.assertOpen();
-    const [stored] = await this.#submitEncoded([build()]);
+    const [stored] = await this.#submitEncoded([build()], callSite(this.appendSystem));
     const result = this.#acknowledge(stored!);
     await this.#context.afterCommit(result);
     return result;
@@ -136,12 +139,12 @@ export class Appends {
   }
 
   /** Takes room for already encoded events (waiting for it if need be), then submits them. */
-  async #submitEncoded(events: EncodedEvent[]): Promise<StoredEvent[]> {
+  async #submitEncoded(events: EncodedEvent[], site: Error): Promise<StoredEvent[]> {
     const writer = this.#writerOrThrow();
     let room = this.#room(events.length);
     if (room instanceof Promise) room = await room;
     if (room !== true) throw room === false ? (writer.refusal ?? LedgerError.of('LEDGER_CLOSED')) : room;
-    return writer.submit(events);
+    return writer.submit(events).catch((error: unknown) => Promise.reject(atCallSite(error, site)));
   }
 
   /**

@@ -171,6 +171,8 @@ export interface LedgerHealth {
   writer: 'starting' | 'running' | 'restarting' | 'failed' | 'closed';
   /** Reads work but appends do not: the writer could not start or gave up restarting. */
   degraded: boolean;
+  /** The file at the ledger's path is not the one the writer has open (deleted, renamed over, replaced): appends fail with LEDGER_FILE_REPLACED. */
+  fileReplaced: boolean;
   halted: boolean;
   /** Highest sequence; undefined once closed. */
   headSequence: number | undefined;

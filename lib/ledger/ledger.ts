@@ -122,6 +122,7 @@ export class Ledger extends LedgerReads {
     return {
       writer: this.#closing ? 'closed' : writer ? writer.state : this.#parts.degradedBy ? 'failed' : 'closed',
       degraded: this.#parts.degradedBy !== undefined || writer?.state === 'failed',
+      fileReplaced: writer?.fileReplaced ?? false,
       halted,
       headSequence: this.#closing ? undefined : this.#parts.reader.head()?.sequence ?? 0,
       lastWriteAt: writer?.stats.lastWriteAt,

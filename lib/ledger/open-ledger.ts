@@ -2,8 +2,8 @@
  * {@link openLedger}: options resolved, the writer started (or the reasons it could not be),
  * the read connection opened, the replicas attached.
  */
-import { existsSync } from 'node:fs';
-import { resolve as resolvePath } from 'node:path';
+import { existsSync, realpathSync } from 'node:fs';
+import { basename, dirname, join, resolve as resolvePath } from 'node:path';
 import { requireFilePath } from '../arguments.ts';
 import { LedgerError } from '../errors.ts';
 import { logTo, resolveOptions, type LedgerOptions, type LogLevel } from '../options.ts';
@@ -25,7 +25,7 @@ import { LedgerReader } from './reader.ts';
 export async function openLedger(path: string, options?: LedgerOptions): Promise<Ledger> {
   requireFilePath('openLedger: the path', path);
   const resolved = resolveOptions(options);
-  const absolute = resolvePath(path);
+  const absolute = realPath(resolvePath(path));
   const replicasOf = () => new ReplicaSet(resolved.replicas, resolved.replication);
   const log = (level: LogLevel, fields: Record<string, unknown>, message: string) => logTo(resolved.logger, level, fields, message);
   if (resolved.readonly) {
@@ -62,4 +62,21 @@ export async function openLedger(path: string, options?: LedgerOptions): Promise
     throw error;
   }
   return ledger;
+}
+
+/**
+ * The path with every symlink resolved (of the folder when the file does not exist yet): the
+ * writer lock and the head sidecar sit beside the real file, so that two spellings of one ledger
+ * (a symlink, `..`, a bind of its folder) share them.
+ */
+function realPath(path: string): string {
+  try {
+    return realpathSync(path);
+  } catch {
+    try {
+      return join(realpathSync(dirname(path)), basename(path));
+    } catch {
+      return path;
+    }
+  }
 }

@@ -5,17 +5,20 @@
  */
 import Database from 'better-sqlite3';
 import { LedgerError } from '../errors.ts';
+import { ledgerFileState, openFailure, requireLedgerSchema, requireSqliteHeader } from './ledger-file.ts';
 import { applyMigrations } from './migrations.ts';
 import { registerNativeFunctions, type NativeFunctionSettings } from './native-functions.ts';
 
 /**
- * Up to this many bytes of a ledger file are read through a memory map on read-only
- * connections: a read then costs no copy from the OS page cache into SQLite's own cache (point
- * reads at 1M events went from 14–18 µs to ~11 µs). SQLite caps it at its compile-time maximum
- * (2 GB). The read-write connection keeps ordinary I/O, so that an I/O error while writing is
- * an error code, never a signal.
+ * No memory map on any connection. A ledger file can change under a reader it does not control
+ * (truncated by a restore, a cleanup, a `stele export --out` of old, a full disk's repair), and
+ * a mapped page past the new end of the file is a SIGBUS that kills the process: no error code,
+ * nothing JavaScript can catch (spec/truncate.spec.ts). SQLite checks the size only when a read
+ * transaction starts, so no guard of ours can close the window inside one. The cost, measured by
+ * bench/read-mmap.ts: point reads ~1.2x slower on a loaded 2-core machine (94 vs 113 µs median;
+ * the earlier measure on an idle machine was ~11 vs 14-18 µs at 1M events).
  */
-const READ_MMAP_BYTES = 2 ** 31;
+const READ_MMAP_BYTES = 0;
 
 /**
  * A read-only connection to an existing ledger file (reads, verification, subscriptions, the
@@ -29,10 +32,14 @@ export function openReadConnection(path: string): Database.Database {
     throw LedgerError.of('NOT_A_LEDGER', { path, sqliteCode: (error as { code?: string }).code }, String((error as Error).message));
   }
   try {
+    // Reading the schema reads page 1: a text file, a damaged header or another application's
+    // database fails here, coded, rather than as a raw SqliteError from the first query.
+    const events = db.prepare("SELECT count(*) FROM sqlite_schema WHERE type = 'table' AND name = 'events'").pluck().get();
+    if (events !== 1) throw LedgerError.of('NOT_A_LEDGER', { path, reason: 'no_events_table' }, `${path} is an SQLite database without a ledger in it`);
     db.pragma(`mmap_size = ${READ_MMAP_BYTES}`);
   } catch (error) {
     db.close();
-    throw error;
+    throw openFailure(error, path);
   }
   return db;
 }
@@ -52,20 +59,32 @@ export function configureWriterConnection(db: Database.Database, durability: 'fu
 /** Settings of a read-write connection. */
 export interface WriteConnectionSettings extends NativeFunctionSettings {
   durability: 'full' | 'normal';
+  /** Create a ledger where there is no file or an empty one (default true); false: NOT_A_LEDGER. */
+  create?: boolean;
 }
 
 /**
  * The read-write connection: WAL, the durability's `synchronous`, Stele's functions registered,
- * the file migrated to the current schema. The caller holds the writer lock.
+ * the file migrated to the current schema. The caller holds the writer lock. A ledger is created
+ * only where there is no file or an empty one; any other file that is not a ledger is refused
+ * untouched. Every failure is a coded LedgerError (ledger-file.ts `openFailure`).
  */
 export function openWriteConnection(path: string, settings: WriteConnectionSettings): { db: Database.Database; schemaVersion: number } {
-  const db = new Database(path);
+  let db: Database.Database | undefined;
   try {
+    const state = ledgerFileState(path);
+    if (state !== 'existing' && settings.create === false) {
+      throw LedgerError.of('NOT_A_LEDGER', { path, reason: state }, state === 'missing' ? `no ledger file at ${path} and create: false` : `${path} is empty and create: false`);
+    }
+    requireSqliteHeader(path);
+    db = new Database(path);
+    // Read before anything is written: the journal mode pragma below already writes the header.
+    requireLedgerSchema(db, path);
     configureWriterConnection(db, settings.durability);
     registerNativeFunctions(db, settings);
     return { db, schemaVersion: applyMigrations(db) };
   } catch (error) {
-    db.close();
-    throw error;
+    db?.close();
+    throw openFailure(error, path);
   }
 }

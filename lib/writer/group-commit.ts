@@ -77,12 +77,22 @@ export class GroupCommit {
     };
   }
 
-  /** Commits the group, retrying while the file is locked by another connection (backing off). */
-  async commit(requests: AppendRequest[]): Promise<RequestOutcome[]> {
+  /**
+   * Commits the group, retrying while the file is locked by another connection (backing off).
+   * Once `stop` aborts (the ledger is closing) it retries no more: the group fails, rolled back,
+   * so that its callers learn a known outcome instead of one cut short by the close.
+   */
+  async commit(requests: AppendRequest[], stop?: AbortSignal): Promise<RequestOutcome[]> {
     const { attempts, delayMs } = this.#retry;
     for (let attempt = 1; ; attempt++) {
       const result = this.#commitOnce(requests);
       if (!('transient' in result)) return result;
+      if (stop?.aborted) {
+        const error = toWire(
+          LedgerError.of('WRITE_FAILED', { attempts: attempt, sqliteCode: result.transient, closing: true }, `the ledger closed while its file stayed locked (${result.transient})`),
+        );
+        return requests.map((request) => ({ id: request.id, ok: false, error }));
+      }
       if (attempt > attempts) {
         const error = toWire(
           LedgerError.of('WRITE_FAILED', { attempts: attempt, sqliteCode: result.transient }, `the ledger file stayed locked (${result.transient})`),
@@ -93,7 +103,7 @@ export class GroupCommit {
       // Exponential backoff with jitter, so that two writers' retries do not stay in step.
       const delay = delayMs * 2 ** (attempt - 1) * (1 + Math.random() * 0.5);
       this.#log('warn', { attempt, sqliteCode: result.transient, retryInMs: Math.round(delay) }, 'ledger file busy; retrying');
-      await new Promise((resolve) => setTimeout(resolve, delay));
+      await sleep(delay, stop);
     }
   }
 
@@ -160,7 +170,14 @@ export class GroupCommit {
    * facts for `details` are looked up here, in the failing transaction.
    */
   wireErrorOf(error: unknown, event?: EncodedEvent): WireError {
-    return wireErrorOf(error, event && ((code) => this.#detailsOf(code, event)));
+    const wire = wireErrorOf(error, event && ((code) => this.#detailsOf(code, event)));
+    if (wire.code === 'WRONG_EXPECTED_VERSION' && event) {
+      // The facts in the message too: a log line or the CLI's text output shows no details.
+      const { expected, actual } = wire.details;
+      const at = actual === 'no_stream' ? 'the stream does not exist' : `the stream is at version ${String(actual)}`;
+      wire.message = `${wire.message} (stream '${event.streamId}': expected ${String(expected)}, but ${at})`;
+    }
+    return wire;
   }
 
   /** The facts behind a coded failure of `event`, read in the failing transaction. */
@@ -192,4 +209,17 @@ export class GroupCommit {
         return {};
     }
   }
+}
+
+/** Resolves after `ms`, or at once when `stop` aborts. */
+function sleep(ms: number, stop: AbortSignal | undefined): Promise<void> {
+  return new Promise((resolve) => {
+    const timer = setTimeout(done, ms);
+    stop?.addEventListener('abort', done, { once: true });
+    function done(): void {
+      clearTimeout(timer);
+      stop?.removeEventListener('abort', done);
+      resolve();
+    }
+  });
 }

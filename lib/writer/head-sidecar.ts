@@ -8,24 +8,32 @@
  */
 import { closeSync, fsyncSync, openSync, readFileSync, renameSync, writeSync } from 'node:fs';
 import { dirname } from 'node:path';
+import { LedgerError } from '../errors.ts';
 import type { LedgerHead } from '../event.ts';
 
 export function headSidecarPath(ledgerPath: string): string {
   return `${ledgerPath}-head.json`;
 }
 
-/** The recorded head, or undefined when there is no sidecar yet. Throws when it is unreadable. */
+/** The recorded head, or undefined when there is no sidecar yet. SIDECAR_UNREADABLE when it cannot be read. */
 export function readHeadSidecar(ledgerPath: string): LedgerHead | undefined {
+  const path = headSidecarPath(ledgerPath);
   let text: string;
   try {
-    text = readFileSync(headSidecarPath(ledgerPath), 'utf8');
+    text = readFileSync(path, 'utf8');
   } catch (error) {
-    if ((error as NodeJS.ErrnoException).code === 'ENOENT') return undefined;
-    throw error;
+    const errno = (error as NodeJS.ErrnoException).code;
+    if (errno === 'ENOENT') return undefined;
+    throw LedgerError.of('SIDECAR_UNREADABLE', { path: ledgerPath, sidecar: path, errno }, `${path}: ${(error as Error).message}`);
   }
-  const parsed = JSON.parse(text) as Partial<LedgerHead>;
-  if (!Number.isSafeInteger(parsed.sequence) || typeof parsed.contentHash !== 'string') {
-    throw new Error(`head sidecar ${headSidecarPath(ledgerPath)} is malformed`);
+  let parsed: Partial<LedgerHead> | null;
+  try {
+    parsed = JSON.parse(text) as Partial<LedgerHead> | null;
+  } catch (error) {
+    throw LedgerError.of('SIDECAR_UNREADABLE', { path: ledgerPath, sidecar: path, reason: 'not_json' }, `${path} is not JSON: ${(error as Error).message}`);
+  }
+  if (typeof parsed !== 'object' || parsed === null || !Number.isSafeInteger(parsed.sequence) || typeof parsed.contentHash !== 'string') {
+    throw LedgerError.of('SIDECAR_UNREADABLE', { path: ledgerPath, sidecar: path, reason: 'malformed' }, `${path} does not hold { sequence, contentHash }`);
   }
   return { sequence: parsed.sequence!, contentHash: parsed.contentHash };
 }

@@ -32,6 +32,8 @@ export interface WriterSettings {
   onInconsistency: 'fail' | 'halt';
   /** The closed set of event types, or undefined for any type. */
   eventTypes: string[] | undefined;
+  /** Create a ledger where there is no file or an empty one; false: NOT_A_LEDGER there too. */
+  create: boolean;
 }
 
 
@@ -71,6 +73,8 @@ export type FromWriter =
   | { kind: 'failed'; error: WireError }
   /** Outcomes of one group commit, in request order. */
   | { kind: 'outcomes'; outcomes: RequestOutcome[] }
+  /** The path no longer names the writer's file (LEDGER_FILE_REPLACED), or its lock was taken (WRITER_LOCK_HELD); every later request fails. */
+  | { kind: 'replaced'; error: WireError }
   /** Something the owner's logger should hear about (retries, checkpoints, startup findings). */
   | { kind: 'log'; level: LogLevel; fields: Record<string, unknown>; message: string }
   | { kind: 'closed' };

@@ -5,11 +5,13 @@
  * @internal
  */
 import type Database from 'better-sqlite3';
+import { LedgerError } from '../errors.ts';
 import type { LedgerHead } from '../event.ts';
+import { ledgerFileState } from '../sqlite/ledger-file.ts';
 import { hashAtStatement, readHead } from '../sqlite/queries.ts';
 import { checkChain, checkRange } from '../verify/chain-check.ts';
 import { checkpointFault } from './checkpoint-check.ts';
-import { readHeadSidecar } from './head-sidecar.ts';
+import { headSidecarPath, readHeadSidecar } from './head-sidecar.ts';
 
 export interface StartupFault {
   check: 'head_hash' | 'recent_rows' | 'head_sidecar' | 'expected_head' | 'checkpoint';
@@ -49,6 +51,7 @@ export function startupFault(db: Database.Database, settings: StartupCheckSettin
       }
     }
   }
+  if (!head) refuseOrphanedSidecar(settings.path, 'no_event');
   const hashAt = hashAtStatement(db);
   const anchors: Array<[StartupFault['check'], LedgerHead | undefined]> = [
     ['head_sidecar', readHeadSidecar(settings.path)],
@@ -63,4 +66,25 @@ export function startupFault(db: Database.Database, settings: StartupCheckSettin
   }
   const checkpoint = settings.trustedCheckpoint === undefined ? undefined : checkpointFault(db, settings.trustedCheckpoint);
   return checkpoint ? { head, fault: { check: 'checkpoint', ...checkpoint } } : { head };
+}
+
+/**
+ * A head sidecar beside a file that is missing, empty or holds no event: that is what deleting a
+ * ledger (and starting over, or restoring nothing) looks like to the writer. Refused before
+ * anything is written into the file: a halt in a new file could only be cleared by witnesses
+ * that a new file does not have. Starting over on purpose means deleting the sidecar too.
+ */
+export function refuseOrphanedSidecar(path: string, known?: 'no_event'): void {
+  const state = known ?? ledgerFileState(path);
+  if (state === 'existing') return; // its events are checked against the sidecar by startupFault
+  const recorded = readHeadSidecar(path);
+  if (!recorded || recorded.sequence === 0) return;
+  const sidecar = headSidecarPath(path);
+  const file = state === 'missing' ? 'does not exist' : state === 'empty' ? 'is empty' : 'holds no event';
+  throw LedgerError.of(
+    'WRITER_INCONSISTENCY',
+    { check: 'head_sidecar', sequence: recorded.sequence, expected: recorded.contentHash, actual: 'missing', sidecar, state },
+    `${sidecar} records a head at sequence ${recorded.sequence}, but ${path} ${file}: the ledger was deleted or replaced. ` +
+      `Restore it, or to start a new ledger on purpose delete ${sidecar}; nothing was written`,
+  );
 }

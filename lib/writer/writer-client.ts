@@ -46,8 +46,12 @@ function writerSettings(path: string, options: ResolvedOptions): WriterSettings 
     onInconsistency: options.onInconsistency,
     retry: options.retry,
     eventTypes: options.eventTypes && Object.keys(options.eventTypes),
+    create: options.create,
   };
 }
+
+/** How long a closing worker may take to answer what it was sent before it is terminated. */
+const WORKER_CLOSE_GRACE_MS = 30_000;
 
 export class WriterClient {
   readonly #settings: WriterSettings;
@@ -70,6 +74,8 @@ export class WriterClient {
   #restartTimer: NodeJS.Timeout | undefined;
   #onClosed: (() => void) | undefined;
   #onFailed: ((error: LedgerError) => void) | undefined;
+  /** The ledger's path stopped naming the writer's file (LEDGER_FILE_REPLACED). */
+  fileReplaced = false;
   readonly stats = { appendedCount: 0, failedWriteCount: 0, lastWriteAt: undefined as Date | undefined, restarts: 0 };
 
   private constructor(settings: WriterSettings, options: ResolvedOptions, log: WriterLog) {
@@ -137,6 +143,12 @@ export class WriterClient {
         return undefined;
       case 'log':
         this.#log(message.level, message.fields, message.message);
+        return undefined;
+      case 'replaced':
+        // Appends are refused from now on; what was sent is refused by the worker itself.
+        this.fileReplaced = message.error.code === 'LEDGER_FILE_REPLACED';
+        this.#state = 'failed';
+        this.#refusal = fromWire(message.error);
         return undefined;
       case 'closed':
         this.#onClosed?.();
@@ -297,7 +309,8 @@ export class WriterClient {
 
   /**
    * Flushes what was submitted (waiting at most `timeoutMs`), then closes the writer's connection
-   * and ends the worker. What could not be flushed in time rejects with LEDGER_CLOSED; nothing is
+   * and ends the worker. What never reached the writer by then rejects with LEDGER_CLOSED; what
+   * it had been sent gets its real outcome (committed, or refused and not written). Nothing is
    * ever half-written, since each request commits whole or not at all.
    */
   async close(timeoutMs: number): Promise<void> {
@@ -315,8 +328,10 @@ export class WriterClient {
       const exited = new Promise<void>((resolve) => connection.worker.once('exit', () => resolve()));
       this.#updateRef();
       connection.port.postMessage({ kind: 'close' } satisfies ToWriter);
-      // A worker stuck past the deadline is terminated; its requests' outcome is unknown.
-      const finished = await Promise.race([closed.then(() => true), exited.then(() => true), sleep(drained ? 30_000 : 1_000).then(() => false)]);
+      // Every request sent before the close is committed or refused by the worker before it
+      // closes (a group waiting on a locked file stops retrying), so its caller learns the
+      // outcome. Only a worker stuck for 30 s (a hung disk) is terminated: then it is unknown.
+      const finished = await Promise.race([closed.then(() => true), exited.then(() => true), sleep(WORKER_CLOSE_GRACE_MS).then(() => false)]);
       if (!finished) await connection.worker.terminate();
       this.#connection = undefined;
       connection.port.close();

@@ -11,18 +11,22 @@
  */
 import type Database from 'better-sqlite3';
 import { receiveMessageOnPort, workerData } from 'node:worker_threads';
-import { LedgerError } from '../errors.ts';
+import { LedgerError, toWire, type WireError } from '../errors.ts';
 import { systemEvent } from '../format/event-encoding.ts';
 import { APPEND_SQL, appendArgs } from '../sqlite/append-statement.ts';
 import { openWriteConnection } from '../sqlite/connections.ts';
 import { readHead } from '../sqlite/queries.ts';
 import { GroupCommit, wireErrorOf } from './group-commit.ts';
+import { FileIdentity } from './file-identity.ts';
 import { writeHeadSidecar } from './head-sidecar.ts';
 import type { AppendRequest, FromWriter, ToWriter, WriterStartup } from './protocol.ts';
-import { startupFault, type StartupFault } from './startup-check.ts';
-import { acquireWriterLock } from './writer-lock.ts';
+import { refuseOrphanedSidecar, startupFault, type StartupFault } from './startup-check.ts';
+import { acquireWriterLock, keepWriterLock } from './writer-lock.ts';
 
 const { settings, port } = workerData as WriterStartup;
+
+/** How often the writer checks that its path still names its file, off the append path. */
+const FILE_CHECK_INTERVAL_MS = 1_000;
 
 function send(message: FromWriter): void {
   port.postMessage(message);
@@ -42,6 +46,7 @@ function open(): { db: Database.Database; lock: Database.Database; group: GroupC
   let db: Database.Database | undefined;
   try {
     lock = acquireWriterLock(settings.path);
+    refuseOrphanedSidecar(settings.path); // before anything is written into a new or empty file
     ({ db } = openWriteConnection(settings.path, settings));
     const group = new GroupCommit(db, settings.retry, log);
     if (db.prepare('SELECT EXISTS (SELECT 1 FROM replica_mode)').pluck().get() === 1) {
@@ -92,11 +97,43 @@ function haltForInconsistency(db: Database.Database, fault: StartupFault): void 
   db.prepare(APPEND_SQL).run(...appendArgs(halt));
 }
 
-const { db, lock, group } = open();
+const opened = open();
+const { db, group } = opened;
+let { lock } = opened;
+
+const identity = new FileIdentity(settings.path);
+/** Set once the path names another file than the open one (or none): every request then fails. */
+let replaced: WireError | undefined;
+
+/**
+ * False once the ledger's path no longer names the open file. Checked on a timer, before each
+ * sidecar write and at close: a stat, never on the append path itself.
+ */
+function fileIsOurs(): boolean {
+  if (replaced) return false;
+  const change = identity.change();
+  let refusal: LedgerError | undefined;
+  if (change) refusal = LedgerError.of('LEDGER_FILE_REPLACED', { path: settings.path, change }, `${settings.path} was ${change} while open`);
+  else {
+    try {
+      lock = keepWriterLock(settings.path, lock);
+    } catch (error) {
+      refusal = error instanceof LedgerError ? error : LedgerError.of('WRITER_LOCK_HELD', { path: settings.path, error: String(error) });
+    }
+  }
+  if (!refusal) return true;
+  replaced = toWire(refusal);
+  log('fatal', { code: refusal.code, ...refusal.details }, 'the ledger file or its lock was taken from this writer; appends are refused');
+  send({ kind: 'replaced', error: replaced });
+  return false;
+}
+setInterval(fileIsOurs, FILE_CHECK_INTERVAL_MS).unref();
 
 let inbox: AppendRequest[] = [];
 let closing = false;
 let running = false;
+/** Aborted by the close message: a group waiting to retry a locked file gives up (a known outcome). */
+const closeRequested = new AbortController();
 
 port.on('message', (message: ToWriter) => {
   take(message);
@@ -105,7 +142,10 @@ port.on('message', (message: ToWriter) => {
 
 function take(message: ToWriter): void {
   if (message.kind === 'append') inbox.push(...message.requests);
-  else if (message.kind === 'close') closing = true;
+  else if (message.kind === 'close') {
+    closing = true;
+    closeRequested.abort();
+  }
 }
 
 /** Commits whatever has arrived, group after group, then closes if asked to. */
@@ -118,7 +158,9 @@ async function run(): Promise<void> {
       if (inbox.length === 0) break;
       const requests = inbox;
       inbox = [];
-      send({ kind: 'outcomes', outcomes: await group.commit(requests) });
+      const error = replaced;
+      const outcomes = error ? requests.map((request) => ({ id: request.id, ok: false as const, error })) : await group.commit(requests, closeRequested.signal);
+      send({ kind: 'outcomes', outcomes });
       scheduleHeadSidecar();
     }
   } finally {
@@ -153,7 +195,8 @@ function recordDurableHead(): void {
     const [result] = db.pragma('wal_checkpoint(PASSIVE)') as Array<{ busy: number; log: number; checkpointed: number }>;
     if (!result || result.busy !== 0 || result.checkpointed !== result.log) return;
   }
-  writeHeadSidecar(settings.path, head);
+  // A sidecar describes the file at the path: never write one for a file that is not there.
+  if (fileIsOurs()) writeHeadSidecar(settings.path, head);
 }
 
 function shutDown(): void {
@@ -162,7 +205,7 @@ function shutDown(): void {
   const head = readHead(db);
   db.close();
   try {
-    if (head) writeHeadSidecar(settings.path, head);
+    if (head && fileIsOurs()) writeHeadSidecar(settings.path, head);
   } catch (error) {
     // The ledger itself is closed and durable; a missing sidecar only weakens the next start's check.
     log('error', { error: String(error) }, 'could not record the head sidecar');

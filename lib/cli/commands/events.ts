@@ -2,6 +2,7 @@
  * The commands that print events: `head`, `get`, `tail` (with `--follow`) and `export`.
  * @internal
  */
+import { realpathSync, statSync, type Stats } from 'node:fs';
 import { open, rename, rm } from 'node:fs/promises';
 import { basename, dirname, join, resolve } from 'node:path';
 import type { Ledger, LedgerEvent } from '../../index.ts';
@@ -107,13 +108,15 @@ export const exportCommand = defineCommand({
   name: 'export',
   summary: 'Write every event as JSON lines, to stdout or a file.',
   positionals: ['file'],
-  options: { format: { type: 'string', default: 'jsonl' }, out: { type: 'string' }, from: { type: 'string' } },
-  usage: '[--format jsonl] [--out FILE] [--from SEQ]',
+  options: { format: { type: 'string', default: 'jsonl' }, out: { type: 'string' }, from: { type: 'string' }, force: { type: 'boolean', default: false } },
+  usage: '[--format jsonl] [--out FILE] [--force] [--from SEQ]',
   help: `
 Options:
   --format jsonl   one event per line, in the form of "get --json" (the only format, the default)
   --out FILE       write to FILE (complete or not at all: written beside it, then renamed)
-                   instead of stdout, and print a summary
+                   instead of stdout, and print a summary. FILE must not exist yet, and is
+                   never the ledger or one of its files (-wal, -shm, -head.json, -writer.lock)
+  --force          replace FILE if it exists (still never the ledger or one of its files)
   --from SEQ       first sequence to export (default 1)
   --json           print the summary of --out as JSON: {"events","from","to","out"}
 
@@ -123,6 +126,7 @@ constant whatever the size of the ledger, and appends made meanwhile are left fo
     if (values.format !== 'jsonl') throw new UsageError(`--format must be jsonl, got '${values.format}'`);
     const from = values.from === undefined ? 1 : integerArg('--from', values.from);
     const out = values.out === undefined ? undefined : resolve(values.out);
+    if (out !== undefined) checkExportTarget(resolve(args.file), out, values.force === true);
     const summary = await withReadonlyLedger(args.file, async (ledger) => {
       const to = ledger.maxSequence();
       const sink = out === undefined ? stdoutSink() : await fileSink(out);
@@ -146,6 +150,46 @@ constant whatever the size of the ledger, and appends made meanwhile are left fo
     return ExitCode.ok;
   },
 });
+
+/** The files of a ledger besides itself: replacing one of them loses or corrupts the ledger. */
+const LEDGER_FILE_SUFFIXES = ['', '-wal', '-shm', '-journal', '-head.json', '-writer.lock'];
+
+/**
+ * Refuses an `--out` that would replace the ledger or one of its files (compared by device and
+ * inode, so a symlink, a hard link or another spelling of the path is caught too, and by real
+ * path for the files that do not exist yet), or any existing file without `--force`.
+ */
+function checkExportTarget(ledger: string, out: string, force: boolean): void {
+  const outStat = statOrUndefined(out);
+  const realLedger = realpathOrSelf(ledger);
+  const realOut = outStat ? realpathOrSelf(out) : join(realpathOrSelf(dirname(out)), basename(out));
+  // Both spellings: the sidecars of a ledger opened through a symlink may sit beside either.
+  for (const [base, suffix] of [ledger, realLedger].flatMap((base) => LEDGER_FILE_SUFFIXES.map((suffix) => [base, suffix] as const))) {
+    const file = base + suffix;
+    const fileStat = statOrUndefined(file);
+    const same = realOut === file || (outStat !== undefined && fileStat !== undefined && outStat.dev === fileStat.dev && outStat.ino === fileStat.ino);
+    if (same) {
+      throw new CliError('OUT_IS_LEDGER', `--out ${out} is ${suffix === '' ? 'the ledger itself' : `the ledger's ${suffix.slice(1)} file`}; export to another file`);
+    }
+  }
+  if (outStat && !force) throw new CliError('OUT_EXISTS', `--out ${out} already exists; choose a new file, or pass --force to replace it`);
+}
+
+function statOrUndefined(path: string): Stats | undefined {
+  try {
+    return statSync(path);
+  } catch {
+    return undefined;
+  }
+}
+
+function realpathOrSelf(path: string): string {
+  try {
+    return realpathSync(path);
+  } catch {
+    return path;
+  }
+}
 
 /** Where `export` writes: each write resolves once the writer can take more (backpressure). */
 interface Sink {
