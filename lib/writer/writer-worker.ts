@@ -62,9 +62,9 @@ function open(): { db: Database.Database; lock: Database.Database; group: GroupC
     db.pragma('busy_timeout = 0');
     const { head, fault } = startupFault(db, settings);
     if (fault) {
-      haltForInconsistency(db, fault);
-      log('fatal', { ...fault }, 'startup self-verification failed; ledger halted');
-      if (settings.onInconsistency !== 'halt') throw LedgerError.of('WRITER_INCONSISTENCY', { ...fault });
+      const halted = haltForInconsistency(db, fault);
+      log('fatal', { ...fault, halted }, halted ? 'startup self-verification failed; ledger halted' : 'startup self-verification failed; the file refused even the halt record');
+      if (settings.onInconsistency !== 'halt' || !halted) throw LedgerError.of('WRITER_INCONSISTENCY', { ...fault, halted });
     }
     send({ kind: 'ready', head });
     return { db, lock, group };
@@ -86,15 +86,27 @@ function applyEventTypes(db: Database.Database, types: string[] | undefined): vo
   }).immediate();
 }
 
-function haltForInconsistency(db: Database.Database, fault: StartupFault): void {
+/**
+ * Records the inconsistency as a halt in the file, so that no later writer appends to it either;
+ * false when the file refuses even that (e.g. rows deleted behind the triggers leave derived
+ * tables that the next row collides with): the fault is what the caller hears about, not the
+ * refusal of the halt.
+ */
+function haltForInconsistency(db: Database.Database, fault: StartupFault): boolean {
   const last = db
     .prepare("SELECT type FROM events WHERE stream_id = '$halt' ORDER BY stream_version DESC LIMIT 1")
     .pluck()
     .get();
-  if (last === 'stele.halted') return;
+  if (last === 'stele.halted') return true;
   const reason = `startup inconsistency (${fault.check}) at sequence ${fault.sequence}: expected ${String(fault.expected)}, found ${String(fault.actual)}`;
   const halt = systemEvent('$halt', 'stele.halted', { reason, fault: { ...fault } });
-  db.prepare(APPEND_SQL).run(...appendArgs(halt));
+  try {
+    db.prepare(APPEND_SQL).run(...appendArgs(halt));
+    return true;
+  } catch (error) {
+    log('error', { error: String(error) }, 'the halt record was refused');
+    return false;
+  }
 }
 
 const opened = open();
