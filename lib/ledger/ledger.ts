@@ -4,7 +4,7 @@
  */
 import { requireNumber, requireOptions } from '../arguments.ts';
 import { LedgerError } from '../errors.ts';
-import type { AppendInput, AppendResult } from '../event.ts';
+import type { AppendResult } from '../event.ts';
 import type { WitnessSignature } from '../format/signing.ts';
 import { logTo, type LogLevel, type ResolvedOptions } from '../options.ts';
 import type { ReplicaSet } from '../replication/replica-set.ts';
@@ -24,6 +24,7 @@ import { openSubscription } from './subscription.ts';
 import type { SubscribeOptions, Subscription, SubscriptionHandler, SubscriptionStream } from './subscription-options.ts';
 import { closeAll, closeOnSignals } from './shutdown.ts';
 import { agentKeyRegistration, agentKeyRevocation, clearHaltCeremony, haltRecord } from './system-events.ts';
+import type { EventMap, EventOf, InputOf, UntypedEvents } from './typed-events.ts';
 
 /**
  * What a {@link Ledger} is made of; {@link openLedger} builds it.
@@ -42,15 +43,17 @@ export interface LedgerParts {
 }
 
 /** A ledger's writer, for specs that crash it on purpose. Not part of the public surface. @internal */
-const writers = new WeakMap<Ledger, WriterClient | undefined>();
+const writers = new WeakMap<object, WriterClient | undefined>();
 
 /** @internal For specs and examples of supervision: the writer behind a ledger. */
-export function writerOf(ledger: Ledger): WriterClient | undefined {
+export function writerOf(ledger: Ledger<EventMap>): WriterClient | undefined {
   return writers.get(ledger);
 }
 
 /**
- * An open ledger file. Create one with {@link openLedger}.
+ * An open ledger file. Create one with {@link openLedger}. Typed with an {@link EventMap} (from
+ * `eventTypes` schemas or written by hand), `append` accepts only {@link InputOf} that map and
+ * reads return {@link EventOf} it; untyped, any type and payload.
  *
  * @example
  * ```ts
@@ -60,7 +63,7 @@ export function writerOf(ledger: Ledger): WriterClient | undefined {
  * await ledger.close();
  * ```
  */
-export class Ledger extends LedgerReads {
+export class Ledger<Events extends EventMap = UntypedEvents> extends LedgerReads<Events> {
   readonly #parts: LedgerParts;
   readonly #appends: Appends;
   #closing: Promise<void> | undefined;
@@ -140,7 +143,7 @@ export class Ledger extends LedgerReads {
    * r.sequence; r.streamVersion; r.contentHash;
    * ```
    */
-  append(input: AppendInput): Promise<AppendResult> {
+  append(input: InputOf<Events>): Promise<AppendResult> {
     return this.#appends.append(input);
   }
 
@@ -157,7 +160,7 @@ export class Ledger extends LedgerReads {
    * );
    * ```
    */
-  appendBatch(inputs: AppendInput[], options: AppendBatchOptions = {}): Promise<AppendResult[]> {
+  appendBatch(inputs: InputOf<Events>[], options: AppendBatchOptions = {}): Promise<AppendResult[]> {
     return this.#appends.appendBatch(inputs, options);
   }
 
@@ -283,7 +286,7 @@ export class Ledger extends LedgerReads {
    * subscription.done.catch((error) => console.error('projection stopped', error));
    * ```
    */
-  subscribe(options: SubscribeOptions, handler: SubscriptionHandler): Subscription;
+  subscribe(options: SubscribeOptions, handler: SubscriptionHandler<EventOf<Events>>): Subscription;
   /**
    * The same subscription as an async iterable, pulled by the consumer: it yields
    * `{ kind: 'event', event }` items and, once, `{ kind: 'caught_up', sequence }` when everything
@@ -297,12 +300,12 @@ export class Ledger extends LedgerReads {
    * }
    * ```
    */
-  subscribe(options?: SubscribeOptions): SubscriptionStream;
-  subscribe(options?: SubscribeOptions, handler?: SubscriptionHandler): Subscription | SubscriptionStream {
+  subscribe(options?: SubscribeOptions): SubscriptionStream<EventOf<Events>>;
+  subscribe(options?: SubscribeOptions, handler?: SubscriptionHandler<EventOf<Events>>): Subscription | SubscriptionStream<EventOf<Events>> {
     this.#assertOpen();
     const log = (level: LogLevel, fields: Record<string, unknown>, message: string) => this.#log(level, fields, message);
     this.#subscriptions ??= new CommitWatcher(this.#parts.path, log);
-    return openSubscription(this.#subscriptions, options, handler, log);
+    return openSubscription(this.#subscriptions, options, handler as SubscriptionHandler | undefined, log) as Subscription | SubscriptionStream<EventOf<Events>>;
   }
 
   /**

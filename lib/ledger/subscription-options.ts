@@ -54,7 +54,7 @@ export interface SubscribeOptions {
  * };
  * ```
  */
-export type SubscriptionHandler = (event: LedgerEvent) => void | Promise<void>;
+export type SubscriptionHandler<Event = LedgerEvent> = (event: Event) => void | Promise<void>;
 
 /**
  * What a {@link SubscriptionStream} yields: an event, or once, the marker that every event up to
@@ -68,8 +68,8 @@ export type SubscriptionHandler = (event: LedgerEvent) => void | Promise<void>;
  * }
  * ```
  */
-export type SubscriptionItem =
-  | { readonly kind: 'event'; readonly event: LedgerEvent }
+export type SubscriptionItem<Event = LedgerEvent> =
+  | { readonly kind: 'event'; readonly event: Event }
   | { readonly kind: 'caught_up'; readonly sequence: number };
 
 /**
@@ -115,7 +115,7 @@ export interface Subscription extends AsyncDisposable {
  * }
  * ```
  */
-export interface SubscriptionStream extends AsyncIterable<SubscriptionItem>, AsyncDisposable {
+export interface SubscriptionStream<Event = LedgerEvent> extends AsyncIterable<SubscriptionItem<Event>>, AsyncDisposable {
   /** True once closed, by `close()`, by leaving the loop, by the ledger closing or by a failure. */
   readonly closed: boolean;
   /** Stops the iteration: a pending or later `next()` returns `done: true`. Idempotent. */
