@@ -7,6 +7,7 @@ import { requireInteger, requireString } from '../arguments.ts';
 import { DEFAULT_STREAM, type LedgerHead } from '../event.ts';
 import type { HaltState, LedgerEvents, ReadAllOptions, ReadStreamOptions } from './ledger-types.ts';
 import type { LedgerReader } from './reader.ts';
+import { queryEvents, type EventQuery } from './event-query.ts';
 import type { EventMap, EventOf, UntypedEvents } from './typed-events.ts';
 
 const MAX_CONTINUITY_RANGE = 10_000_000;
@@ -58,6 +59,26 @@ export class LedgerReads<Events extends EventMap = UntypedEvents> extends EventE
     const reader = this.#open();
     const from = options.from === undefined ? 1 : requireInteger('from', options.from, 1);
     return reader.readAll(from, limitOf(options.limit)) as EventOf<Events>[];
+  }
+
+  /**
+   * A lazy query over stored events, paged by sequence on the read connection: memory stays at
+   * one page (`pageSize`, default 500 rows) however many events it yields, so it suits exports
+   * and rebuilds of any size, where `readAll` suits small reads. Options are checked when it is
+   * called; pages are read as the loop pulls, each one consistent, with appends going on
+   * beside. `to` defaults to the head when iteration starts. To resume after an event, start
+   * again `from` its `sequence + 1` (the same cursor `subscribe` takes). `since`/`until` filter on
+   * the authority timestamp within the scan (no index: bound big ledgers with `from`/`to`).
+   *
+   * @example
+   * ```ts
+   * let cents = 0n;
+   * for (const event of ledger.events({ streamId: 'acct-1', types: ['deposited'] })) cents += event.payload.cents;
+   * const lastTen = [...ledger.events({ reverse: true, limit: 10 })];
+   * ```
+   */
+  events(query: EventQuery = {}): Generator<EventOf<Events>, void, undefined> {
+    return queryEvents(this.#reader, query, this.#assertOpen) as Generator<EventOf<Events>, void, undefined>;
   }
 
   /**

@@ -333,6 +333,22 @@ export class Ledger<Events extends EventMap = UntypedEvents> extends LedgerReads
     }
   }
 
+  /**
+   * `close()` with its defaults, for `await using`: the ledger closes when the block it was
+   * opened in ends, however it ends.
+   *
+   * @example
+   * ```ts
+   * {
+   *   await using ledger = await openLedger('audit.db');
+   *   await ledger.append({ type: 'job_done' });
+   * } // flushed and closed here
+   * ```
+   */
+  [Symbol.asyncDispose](): Promise<void> {
+    return this.close();
+  }
+
   #removeSignalHandlers: (() => void) | undefined;
 
   /**
