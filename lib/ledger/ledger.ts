@@ -9,7 +9,9 @@ import type { WitnessSignature } from '../format/signing.ts';
 import { logTo, type LogLevel, type ResolvedOptions } from '../options.ts';
 import type { ReplicaSet } from '../replication/replica-set.ts';
 import type { ReplicationReceipt, VerificationResult } from '../replication/replicator.ts';
-import { verifyLedgerFile, type VerifyOptions, type VerifyResult } from '../verify/verify-ledger-file.ts';
+import type { VerifyOptions, VerifyResult } from '../verify/verify-ledger-file.ts';
+import { publishDiagnostic } from '../diagnostics.ts';
+import { observedVerify } from './observed-verify.ts';
 import type { WriterClient } from '../writer/writer-client.ts';
 import { Appends } from './appends.ts';
 import { LedgerReads } from './ledger-reads.ts';
@@ -203,6 +205,7 @@ export class Ledger<Events extends EventMap = UntypedEvents> extends LedgerReads
   async halt(reason: string): Promise<AppendResult> {
     const result = await this.#appends.appendSystem(() => haltRecord(reason));
     this.#log('fatal', { reason, sequence: result.sequence, contentHash: result.contentHash }, 'ledger halted');
+    publishDiagnostic('stele:halt', () => ({ path: this.#parts.path, reason, sequence: result.sequence }));
     return result;
   }
 
@@ -380,7 +383,7 @@ export class Ledger<Events extends EventMap = UntypedEvents> extends LedgerReads
    */
   verify(options: VerifyOptions = {}): Promise<VerifyResult> {
     this.#assertOpen();
-    return verifyLedgerFile(this.#parts.path, options);
+    return observedVerify(this.#parts.path, options);
   }
 
   #assertOpen(): void {
