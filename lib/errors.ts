@@ -38,6 +38,7 @@ export type LedgerErrorCode =
   | 'DUPLICATE_AGENT_KEY'
   | 'UNKNOWN_EVENT_TYPE'
   | 'NOT_A_LEDGER'
+  | 'BACKUP_FAILED'
   | 'NOT_A_REPLICA'
   | 'REPLICA_NOT_PROMOTED'
   | 'REPLICA_DIVERGED'
@@ -70,6 +71,7 @@ const ADVICE: Record<LedgerErrorCode, string> = {
   AGENT_KEY_REVOKED: 'the key is revoked; register a new key and sign with it',
   DUPLICATE_AGENT_KEY: 'this agent already has a key with this keyId; choose another keyId',
   NOT_A_LEDGER: 'the file cannot be read as a ledger (not SQLite, a directory, unreadable); check the path',
+  BACKUP_FAILED: 'the copy did not verify and was removed; the ledger itself is untouched: run verify() on it, then retry',
   UNKNOWN_EVENT_TYPE: 'this ledger accepts only the event types it was opened with; add the type to eventTypes',
   NOT_A_REPLICA: 'the file is a ledger of its own (a primary, or a promoted replica), not a copy; choose an empty path or an existing replica',
   REPLICA_NOT_PROMOTED: 'the file is a replica; read it with openReplica(), or promote it with the witnessed promoteReplica() ceremony before writing',

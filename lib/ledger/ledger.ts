@@ -12,6 +12,7 @@ import type { ReplicationReceipt, VerificationResult } from '../replication/repl
 import type { VerifyOptions, VerifyResult } from '../verify/verify-ledger-file.ts';
 import { publishDiagnostic } from '../diagnostics.ts';
 import { observedVerify } from './observed-verify.ts';
+import { backupLedger, type BackupResult } from './backup.ts';
 import type { WriterClient } from '../writer/writer-client.ts';
 import { Appends } from './appends.ts';
 import { LedgerReads } from './ledger-reads.ts';
@@ -384,6 +385,27 @@ export class Ledger<Events extends EventMap = UntypedEvents> extends LedgerReads
   verify(options: VerifyOptions = {}): Promise<VerifyResult> {
     this.#assertOpen();
     return observedVerify(this.#parts.path, options);
+  }
+
+  /**
+   * Writes a consistent, verified, standalone copy of the ledger to `path` (which must not
+   * exist): the ledger as of one commit, taken while appends go on, verified in full, fsynced,
+   * with its head sidecar. Restore by opening the copy with {@link openLedger}. A copy that does
+   * not verify is removed and the call rejects with BACKUP_FAILED.
+   *
+   * @example
+   * ```ts
+   * const { path, head } = await ledger.backup(`/mnt/backup/audit-${Date.now()}.db`);
+   * const restored = await openLedger(path); // later, on another machine
+   * ```
+   */
+  backup(path: string): Promise<BackupResult> {
+    try {
+      this.#assertOpen();
+    } catch (error) {
+      return Promise.reject(error);
+    }
+    return backupLedger(this.#parts.path, path);
   }
 
   #assertOpen(): void {
