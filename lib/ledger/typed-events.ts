@@ -59,14 +59,12 @@ export type EventTypeSchemas = Record<string, StandardSchemaV1 | true>;
  * ```
  */
 export type EventsOf<Schemas extends EventTypeSchemas> = {
-  [Type in keyof Schemas & string]: PayloadOf<Schemas[Type]>;
+  [Type in keyof Schemas & string]: Schemas[Type] extends { readonly '~standard': { readonly types?: infer Types } }
+    ? NonNullable<Types> extends { readonly input: infer Input }
+      ? Input
+      : unknown
+    : unknown;
 };
-
-type PayloadOf<Schema> = Schema extends { readonly '~standard': { readonly types?: infer Types } }
-  ? NonNullable<Types> extends { readonly input: infer Input }
-    ? Input
-    : unknown
-  : unknown;
 
 /**
  * The events Stele appends itself (agent keys, halts), which a typed ledger's reads can return
