@@ -110,20 +110,31 @@ function resolveQuery(given: EventQuery | undefined): ResolvedQuery {
 
 /**
  * The SQL of one page and its parameters after `cursor` (exclusive; undefined on the first page).
- * A stream is paged by stream_version on its UNIQUE (stream_id, stream_version) index, which
- * orders it exactly as sequence does; the whole ledger by sequence, its primary key.
+ * The whole ledger is paged by sequence, its primary key, with exactly one lower and one upper
+ * bound on it (the cursor folded into them), so each page starts with a seek: two lower bounds
+ * would let SQLite seek on the first and scan every earlier page again. A stream is paged by
+ * stream_version on its UNIQUE (stream_id, stream_version) index, which orders it exactly as
+ * sequence does; there the sequence bounds are written `+sequence` so that the planner filters
+ * on them and never prefers the primary key's range to the stream's index.
  */
 function page(query: ResolvedQuery, to: number, cursor: number | undefined, size: number): { sql: string; params: unknown[] } {
-  const where = ['sequence >= ?', 'sequence <= ?'];
-  const params: unknown[] = [query.from, to];
-  const key = query.streamId === undefined ? 'sequence' : 'stream_version';
-  if (query.streamId !== undefined) {
-    where.push('stream_id = ?');
-    params.push(query.streamId);
-  }
-  if (cursor !== undefined) {
-    where.push(`${key} ${query.reverse ? '<' : '>'} ?`);
-    params.push(cursor);
+  const where: string[] = [];
+  const params: unknown[] = [];
+  let key: string;
+  if (query.streamId === undefined) {
+    key = 'sequence';
+    const low = cursor !== undefined && !query.reverse ? cursor + 1 : query.from;
+    const high = cursor !== undefined && query.reverse ? cursor - 1 : to;
+    where.push('sequence >= ?', 'sequence <= ?');
+    params.push(low, high);
+  } else {
+    key = 'stream_version';
+    where.push('stream_id = ?', '+sequence >= ?', '+sequence <= ?');
+    params.push(query.streamId, query.from, to);
+    if (cursor !== undefined) {
+      where.push(`stream_version ${query.reverse ? '<' : '>'} ?`);
+      params.push(cursor);
+    }
   }
   if (query.typesJson !== undefined) {
     where.push('type IN (SELECT value FROM json_each(?))');
