@@ -67,6 +67,11 @@ async function typeLevel(shop: Ledger<Shop>, manual: Ledger<Manual>, untyped: Le
     if (e.type === 'order_placed') void e.payload.total;
   }
   expectType<Equal<ReturnType<typeof shop.readStream>, EventOf<Shop>[]>>(true);
+  for (const e of shop.events({ types: ['order_placed'] })) {
+    if (e.type === 'order_placed') expectType<Equal<typeof e.payload.total, number>>(true);
+    // @ts-expect-error order_placed has no reason
+    if (e.type === 'order_placed') void e.payload.reason;
+  }
   shop.subscribe({}, (e) => {
     if (e.type === 'order_placed') void e.payload.total.toFixed(2);
   });
