@@ -36,24 +36,23 @@ export interface DiagnosticMessages {
   'stele:verify:done': { path: string; ok: boolean; checked: number; durationMs: number; error?: LedgerError | unknown };
 }
 
-/** @internal One channel per name, created once. */
-const channels = new Map<keyof DiagnosticMessages, diagnosticsChannel.Channel>();
-
-function channelOf(name: keyof DiagnosticMessages): diagnosticsChannel.Channel {
-  let channel = channels.get(name);
-  if (!channel) {
-    channel = diagnosticsChannel.channel(name);
-    channels.set(name, channel);
-  }
-  return channel;
-}
+/** One channel per name, created once at load (a channel object is cheap; the lookup then is a property read). */
+const channels: { readonly [Name in keyof DiagnosticMessages]: diagnosticsChannel.Channel } = {
+  'stele:append': diagnosticsChannel.channel('stele:append'),
+  'stele:append:error': diagnosticsChannel.channel('stele:append:error'),
+  'stele:commit': diagnosticsChannel.channel('stele:commit'),
+  'stele:writer:crash': diagnosticsChannel.channel('stele:writer:crash'),
+  'stele:halt': diagnosticsChannel.channel('stele:halt'),
+  'stele:verify:progress': diagnosticsChannel.channel('stele:verify:progress'),
+  'stele:verify:done': diagnosticsChannel.channel('stele:verify:done'),
+};
 
 /**
  * True when someone listens on `name`: check it before building a message.
  * @internal
  */
 export function hasDiagnosticSubscribers(name: keyof DiagnosticMessages): boolean {
-  return channelOf(name).hasSubscribers;
+  return channels[name].hasSubscribers;
 }
 
 /**
@@ -63,7 +62,7 @@ export function hasDiagnosticSubscribers(name: keyof DiagnosticMessages): boolea
  * @internal
  */
 export function publishDiagnostic<Name extends keyof DiagnosticMessages>(name: Name, build: () => DiagnosticMessages[Name]): void {
-  const channel = channelOf(name);
+  const channel = channels[name];
   if (channel.hasSubscribers) channel.publish(build());
 }
 
