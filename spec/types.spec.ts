@@ -87,11 +87,17 @@ async function typeLevel(shop: Ledger<Shop>, manual: Ledger<Manual>, untyped: Le
   // @ts-expect-error cents is a bigint
   await manual.append({ type: 'deposited', payload: { cents: 5 } });
 
+  // A typed ledger goes wherever a plain Ledger is taken (a health check, a backup job).
+  const plain: Ledger = shop;
+  void plain;
+
   // Untyped: exactly today's types.
   expectType<Equal<InputOf<Record<string, unknown>>, AppendInput>>(true);
   expectType<Equal<EventOf<Record<string, unknown>>, LedgerEvent>>(true);
   await untyped.append({ type: 'anything', payload: { at: new Date() } });
   expectType<Equal<ReturnType<typeof untyped.get>, LedgerEvent | undefined>>(true);
+  expectType<Equal<Parameters<typeof untyped.append>[0], AppendInput>>(true);
+  expectType<Equal<ReturnType<typeof untyped.readAll>, LedgerEvent[]>>(true);
 }
 void typeLevel;
 

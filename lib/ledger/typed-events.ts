@@ -30,14 +30,21 @@ import type { StandardSchemaV1 } from '../format/payload-schema.ts';
 export type EventMap = { [type: string]: unknown };
 
 /**
- * The map of an untyped ledger: any type, any payload. The default of {@link Ledger}'s parameter.
+ * The map of an untyped ledger: any type, any payload (inputs are `AppendInput`, reads
+ * `LedgerEvent`). The default of {@link Ledger}'s parameter. It is `any` rather than
+ * `Record<string, unknown>` so that a typed ledger can be passed where a plain `Ledger` is taken
+ * (a health check, a backup job): TypeScript cannot measure a ledger's type parameter as
+ * covariant (it is an input of `append` and an output of reads), and would otherwise refuse it.
  *
  * @example
  * ```ts
  * const ledger: Ledger<UntypedEvents> = await openLedger('audit.db'); // same as Ledger
+ * function nightlyBackup(any: Ledger) { return any.backup(`/backups/${Date.now()}.db`); }
+ * await nightlyBackup(await openLedger<{ order_placed: { total: number } }>('shop.db'));
  * ```
  */
-export type UntypedEvents = Record<string, unknown>;
+// eslint-disable-next-line @typescript-eslint/no-explicit-any
+export type UntypedEvents = any;
 
 /**
  * What `eventTypes` maps a type to: a Standard Schema v1 validator of its payload, or `true`.
