@@ -4,6 +4,8 @@
  * an unknown option with the list of known ones.
  */
 import assert from 'node:assert/strict';
+import { spawnSync } from 'node:child_process';
+import { fileURLToPath } from 'node:url';
 import { test } from 'node:test';
 import { nearestName, requireKnownKeys } from '../lib/arguments.ts';
 import { openLedger } from '../lib/index.ts';
@@ -34,4 +36,14 @@ test('the issue\'s examples, and what is too far to guess', () => {
   assert.equal(nearestName('TO', ['to', 'from']), 'to');
   assert.equal(nearestName('limt', ['limit', 'from']), 'limit');
   assert.equal(nearestName('strm', ['streamId']), undefined, 'four edits away');
+});
+
+test('a misspelled CLI flag names the flag meant; an unknown one keeps parseArgs\'s message', () => {
+  const stele = fileURLToPath(new URL('../lib/cli/stele.ts', import.meta.url));
+  const run = (...args: string[]) => spawnSync(process.execPath, ['--import', 'tsx', stele, ...args], { encoding: 'utf8' });
+  const misspelled = run('head', 'missing.db', '--jsno');
+  assert.equal(misspelled.status, 2);
+  assert.match(misspelled.stderr, /^stele: USAGE: Unknown option '--jsno'\. Did you mean '--json'\?$/m);
+  const unknown = run('head', 'missing.db', '--bogus');
+  assert.match(unknown.stderr, /^stele: USAGE: Unknown option '--bogus'\. To specify a positional argument/m);
 });
