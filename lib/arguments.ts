@@ -70,13 +70,52 @@ export function requireOptions<T extends object>(name: string, value: T | undefi
 
 /**
  * Refuses keys that are not options (of `what`, when named), suggesting the known name a key
- * misspells by case, else listing every known name. The one place that decides the hint.
+ * misspells (by case, or else by at most two edits: `durabilty`, `stream` for `streamId`), else
+ * listing every known name. The one place that decides the hint.
  */
 export function requireKnownKeys(options: object, known: readonly string[], what?: string): void {
   for (const key of Object.keys(options)) {
     if (known.includes(key)) continue;
-    const near = known.find((name) => name.toLowerCase() === key.toLowerCase());
+    const near = nearestName(key, known);
     const unknown = `Unknown ${what ? `${what} ` : ''}option "${key}"; known options: ${known.join(', ')}`;
     throw new TypeError(near ? `Misspelled option "${key}" should be "${near}"` : unknown);
   }
+}
+
+/** The known name `key` differs from only by case, else the nearest within two edits (first on a tie), else undefined. */
+export function nearestName(key: string, known: readonly string[]): string | undefined {
+  const byCase = known.find((name) => name.toLowerCase() === key.toLowerCase());
+  if (byCase !== undefined || key.length < 3) return byCase;
+  let best: string | undefined;
+  let bestDistance = 3;
+  for (const name of known) {
+    const distance = editDistance(key.toLowerCase(), name.toLowerCase(), bestDistance);
+    if (distance < bestDistance) {
+      best = name;
+      bestDistance = distance;
+    }
+  }
+  return best;
+}
+
+/** Levenshtein distance with adjacent transpositions counted as one edit; `limit` or more once it is certain to reach it. */
+function editDistance(a: string, b: string, limit: number): number {
+  if (Math.abs(a.length - b.length) >= limit) return limit;
+  let before: number[] = [];
+  let previous = Array.from({ length: b.length + 1 }, (_, j) => j);
+  for (let i = 1; i <= a.length; i++) {
+    const current = [i];
+    let rowMin = i;
+    for (let j = 1; j <= b.length; j++) {
+      const cost = a[i - 1] === b[j - 1] ? 0 : 1;
+      let value = Math.min(previous[j]! + 1, current[j - 1]! + 1, previous[j - 1]! + cost);
+      if (i > 1 && j > 1 && a[i - 1] === b[j - 2] && a[i - 2] === b[j - 1]) value = Math.min(value, before[j - 2]! + 1);
+      current.push(value);
+      rowMin = Math.min(rowMin, value);
+    }
+    if (rowMin >= limit) return limit;
+    before = previous;
+    previous = current;
+  }
+  return Math.min(previous[b.length]!, limit);
 }

@@ -42,6 +42,7 @@ export type LedgerErrorCode =
   | 'DISK_FULL'
   | 'SIDECAR_UNREADABLE'
   | 'LEDGER_FILE_REPLACED'
+  | 'BACKUP_FAILED'
   | 'NOT_A_REPLICA'
   | 'REPLICA_NOT_PROMOTED'
   | 'REPLICA_DIVERGED'
@@ -81,6 +82,7 @@ const ADVICE: Record<LedgerErrorCode, string> = {
     'a file kept beside the ledger (its -head.json) cannot be read; restore it, or delete it to start the next check from the file alone',
   LEDGER_FILE_REPLACED:
     'the ledger file was deleted, renamed or replaced while this writer had it open; appends are refused, close and reopen the ledger at its path and verify it',
+  BACKUP_FAILED: 'the copy did not verify and was removed; the ledger itself is untouched: run verify() on it, then retry',
   UNKNOWN_EVENT_TYPE: 'this ledger accepts only the event types it was opened with; add the type to eventTypes',
   NOT_A_REPLICA: 'the file is a ledger of its own (a primary, or a promoted replica), not a copy; choose an empty path or an existing replica',
   REPLICA_NOT_PROMOTED: 'the file is a replica; read it with openReplica(), or promote it with the witnessed promoteReplica() ceremony before writing',

@@ -34,11 +34,11 @@ export type ExpectedVersion = 'any' | 'no_stream' | 'stream_exists' | number;
  * await ledger.append({ type: 'order_placed', streamId: 'order-42', payload: { total: 9.5 } });
  * ```
  */
-export interface AppendInput {
+export interface AppendInput<Type extends string = string, Payload = unknown> {
   /** What happened, e.g. `'order_placed'`. Non-empty, at most 256 characters. */
-  type: string;
+  type: Type;
   /** A value Stele stores faithfully (plain JSON, Date, BigInt, Map, Set, undefined, Buffer, typed arrays, ArrayBuffer; see README "What values can be stored"), or refuses with INVALID_EVENT naming its path. */
-  payload?: unknown;
+  payload?: Payload;
   /** Like payload; for correlation ids, actors, request info. */
   metadata?: unknown;
   /** Stream the event belongs to; {@link DEFAULT_STREAM} when omitted. */
@@ -85,9 +85,9 @@ export interface AppendResult {
  * }
  * ```
  */
-export interface LedgerEvent extends AppendResult {
-  type: string;
-  payload: unknown;
+export interface LedgerEvent<Type extends string = string, Payload = unknown> extends AppendResult {
+  type: Type;
+  payload: Payload;
   metadata: unknown;
   /** Signing agent, when the event is signed. */
   agentId: string | undefined;

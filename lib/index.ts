@@ -22,6 +22,10 @@ export type {
   ClockDriftWarning,
   LedgerEvents,
 } from './ledger/ledger-types.ts';
+export type { DiagnosticMessages } from './diagnostics.ts';
+export type { BackupResult } from './ledger/backup.ts';
+export type { EventQuery } from './ledger/event-query.ts';
+export type { EventMap, UntypedEvents, EventTypeSchemas, EventsOf, EventOf, InputOf, SystemEvent } from './ledger/typed-events.ts';
 export { DEFAULT_STREAM } from './event.ts';
 export type { AppendInput, AppendResult, LedgerEvent, LedgerHead, ExpectedVersion } from './event.ts';
 export { LedgerError, isLedgerError } from './errors.ts';

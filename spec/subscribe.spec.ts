@@ -284,7 +284,8 @@ describe('failures', () => {
     const cases: [unknown, unknown, string, string][] = [
       [{ from: 0 }, undefined, 'RangeError', 'from must be a positive integer, got 0'],
       [{ from: '1' }, undefined, 'TypeError', "from must be a positive integer, got '1'"],
-      [{ stream: 'a' }, undefined, 'TypeError', 'Unknown subscribe option "stream"; known options: from, streamId, types, onCaughtUp, batchSize, pollIntervalMs'],
+      [{ colour: 'a' }, undefined, 'TypeError', 'Unknown subscribe option "colour"; known options: from, streamId, types, onCaughtUp, batchSize, pollIntervalMs'],
+      [{ stream: 'a' }, undefined, 'TypeError', 'Misspelled option "stream" should be "streamId"'],
       [{ streamid: 'a' }, undefined, 'TypeError', 'Misspelled option "streamid" should be "streamId"'],
       [{ streamId: '' }, undefined, 'TypeError', "streamId must be a non-empty string, got ''"],
       [{ types: [] }, undefined, 'RangeError', 'types must list at least one type; omit it to receive every type'],

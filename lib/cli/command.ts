@@ -7,6 +7,7 @@ import { once } from 'node:events';
 import { existsSync } from 'node:fs';
 import { resolve } from 'node:path';
 import { parseArgs, type ParseArgsConfig } from 'node:util';
+import { nearestName } from '../arguments.ts';
 import { openLedger, type Ledger, type LedgerOptions } from '../index.ts';
 import { CliError, ExitCode, UsageError } from './cli-error.ts';
 import { loadWriterConfig, type WriterConfig } from './config.ts';
@@ -91,9 +92,16 @@ function parseCommandLine(argv: string[], options: OptionsConfig): { values: Rec
   try {
     return parseArgs({ args: argv, options, allowPositionals: true, strict: true });
   } catch (error) {
-    if (isParseArgsError(error)) throw new UsageError(error.message);
+    if (isParseArgsError(error)) throw new UsageError(withSuggestion(error, options));
     throw error;
   }
+}
+
+/** An unknown flag's message, with the known flag it misspells (as option names do: case, or two edits). */
+function withSuggestion(error: TypeError, options: OptionsConfig): string {
+  const flag = (error as { code?: unknown }).code === 'ERR_PARSE_ARGS_UNKNOWN_OPTION' ? /'--([^'=]+)/.exec(error.message)?.[1] : undefined;
+  const near = flag === undefined ? undefined : nearestName(flag, Object.keys(options));
+  return near === undefined ? error.message : `Unknown option '--${flag}'. Did you mean '--${near}'?`;
 }
 
 /** node:util parseArgs throws TypeErrors with ERR_PARSE_ARGS_* codes for bad command lines. */

@@ -13,11 +13,13 @@ import { LedgerError } from '../errors.ts';
  * const ledger = await openLedger('audit.db', { eventTypes: { deposited, withdrawn: true } });
  * ```
  */
-export interface StandardSchemaV1<Output = unknown> {
+export interface StandardSchemaV1<Input = unknown, Output = Input> {
   readonly '~standard': {
     readonly version: 1;
     readonly vendor: string;
     readonly validate: (value: unknown) => StandardResult<Output> | Promise<StandardResult<Output>>;
+    /** The input and output types, for inference only (never present at run time). */
+    readonly types?: { readonly input: Input; readonly output: Output } | undefined;
   };
 }
 

@@ -5,6 +5,7 @@
  * calls made in one loop stay small.
  * @internal
  */
+import { publishDiagnostic } from '../diagnostics.ts';
 import { atCallSite, callSite, LedgerError } from '../errors.ts';
 import type { AppendInput, AppendResult } from '../event.ts';
 import { encodeInput, type EncodedEvent } from '../format/event-encoding.ts';
@@ -56,7 +57,7 @@ export class Appends {
   }
 
   #append(input: AppendInput, room: boolean | LedgerError, site: Error): Promise<AppendResult> {
-    return this.#logged(async () => {
+    return this.#logged(1, async () => {
       let events: EncodedEvent[];
       try {
         this.#context.assertOpen();
@@ -76,7 +77,7 @@ export class Appends {
 
   appendBatch(inputs: AppendInput[], options: AppendBatchOptions): Promise<AppendResult[]> {
     const site = callSite(this.appendBatch);
-    return this.#logged(async () => {
+    return this.#logged(Array.isArray(inputs) ? inputs.length : 0, async () => {
       this.#context.assertOpen();
       if (!Array.isArray(inputs)) throw new TypeError(`appendBatch takes an array of events, got ${typeof inputs}`);
       if (inputs.length > MAX_BATCH_EVENTS) {
@@ -170,9 +171,10 @@ export class Appends {
     if (pending) return Promise.all(pending);
   }
 
-  /** Logs the outcome of an append request, successful or not, then passes it on. */
-  async #logged<T extends AppendResult | AppendResult[]>(work: () => Promise<T>): Promise<T> {
+  /** Logs (and publishes on `stele:append*`) the outcome of a request of `events` events, then passes it on. */
+  async #logged<T extends AppendResult | AppendResult[]>(events: number, work: () => Promise<T>): Promise<T> {
     const context = this.#context;
+    const started = performance.now();
     try {
       const result = await this.#enter(work);
       const all: AppendResult[] = Array.isArray(result) ? result : [result];
@@ -182,8 +184,16 @@ export class Appends {
       if (context.options.logger) {
         for (const r of all) context.log('debug', { eventId: r.eventId, sequence: r.sequence }, 'appended');
       }
+      if (last) {
+        publishDiagnostic('stele:append', () => ({
+          path: context.path, events: all.length, firstSequence: all[0]!.sequence, lastSequence: last.sequence, durationMs: performance.now() - started,
+        }));
+      }
       return result;
     } catch (error) {
+      publishDiagnostic('stele:append:error', () => ({
+        path: context.path, events, code: error instanceof LedgerError ? error.code : undefined, error, durationMs: performance.now() - started,
+      }));
       if (context.options.logger) {
         const fields = error instanceof LedgerError ? { code: error.code, ...error.details } : { error: String(error) };
         context.log(error instanceof LedgerError && error.code === 'WRITER_INCONSISTENCY' ? 'fatal' : 'warn', fields, 'append refused');

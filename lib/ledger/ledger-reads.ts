@@ -4,15 +4,18 @@
  */
 import { EventEmitter } from 'node:events';
 import { requireInteger, requireString } from '../arguments.ts';
-import { DEFAULT_STREAM, type LedgerEvent, type LedgerHead } from '../event.ts';
+import { DEFAULT_STREAM, type LedgerHead } from '../event.ts';
 import type { HaltState, LedgerEvents, ReadAllOptions, ReadStreamOptions } from './ledger-types.ts';
 import type { LedgerReader } from './reader.ts';
+import { queryEvents, type EventQuery } from './event-query.ts';
+import type { EventMap, EventOf, UntypedEvents } from './typed-events.ts';
 
 const MAX_CONTINUITY_RANGE = 10_000_000;
 
 /**
  * What every open ledger reads: events by sequence, id and stream, the head, continuity and the
  * halt state. {@link Ledger} extends it with appends, ceremonies, replication and lifecycle.
+ * Typed with an {@link EventMap}, its reads return {@link EventOf} that map.
  *
  * @example
  * ```ts
@@ -22,7 +25,7 @@ const MAX_CONTINUITY_RANGE = 10_000_000;
  * }
  * ```
  */
-export class LedgerReads extends EventEmitter<LedgerEvents> {
+export class LedgerReads<Events extends EventMap = UntypedEvents> extends EventEmitter<LedgerEvents> {
   readonly #reader: LedgerReader;
   readonly #assertOpen: () => void;
 
@@ -40,33 +43,53 @@ export class LedgerReads extends EventEmitter<LedgerEvents> {
   }
 
   /** The event at `sequence`, or undefined. */
-  get(sequence: number): LedgerEvent | undefined {
+  get(sequence: number): EventOf<Events> | undefined {
     const reader = this.#open();
-    return reader.get(requireInteger('sequence', sequence, 1));
+    return reader.get(requireInteger('sequence', sequence, 1)) as EventOf<Events> | undefined;
   }
 
   /** The event with this id, or undefined. */
-  getByEventId(eventId: string): LedgerEvent | undefined {
+  getByEventId(eventId: string): EventOf<Events> | undefined {
     const reader = this.#open();
-    return reader.getByEventId(requireString('eventId', eventId));
+    return reader.getByEventId(requireString('eventId', eventId)) as EventOf<Events> | undefined;
   }
 
   /** Events in sequence order, from `from` (default 1), at most `limit`. */
-  readAll(options: ReadAllOptions = {}): LedgerEvent[] {
+  readAll(options: ReadAllOptions = {}): EventOf<Events>[] {
     const reader = this.#open();
     const from = options.from === undefined ? 1 : requireInteger('from', options.from, 1);
-    return reader.readAll(from, limitOf(options.limit));
+    return reader.readAll(from, limitOf(options.limit)) as EventOf<Events>[];
+  }
+
+  /**
+   * A lazy query over stored events, paged by sequence on the read connection: memory stays at
+   * one page (`pageSize`, default 500 rows) however many events it yields, so it suits exports
+   * and rebuilds of any size, where `readAll` suits small reads. Options are checked when it is
+   * called; pages are read as the loop pulls, each one consistent, with appends going on
+   * beside. `to` defaults to the head when iteration starts. To resume after an event, start
+   * again `from` its `sequence + 1` (the same cursor `subscribe` takes). `since`/`until` filter on
+   * the authority timestamp within the scan (no index: bound big ledgers with `from`/`to`).
+   *
+   * @example
+   * ```ts
+   * let cents = 0n;
+   * for (const event of ledger.events({ streamId: 'acct-1', types: ['deposited'] })) cents += event.payload.cents;
+   * const lastTen = [...ledger.events({ reverse: true, limit: 10 })];
+   * ```
+   */
+  events(query: EventQuery = {}): Generator<EventOf<Events>, void, undefined> {
+    return queryEvents(this.#reader, query, this.#assertOpen) as Generator<EventOf<Events>, void, undefined>;
   }
 
   /**
    * A stream's events in version order. STREAM_NOT_FOUND when the stream has no event.
    * Events appended without a streamId are in {@link DEFAULT_STREAM}.
    */
-  readStream(streamId: string, options: ReadStreamOptions = {}): LedgerEvent[] {
+  readStream(streamId: string, options: ReadStreamOptions = {}): EventOf<Events>[] {
     const reader = this.#open();
     requireString('streamId', streamId);
     const fromVersion = options.fromVersion === undefined ? 0 : requireInteger('fromVersion', options.fromVersion, 0);
-    return reader.readStream(streamId, fromVersion, limitOf(options.limit));
+    return reader.readStream(streamId, fromVersion, limitOf(options.limit)) as EventOf<Events>[];
   }
 
   /** Version of the stream's last event, or undefined when the stream has none. */

@@ -4,12 +4,15 @@
  */
 import { requireNumber, requireOptions } from '../arguments.ts';
 import { LedgerError } from '../errors.ts';
-import type { AppendInput, AppendResult } from '../event.ts';
+import type { AppendResult } from '../event.ts';
 import type { WitnessSignature } from '../format/signing.ts';
 import { logTo, type LogLevel, type ResolvedOptions } from '../options.ts';
 import type { ReplicaSet } from '../replication/replica-set.ts';
 import type { ReplicationReceipt, VerificationResult } from '../replication/replicator.ts';
-import { verifyLedgerFile, type VerifyOptions, type VerifyResult } from '../verify/verify-ledger-file.ts';
+import type { VerifyOptions, VerifyResult } from '../verify/verify-ledger-file.ts';
+import { publishDiagnostic } from '../diagnostics.ts';
+import { observedVerify } from './observed-verify.ts';
+import { backupLedger, type BackupResult } from './backup.ts';
 import type { WriterClient } from '../writer/writer-client.ts';
 import { Appends } from './appends.ts';
 import { LedgerReads } from './ledger-reads.ts';
@@ -25,6 +28,7 @@ import type { SubscribeOptions, Subscription, SubscriptionHandler, SubscriptionS
 import { closeAll, closeOnSignals } from './shutdown.ts';
 import { Transparency } from './transparency.ts';
 import { agentKeyRegistration, agentKeyRevocation, clearHaltCeremony, haltRecord } from './system-events.ts';
+import type { EventMap, EventOf, InputOf, UntypedEvents } from './typed-events.ts';
 
 /**
  * What a {@link Ledger} is made of; {@link openLedger} builds it.
@@ -43,15 +47,17 @@ export interface LedgerParts {
 }
 
 /** A ledger's writer, for specs that crash it on purpose. Not part of the public surface. @internal */
-const writers = new WeakMap<Ledger, WriterClient | undefined>();
+const writers = new WeakMap<object, WriterClient | undefined>();
 
 /** @internal For specs and examples of supervision: the writer behind a ledger. */
-export function writerOf(ledger: Ledger): WriterClient | undefined {
+export function writerOf(ledger: Ledger<EventMap>): WriterClient | undefined {
   return writers.get(ledger);
 }
 
 /**
- * An open ledger file. Create one with {@link openLedger}.
+ * An open ledger file. Create one with {@link openLedger}. Typed with an {@link EventMap} (from
+ * `eventTypes` schemas or written by hand), `append` accepts only {@link InputOf} that map and
+ * reads return {@link EventOf} it; untyped, any type and payload.
  *
  * @example
  * ```ts
@@ -61,7 +67,7 @@ export function writerOf(ledger: Ledger): WriterClient | undefined {
  * await ledger.close();
  * ```
  */
-export class Ledger extends LedgerReads {
+export class Ledger<Events extends EventMap = UntypedEvents> extends LedgerReads<Events> {
   readonly #parts: LedgerParts;
   readonly #appends: Appends;
   readonly #transparency: Transparency;
@@ -144,7 +150,7 @@ export class Ledger extends LedgerReads {
    * r.sequence; r.streamVersion; r.contentHash;
    * ```
    */
-  append(input: AppendInput): Promise<AppendResult> {
+  append(input: InputOf<Events>): Promise<AppendResult> {
     return this.#appends.append(input);
   }
 
@@ -161,7 +167,7 @@ export class Ledger extends LedgerReads {
    * );
    * ```
    */
-  appendBatch(inputs: AppendInput[], options: AppendBatchOptions = {}): Promise<AppendResult[]> {
+  appendBatch(inputs: InputOf<Events>[], options: AppendBatchOptions = {}): Promise<AppendResult[]> {
     return this.#appends.appendBatch(inputs, options);
   }
 
@@ -204,6 +210,7 @@ export class Ledger extends LedgerReads {
   async halt(reason: string): Promise<AppendResult> {
     const result = await this.#appends.appendSystem(() => haltRecord(reason));
     this.#log('fatal', { reason, sequence: result.sequence, contentHash: result.contentHash }, 'ledger halted');
+    publishDiagnostic('stele:halt', () => ({ path: this.#parts.path, reason, sequence: result.sequence }));
     return result;
   }
 
@@ -287,7 +294,7 @@ export class Ledger extends LedgerReads {
    * subscription.done.catch((error) => console.error('projection stopped', error));
    * ```
    */
-  subscribe(options: SubscribeOptions, handler: SubscriptionHandler): Subscription;
+  subscribe(options: SubscribeOptions, handler: SubscriptionHandler<EventOf<Events>>): Subscription;
   /**
    * The same subscription as an async iterable, pulled by the consumer: it yields
    * `{ kind: 'event', event }` items and, once, `{ kind: 'caught_up', sequence }` when everything
@@ -301,12 +308,12 @@ export class Ledger extends LedgerReads {
    * }
    * ```
    */
-  subscribe(options?: SubscribeOptions): SubscriptionStream;
-  subscribe(options?: SubscribeOptions, handler?: SubscriptionHandler): Subscription | SubscriptionStream {
+  subscribe(options?: SubscribeOptions): SubscriptionStream<EventOf<Events>>;
+  subscribe(options?: SubscribeOptions, handler?: SubscriptionHandler<EventOf<Events>>): Subscription | SubscriptionStream<EventOf<Events>> {
     this.#assertOpen();
     const log = (level: LogLevel, fields: Record<string, unknown>, message: string) => this.#log(level, fields, message);
     this.#subscriptions ??= new CommitWatcher(this.#parts.path, log);
-    return openSubscription(this.#subscriptions, options, handler, log);
+    return openSubscription(this.#subscriptions, options, handler as SubscriptionHandler | undefined, log) as Subscription | SubscriptionStream<EventOf<Events>>;
   }
 
   /**
@@ -333,6 +340,22 @@ export class Ledger extends LedgerReads {
     } catch (error) {
       return Promise.reject(error);
     }
+  }
+
+  /**
+   * `close()` with its defaults, for `await using`: the ledger closes when the block it was
+   * opened in ends, however it ends.
+   *
+   * @example
+   * ```ts
+   * {
+   *   await using ledger = await openLedger('audit.db');
+   *   await ledger.append({ type: 'job_done' });
+   * } // flushed and closed here
+   * ```
+   */
+  [Symbol.asyncDispose](): Promise<void> {
+    return this.close();
   }
 
   #removeSignalHandlers: (() => void) | undefined;
@@ -366,7 +389,28 @@ export class Ledger extends LedgerReads {
    */
   verify(options: VerifyOptions = {}): Promise<VerifyResult> {
     this.#assertOpen();
-    return verifyLedgerFile(this.#parts.path, options);
+    return observedVerify(this.#parts.path, options);
+  }
+
+  /**
+   * Writes a consistent, verified, standalone copy of the ledger to `path` (which must not
+   * exist): the ledger as of one commit, taken while appends go on, verified in full, fsynced,
+   * with its head sidecar. Restore by opening the copy with {@link openLedger}. A copy that does
+   * not verify is removed and the call rejects with BACKUP_FAILED.
+   *
+   * @example
+   * ```ts
+   * const { path, head } = await ledger.backup(`/mnt/backup/audit-${Date.now()}.db`);
+   * const restored = await openLedger(path); // later, on another machine
+   * ```
+   */
+  backup(path: string): Promise<BackupResult> {
+    try {
+      this.#assertOpen();
+    } catch (error) {
+      return Promise.reject(error);
+    }
+    return backupLedger(this.#parts.path, path);
   }
 
   /**

@@ -11,17 +11,36 @@ import { ReplicaSet } from '../replication/replica-set.ts';
 import { WriterClient } from '../writer/writer-client.ts';
 import { Ledger } from './ledger.ts';
 import { LedgerReader } from './reader.ts';
+import type { EventMap, EventsOf, EventTypeSchemas, UntypedEvents } from './typed-events.ts';
 
 /**
  * Opens (or creates) a ledger file and starts its writer. Fails with WRITER_LOCK_HELD when another
  * writer has the file open, in this process or another.
  *
+ * With `eventTypes` schemas the ledger is typed by them: `append` accepts only those types, each
+ * with its schema's input type, and reads return a union discriminated on `type`. A type map
+ * without schemas types it too: `openLedger<MyEvents>(path)` (the types are then the caller's
+ * claim; pass `eventTypes` to have the database enforce the list).
+ *
  * @example
  * ```ts
  * import { openLedger } from 'stele';
- * const ledger = await openLedger('./audit.db', { durability: 'full' });
+ * import { z } from 'zod';
+ *
+ * const ledger = await openLedger('./shop.db', {
+ *   durability: 'full',
+ *   eventTypes: { order_placed: z.object({ orderId: z.string(), total: z.number() }), heartbeat: true },
+ * });
+ * await ledger.append({ type: 'order_placed', payload: { orderId: 'o-1', total: 9.5 } });
+ * const event = ledger.get(1);
+ * if (event?.type === 'order_placed') console.log(event.payload.total);
  * ```
  */
+export async function openLedger<const Schemas extends EventTypeSchemas>(
+  path: string,
+  options: LedgerOptions & { eventTypes: Schemas },
+): Promise<Ledger<EventsOf<Schemas>>>;
+export async function openLedger<Events extends EventMap = UntypedEvents>(path: string, options?: LedgerOptions): Promise<Ledger<Events>>;
 export async function openLedger(path: string, options?: LedgerOptions): Promise<Ledger> {
   requireFilePath('openLedger: the path', path);
   const resolved = resolveOptions(options);

@@ -23,6 +23,8 @@ export class LedgerReader {
   #head!: Database.Statement<[], LedgerHead>;
   #sequencesBetween!: Database.Statement<[number, number], number>;
   #lastHaltEvent!: Database.Statement<[], EventRow>;
+  /** The statements of `events()` queries, one per shape of query (a few dozen at most). */
+  readonly #pages = new Map<string, Database.Statement<unknown[], EventRow>>();
 
   /** Opens the read connection, or says in a NOT_A_LEDGER error why the file is not a readable ledger. */
   constructor(path: string) {
@@ -92,6 +94,20 @@ export class LedgerReader {
 
   head(): LedgerHead | undefined {
     return this.#head.get();
+  }
+
+  maxSequence(): number {
+    return this.#head.get()?.sequence ?? 0;
+  }
+
+  /** One page of an `events()` query (event-query.ts writes the SQL). */
+  queryPage(sql: string, params: readonly unknown[]): EventRow[] {
+    let statement = this.#pages.get(sql);
+    if (!statement) {
+      statement = this.#db.prepare<unknown[], EventRow>(sql);
+      this.#pages.set(sql, statement);
+    }
+    return statement.all(...params);
   }
 
   /** Sequences absent from [start, end]. */

@@ -54,7 +54,7 @@ export interface SubscribeOptions {
  * };
  * ```
  */
-export type SubscriptionHandler = (event: LedgerEvent) => void | Promise<void>;
+export type SubscriptionHandler<Event = LedgerEvent> = (event: Event) => void | Promise<void>;
 
 /**
  * What a {@link SubscriptionStream} yields: an event, or once, the marker that every event up to
@@ -68,8 +68,8 @@ export type SubscriptionHandler = (event: LedgerEvent) => void | Promise<void>;
  * }
  * ```
  */
-export type SubscriptionItem =
-  | { readonly kind: 'event'; readonly event: LedgerEvent }
+export type SubscriptionItem<Event = LedgerEvent> =
+  | { readonly kind: 'event'; readonly event: Event }
   | { readonly kind: 'caught_up'; readonly sequence: number };
 
 /**
@@ -86,7 +86,7 @@ export type SubscriptionItem =
  * subscription.close();
  * ```
  */
-export interface Subscription extends AsyncDisposable {
+export interface Subscription extends AsyncDisposable, Disposable {
   /**
    * Resolves once the subscription has stopped after `close()` or the ledger's `close()` (after
    * a handler call in progress has returned); rejects with the error of a handler that threw, or
@@ -99,6 +99,8 @@ export interface Subscription extends AsyncDisposable {
   close(): void;
   /** `close()`, then waits for {@link Subscription.done}. */
   [Symbol.asyncDispose](): Promise<void>;
+  /** `close()`, for `using`: no handler call starts after the block ends. */
+  [Symbol.dispose](): void;
 }
 
 /**
@@ -115,13 +117,15 @@ export interface Subscription extends AsyncDisposable {
  * }
  * ```
  */
-export interface SubscriptionStream extends AsyncIterable<SubscriptionItem>, AsyncDisposable {
+export interface SubscriptionStream<Event = LedgerEvent> extends AsyncIterable<SubscriptionItem<Event>>, AsyncDisposable, Disposable {
   /** True once closed, by `close()`, by leaving the loop, by the ledger closing or by a failure. */
   readonly closed: boolean;
   /** Stops the iteration: a pending or later `next()` returns `done: true`. Idempotent. */
   close(): void;
   /** Same as `close()`. */
   [Symbol.asyncDispose](): Promise<void>;
+  /** Same as `close()`, for `using`. */
+  [Symbol.dispose](): void;
 }
 
 const DEFAULT_BATCH_SIZE = 500;

@@ -100,6 +100,10 @@ class LiveSubscription implements Subscription, SubscriptionStream {
     await this.#done;
   }
 
+  [Symbol.dispose](): void {
+    this.close();
+  }
+
   [Symbol.asyncIterator](): AsyncIterator<SubscriptionItem> {
     if (this.#iterated) {
       throw new TypeError(this.#handler ? 'a subscription with a handler cannot also be iterated' : 'a subscription can be iterated only once');

@@ -12,6 +12,7 @@
  * @internal
  */
 import { inspect } from 'node:util';
+import { commitMessage, publishDiagnostic } from '../diagnostics.ts';
 import { fromWire, LedgerError } from '../errors.ts';
 import type { EncodedEvent } from '../format/event-encoding.ts';
 import type { ResolvedOptions } from '../options.ts';
@@ -140,6 +141,7 @@ export class WriterClient {
           if (!this.#pending.has(outcome.id)) return `an outcome of unknown request ${inspect(outcome.id)}`;
         }
         for (const outcome of message.outcomes) this.#settle(outcome);
+        publishDiagnostic('stele:commit', () => commitMessage(this.#settings.path, message.outcomes));
         return undefined;
       case 'log':
         this.#log(message.level, message.fields, message.message);
@@ -174,6 +176,7 @@ export class WriterClient {
 
   /** The worker died: what it had been sent is lost in flight; the rest waits for a new worker. */
   #crashed(cause: Record<string, unknown>): void {
+    publishDiagnostic('stele:writer:crash', () => ({ path: this.#settings.path, cause }));
     this.#connection?.port.close();
     this.#connection = undefined;
     for (const [id, pending] of this.#pending) {

@@ -48,6 +48,7 @@ const KNOWN_CODES: Record<LedgerErrorCode, true> = {
   DUPLICATE_AGENT_KEY: true,
   UNKNOWN_EVENT_TYPE: true,
   NOT_A_LEDGER: true,
+  BACKUP_FAILED: true,
   NOT_A_REPLICA: true,
   REPLICA_NOT_PROMOTED: true,
   REPLICA_DIVERGED: true,
