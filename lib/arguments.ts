@@ -58,6 +58,8 @@ export function requireOneOf<T extends string>(name: string, value: unknown, all
 export function requireFilePath(name: string, value: unknown): string {
   if (typeof value !== 'string' || value.length === 0) throw new TypeError(`${name} must be a file path, got ${describeValue(value)}`);
   if (value.includes('\0')) throw new TypeError(`${name} contains a NUL character`);
+  // SQLite and Node's fs would write a lone surrogate as different bytes: two names for one path.
+  if (!value.isWellFormed()) throw new TypeError(`${name} contains a lone UTF-16 surrogate`);
   return value;
 }
 

@@ -14,7 +14,7 @@ import fc from 'fast-check';
 import { LedgerError, type AppendInput, type AppendResult, type Ledger } from '../lib/index.ts';
 import { collectingLogger } from './helpers/collecting-logger.ts';
 import { chainOf, createLedger } from './helpers/temp-ledger.ts';
-import { writerOf } from '../lib/ledger/ledger.ts';
+import { writerOf } from '../lib/ledger/ledger-parts.ts';
 
 const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
 

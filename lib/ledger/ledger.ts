@@ -6,14 +6,12 @@ import { requireNumber, requireOptions } from '../arguments.ts';
 import { LedgerError } from '../errors.ts';
 import type { AppendResult } from '../event.ts';
 import type { WitnessSignature } from '../format/signing.ts';
-import { logTo, type LogLevel, type ResolvedOptions } from '../options.ts';
-import type { ReplicaSet } from '../replication/replica-set.ts';
+import { logTo, type LogLevel } from '../options.ts';
 import type { ReplicationReceipt, VerificationResult } from '../replication/replicator.ts';
 import type { VerifyOptions, VerifyResult } from '../verify/verify-ledger-file.ts';
 import { publishDiagnostic } from '../diagnostics.ts';
 import { observedVerify } from './observed-verify.ts';
 import { backupLedger, type BackupResult } from './backup.ts';
-import type { WriterClient } from '../writer/writer-client.ts';
 import { Appends } from './appends.ts';
 import { LedgerReads } from './ledger-reads.ts';
 import type {
@@ -21,7 +19,7 @@ import type {
   LedgerHealth,
   RegisterAgentKeyOptions,
 } from './ledger-types.ts';
-import type { LedgerReader } from './reader.ts';
+import { healthOf, registerWriter, type LedgerParts } from './ledger-parts.ts';
 import { CommitWatcher } from './commit-watcher.ts';
 import { openSubscription } from './subscription.ts';
 import type { SubscribeOptions, Subscription, SubscriptionHandler, SubscriptionStream } from './subscription-options.ts';
@@ -29,30 +27,6 @@ import { closeAll, closeOnSignals } from './shutdown.ts';
 import { Transparency } from './transparency.ts';
 import { agentKeyRegistration, agentKeyRevocation, clearHaltCeremony, haltRecord } from './system-events.ts';
 import type { EventMap, EventOf, InputOf, UntypedEvents } from './typed-events.ts';
-
-/**
- * What a {@link Ledger} is made of; {@link openLedger} builds it.
- * @internal
- */
-export interface LedgerParts {
-  path: string;
-  options: ResolvedOptions;
-  reader: LedgerReader;
-  /** Absent when opened with `readonly: true`, or degraded. */
-  writer: WriterClient | undefined;
-  /** Why there is no writer although one was asked for (allowDegraded). */
-  degradedBy: LedgerError | undefined;
-  /** The replicas of `options.replicas`; openLedger attaches them once the ledger exists. */
-  replicas: ReplicaSet;
-}
-
-/** A ledger's writer, for specs that crash it on purpose. Not part of the public surface. @internal */
-const writers = new WeakMap<object, WriterClient | undefined>();
-
-/** @internal For specs and examples of supervision: the writer behind a ledger. */
-export function writerOf(ledger: Ledger<EventMap>): WriterClient | undefined {
-  return writers.get(ledger);
-}
 
 /**
  * An open ledger file. Create one with {@link openLedger}. Typed with an {@link EventMap} (from
@@ -78,7 +52,7 @@ export class Ledger<Events extends EventMap = UntypedEvents> extends LedgerReads
     super(parts.reader, () => this.#assertOpen());
     this.#parts = parts;
     this.#transparency = new Transparency(parts.path, parts.options);
-    writers.set(this, parts.writer);
+    registerWriter(this, parts.writer);
     parts.replicas.onFailure((receipt) => {
       this.#log('warn', { replicaId: receipt.replicaId, sequence: receipt.sequence, code: receipt.error?.code }, 'replica did not confirm');
       this.emit('warning', { kind: 'replication', replicaId: receipt.replicaId, sequence: receipt.sequence, error: receipt.error });
@@ -123,21 +97,7 @@ export class Ledger<Events extends EventMap = UntypedEvents> extends LedgerReads
    * ```
    */
   health(): LedgerHealth {
-    const writer = this.#parts.writer;
-    const halted = this.#closing ? false : this.#parts.reader.haltState().halted;
-    return {
-      writer: this.#closing ? 'closed' : writer ? writer.state : this.#parts.degradedBy ? 'failed' : 'closed',
-      degraded: this.#parts.degradedBy !== undefined || writer?.state === 'failed',
-      fileReplaced: writer?.fileReplaced ?? false,
-      halted,
-      headSequence: this.#closing ? undefined : this.#parts.reader.head()?.sequence ?? 0,
-      lastWriteAt: writer?.stats.lastWriteAt,
-      appendedCount: writer?.stats.appendedCount ?? 0,
-      failedWriteCount: writer?.stats.failedWriteCount ?? 0,
-      pendingAppends: writer?.pendingAppends ?? 0,
-      restarts: writer?.stats.restarts ?? 0,
-      replicas: this.#closing ? [] : this.#parts.replicas.health(this.#parts.reader.head()?.sequence ?? 0),
-    };
+    return healthOf(this.#parts, this.#closing !== undefined);
   }
 
   /**

@@ -31,16 +31,17 @@ export function writerLockPath(ledgerPath: string): string {
 const lockedInode = new WeakMap<Database.Database, number>();
 
 /** Takes the lock or throws WRITER_LOCK_HELD at once (no waiting). Close the handle to release. */
-export function acquireWriterLock(ledgerPath: string): Database.Database {
+export function acquireWriterLock(ledgerPath: string, attempts = 3): Database.Database {
   const path = writerLockPath(ledgerPath);
   // A missing folder or a directory at the path says so, rather than "unable to open database file".
   ledgerFileState(ledgerPath);
   const lock = lockFile(path, ledgerPath);
   const ino = statSync(path, { throwIfNoEntry: false })?.ino;
   if (ino === undefined) {
-    // Deleted between our open and our lock: what we locked is no lock at all; try once more.
+    // Deleted between our open and our lock: what we locked is no lock at all; try again, a few times.
     lock.close();
-    return acquireWriterLock(ledgerPath);
+    if (attempts <= 1) throw LedgerError.of('WRITER_LOCK_HELD', { path: ledgerPath, lockPath: path }, 'the lock file kept disappearing while it was being locked');
+    return acquireWriterLock(ledgerPath, attempts - 1);
   }
   lockedInode.set(lock, ino);
   return lock;
