@@ -5,8 +5,9 @@
  */
 import Database from 'better-sqlite3';
 import { LedgerError } from '../errors.ts';
-import { applyMigrations } from './migrations.ts';
+import { applyMigrations, schemaVersionOf } from './migrations.ts';
 import { registerNativeFunctions, type NativeFunctionSettings } from './native-functions.ts';
+import { assertPinnedSchema } from './schema-pin.ts';
 
 /**
  * Up to this many bytes of a ledger file are read through a memory map on read-only
@@ -56,14 +57,18 @@ export interface WriteConnectionSettings extends NativeFunctionSettings {
 
 /**
  * The read-write connection: WAL, the durability's `synchronous`, Stele's functions registered,
- * the file migrated to the current schema. The caller holds the writer lock.
+ * the file migrated to the current schema. The schema is pinned (schema-pin.ts) before the
+ * migrations run, so that none builds on an edited rule, and after. The caller holds the writer lock.
  */
 export function openWriteConnection(path: string, settings: WriteConnectionSettings): { db: Database.Database; schemaVersion: number } {
   const db = new Database(path);
   try {
     configureWriterConnection(db, settings.durability);
     registerNativeFunctions(db, settings);
-    return { db, schemaVersion: applyMigrations(db) };
+    assertPinnedSchema(db, schemaVersionOf(db));
+    const schemaVersion = applyMigrations(db);
+    assertPinnedSchema(db, schemaVersion);
+    return { db, schemaVersion };
   } catch (error) {
     db.close();
     throw error;

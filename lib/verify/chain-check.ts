@@ -17,6 +17,7 @@ import type Database from 'better-sqlite3';
 import { AT, EVENT_COLUMNS, GENESIS_HASH, HASHED_COLUMNS, type RawRow } from '../format/columns.ts';
 import { eventHash } from '../format/hash-bytes.ts';
 import { HASH_AT_SQL, MAX_SEQUENCE_SQL } from '../sqlite/queries.ts';
+import type { SchemaDiff } from '../sqlite/schema-pin.ts';
 import { KeyRegistry } from './key-registry.ts';
 
 /**
@@ -29,7 +30,15 @@ import { KeyRegistry } from './key-registry.ts';
  * if (firstBad?.reason === 'sequence_gap') console.error('rows missing from', firstBad.sequence);
  * ```
  */
-export type VerifyFaultReason = 'sequence_gap' | 'prev_hash' | 'stream_version' | 'content_hash' | 'signature';
+export type VerifyFaultReason =
+  | 'schema'
+  | 'sequence_gap'
+  | 'prev_hash'
+  | 'stream_version'
+  | 'content_hash'
+  | 'signature'
+  | 'head_sidecar'
+  | 'expected_head';
 
 /**
  * The first row that fails verification, and why.
@@ -41,7 +50,11 @@ export type VerifyFaultReason = 'sequence_gap' | 'prev_hash' | 'stream_version' 
  * ```
  */
 export interface VerifyFault {
-  /** Sequence of the faulty (or, for `sequence_gap`, missing) row. */
+  /**
+   * Sequence of the faulty (or, for `sequence_gap`, missing) row; for `head_sidecar` and
+   * `expected_head` the sequence the outside head names; 0 for a fault of the file as a whole
+   * (`schema`, an unreadable sidecar), reported before any row.
+   */
   sequence: number;
   reason: VerifyFaultReason;
   /** What the row should hold: the expected sequence, link, version or stored hash. */
@@ -50,6 +63,8 @@ export interface VerifyFault {
   actual?: string | number;
   /** A sentence for `signature` faults: which rule the row breaks. */
   detail?: string;
+  /** For `schema`: the objects added, missing or changed against the shipped schema of the file's version. */
+  schema?: SchemaDiff;
 }
 
 /** One range to check. */
