@@ -5,6 +5,7 @@
 import { availableParallelism } from 'node:os';
 import { Piscina } from 'piscina';
 import { GENESIS_HASH } from '../format/columns.ts';
+import { LedgerError } from '../errors.ts';
 import { requireFilePath, requireFunction, requireInteger, requireOptions } from '../arguments.ts';
 import type { LedgerHead } from '../event.ts';
 import type { VerifyFault } from './chain-check.ts';
@@ -255,6 +256,9 @@ function readBounds(path: string, from: number, options: VerifyOptions): Bounds 
   const db = openReadConnection(path);
   try {
     const version = schemaVersionOf(db);
+    if (version === 0 && db.prepare("SELECT 1 FROM sqlite_schema WHERE name = 'events'").get() === undefined) {
+      throw LedgerError.of('NOT_A_LEDGER', { path }, 'no such table: events');
+    }
     if (!isKnownSchemaVersion(version)) throw unsupportedFormat(version);
     const diff = schemaDiff(db, version);
     if (!schemaMatches(diff)) {
