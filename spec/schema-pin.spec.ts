@@ -8,7 +8,7 @@ import assert from 'node:assert/strict';
 import { copyFileSync } from 'node:fs';
 import { describe, test, type TestContext } from 'node:test';
 import Database from 'better-sqlite3';
-import { openLedger, verifyLedgerFile, type LedgerError } from '../lib/index.ts';
+import { openLedger, openReplica, replicateFile, verifyLedgerFile, verifyReplicaFile, type LedgerError } from '../lib/index.ts';
 import { normaliseSql } from '../lib/sqlite/schema-pin.ts';
 import { headSidecarPath } from '../lib/writer/head-sidecar.ts';
 import { buildLedger, tamper } from './helpers/tamper.ts';
@@ -95,6 +95,17 @@ describe('the pinned schema', () => {
     await ledger.append({ type: 'after', payload: { ok: true } });
     await ledger.close();
     assert.deepEqual(await verifyLedgerFile(path), { ok: true, checked: 6 });
+  });
+
+  test('a replica whose trigger was dropped is refused by openReplica and fails replica verification', async (t) => {
+    const path = await ledgerFile(t);
+    const replica = `${path}-replica.db`;
+    assert.equal((await replicateFile(path, replica)).status, 'confirmed');
+    raw(replica, (db) => db.exec('DROP TRIGGER events_insert_signature'));
+    await assert.rejects(openReplica(replica), mismatch('missing', 'events_insert_signature'));
+    const result = await verifyReplicaFile(path, replica);
+    assert.equal(result.ok, false);
+    assert.equal(result.firstBad?.reason, 'schema');
   });
 
   test('user_version 99 is UNSUPPORTED_FORMAT for the writer and for verify', async (t) => {
