@@ -10,7 +10,7 @@ import { generateAgentKeyPair, openLedger, verifyLedgerFile, witnessClearHalt } 
 import { systemEvent } from '../lib/format/event-encoding.ts';
 import { eventHash } from '../lib/format/hash-bytes.ts';
 import { APPEND_SQL, appendArgs } from '../lib/sqlite/append-statement.ts';
-import { buildLedger } from './helpers/tamper.ts';
+import { buildLedger, copyLedgerFile, tamper } from './helpers/tamper.ts';
 import { tempLedgerPath } from './helpers/temp-ledger.ts';
 
 /** A closed ledger: three events, two witnesses registered, halted; the halt's sequence. */
@@ -121,4 +121,25 @@ test('storage classes: an integral REAL where an INTEGER belongs, a BLOB where T
     const result = await verifyLedgerFile(path);
     assert.deepEqual([result.firstBad?.sequence, result.firstBad?.reason], [3, 'storage_class'], column);
   }
+});
+
+test('the tables that are not hashed: an edited agent_keys row, a lowered witness_quorum', async (t) => {
+  const path = tempLedgerPath(t);
+  const ledger = await openLedger(path);
+  await ledger.registerAgentKey('alice', generateAgentKeyPair().publicKey, { role: 'witness' });
+  await ledger.append({ type: 'a' });
+  await ledger.close();
+  assert.deepEqual(await verifyLedgerFile(path), { ok: true, checked: 2 });
+
+  const keys = `${path}-keys.db`;
+  const meta = `${path}-meta.db`;
+  copyLedgerFile(path, keys);
+  copyLedgerFile(path, meta);
+  tamper(keys, (db) => db.prepare("UPDATE agent_keys SET public_key = ? WHERE agent_id = 'alice'").run(generateAgentKeyPair().publicKey));
+  const edited = await verifyLedgerFile(keys);
+  assert.deepEqual([edited.ok, edited.firstBad?.sequence, edited.firstBad?.reason, edited.firstBad?.detail], [false, 0, 'derived_table', 'agent_keys']);
+
+  tamper(meta, (db) => db.prepare("UPDATE ledger_meta SET value = 'one' WHERE key = 'witness_quorum'").run());
+  const lowered = await verifyLedgerFile(meta);
+  assert.deepEqual([lowered.firstBad?.sequence, lowered.firstBad?.reason, lowered.firstBad?.actual], [0, 'ledger_meta', 'one']);
 });

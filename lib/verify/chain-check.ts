@@ -40,6 +40,7 @@ export type VerifyFaultReason =
   | RuleFault['reason']
   | 'signature'
   | 'ledger_meta'
+  | 'derived_table'
   | 'head_sidecar'
   | 'expected_head';
 

@@ -15,6 +15,7 @@ import { schemaVersionOf } from '../sqlite/migrations.ts';
 import { HASH_AT_SQL, MAX_SEQUENCE_SQL } from '../sqlite/queries.ts';
 import { isKnownSchemaVersion, schemaDiff, schemaMatches, unsupportedFormat } from '../sqlite/schema-pin.ts';
 import { readHeadSidecar } from '../writer/head-sidecar.ts';
+import { keyTablesFault, ledgerMetaFault } from './derived-tables.ts';
 import { workerScript } from '../runtime/worker-script.ts';
 
 export type { VerifyFault, VerifyFaultReason } from './chain-check.ts';
@@ -234,7 +235,8 @@ export async function verifyLedgerFile(path: string, options: VerifyOptions = {}
     if (!results.has(k)) throw new Error(`verify: range ${k} was not checked`); // cannot happen: only ranges after a fault are skipped
   }
   if (to > head) return withAnchor({ ok: false, checked: span, firstBad: missingAfterHead(head, from) });
-  return withAnchor({ ok: true, checked: span });
+  const tables = from === 1 ? checkKeyTables(path, end) : undefined;
+  return withAnchor(tables ? { ok: false, checked: span, firstBad: tables } : { ok: true, checked: span });
 }
 
 interface Bounds {
@@ -242,7 +244,7 @@ interface Bounds {
   head: number;
   /** The content hash the row at `from` must link to (null when unknown). */
   anchor: string | null;
-  /** The file's schema is not the pinned one: reported before any row (sequence 0). */
+  /** The file's schema is not the pinned one, or ledger_meta is not the format's: reported before any row (sequence 0). */
   schemaFault?: VerifyFault;
   /** The lowest head held outside the file (sidecar, expectedHead) that the file does not hold. */
   anchorFault?: VerifyFault;
@@ -265,6 +267,8 @@ function readBounds(path: string, from: number, options: VerifyOptions): Bounds 
       const detail = `added: ${diff.added.join(', ') || '-'}; missing: ${diff.missing.join(', ') || '-'}; changed: ${diff.changed.join(', ') || '-'}`;
       return { head: 0, anchor: null, schemaFault: { sequence: 0, reason: 'schema', expected: version, detail, schema: diff } };
     }
+    const metaFault = ledgerMetaFault(db, version);
+    if (metaFault) return { head: 0, anchor: null, schemaFault: metaFault };
     const head = db.prepare(MAX_SEQUENCE_SQL).pluck().get() as number;
     const hashAt = db.prepare<[number], string>(HASH_AT_SQL).pluck();
     let anchorFault: VerifyFault | undefined;
@@ -290,6 +294,16 @@ function readBounds(path: string, from: number, options: VerifyOptions): Bounds 
     // Row from-1 is outside the range; when it is missing, the link of row `from` is not checked.
     const anchor = from === 1 ? GENESIS_HASH : (hashAt.get(from - 1) ?? null);
     return anchorFault ? { head, anchor, anchorFault } : { head, anchor };
+  } finally {
+    db.close();
+  }
+}
+
+/** The key tables against the chain [1, to] that just verified. */
+function checkKeyTables(path: string, to: number): VerifyFault | undefined {
+  const db = openReadConnection(path);
+  try {
+    return keyTablesFault(db, to);
   } finally {
     db.close();
   }
