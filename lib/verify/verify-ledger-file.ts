@@ -124,10 +124,15 @@ function poolThreads(): number {
 }
 
 /**
- * Verifies a ledger file without opening it for writing: sequence continuity, prev_hash links,
- * stream versions, content hashes, and the signature of every signed event against a key its
- * agent registered before the event and had not revoked before it (keys as the `$agents` events
- * say, so a key revoked later leaves the events it signed earlier valid).
+ * Verifies a ledger file without opening it for writing, in FORMAT.md's order: the pinned schema
+ * and `ledger_meta` (faults at sequence 0; an unknown `user_version` rejects with
+ * UNSUPPORTED_FORMAT), then per row sequence continuity, storage classes, prev_hash links, stream
+ * versions, content hashes, the rules the triggers enforced (no ordinary event while halted,
+ * reserved streams, key registrations and revocations, the witnessed ceremonies), and the
+ * signature of every signed event against a key its agent registered before the event and had
+ * not revoked before it (keys as the `$agents` events say, so a key revoked later leaves the
+ * events it signed earlier valid); then the heads held outside the file (the head sidecar,
+ * `expectedHead`) and the key tables against the chain.
  *
  * The range is split into ranges checked in parallel on a pool of read-only connections; the
  * ranges are stitched at their boundaries, and the fault reported is the lowest-sequence one,
