@@ -143,3 +143,48 @@ test('the tables that are not hashed: an edited agent_keys row, a lowered witnes
   const lowered = await verifyLedgerFile(meta);
   assert.deepEqual([lowered.firstBad?.sequence, lowered.firstBad?.reason, lowered.firstBad?.actual], [0, 'ledger_meta', 'one']);
 });
+
+test('event_id: a copy of an event appended below the UNIQUE index (the index restored without it)', async (t) => {
+  const path = tempLedgerPath(t);
+  await buildLedger(path, 10);
+  // Take the event_id index out of the schema (renaming the other automatic index into its
+  // place, as SQLite numbers them), append a re-hashed copy of row 5, then put the index back
+  // as it was: the schema is the pinned one again, and the index does not know the copy.
+  let db = new Database(path);
+  db.unsafeMode(true);
+  const tableSql = db.prepare("SELECT sql FROM sqlite_schema WHERE name = 'events'").pluck().get() as string;
+  const index = db.prepare("SELECT rootpage FROM sqlite_schema WHERE name = 'sqlite_autoindex_events_1'").pluck().get() as number;
+  db.pragma('writable_schema = ON');
+  db.prepare("UPDATE sqlite_schema SET sql = ? WHERE name = 'events'").run(tableSql.replace('event_id            TEXT    NOT NULL UNIQUE', 'event_id            TEXT    NOT NULL'));
+  db.exec("DELETE FROM sqlite_schema WHERE name = 'sqlite_autoindex_events_1'");
+  db.exec("UPDATE sqlite_schema SET name = 'sqlite_autoindex_events_1' WHERE name = 'sqlite_autoindex_events_2'");
+  db.pragma('writable_schema = OFF');
+  db.close();
+  lookAlike(path, (raw) => {
+    const guard = raw.prepare("SELECT sql FROM sqlite_schema WHERE name = 'events_insert_extends_chain'").pluck().get() as string;
+    raw.exec('DROP TRIGGER events_insert_extends_chain');
+    const original = raw.prepare('SELECT * FROM events WHERE sequence = 5').get() as Record<string, unknown>;
+    const head = raw.prepare('SELECT content_hash FROM events WHERE sequence = 10').pluck().get() as string;
+    const version = raw.prepare('SELECT max(stream_version) FROM events WHERE stream_id = ?').pluck().get(original.stream_id) as number;
+    const copy: Record<string, unknown> = { ...original, sequence: 11, stream_version: version + 1, prev_hash: head };
+    delete copy.content_hash;
+    copy.content_hash = eventHash(Object.values(copy));
+    const columns = Object.keys(copy);
+    raw.prepare(`INSERT INTO events (${columns.join(', ')}) VALUES (${columns.map(() => '?').join(', ')})`).run(...Object.values(copy));
+    raw.exec(guard);
+  });
+  db = new Database(path);
+  db.unsafeMode(true);
+  db.pragma('writable_schema = ON');
+  db.prepare("UPDATE sqlite_schema SET sql = ? WHERE name = 'events'").run(tableSql);
+  db.exec("UPDATE sqlite_schema SET name = 'sqlite_autoindex_events_2' WHERE name = 'sqlite_autoindex_events_1'");
+  db.prepare("INSERT INTO sqlite_schema (type, name, tbl_name, rootpage, sql) VALUES ('index', 'sqlite_autoindex_events_1', 'events', ?, NULL)").run(index);
+  db.pragma('writable_schema = OFF');
+  db.close();
+  const result = await verifyLedgerFile(path, { headSidecar: false });
+  assert.deepEqual(result, {
+    ok: false,
+    checked: 10,
+    firstBad: { sequence: 11, reason: 'event_id', expected: 11, actual: 5, detail: 'the event_id index leads to another row' },
+  });
+});

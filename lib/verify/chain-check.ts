@@ -41,6 +41,7 @@ export type VerifyFaultReason =
   | 'signature'
   | 'ledger_meta'
   | 'derived_table'
+  | 'event_id'
   | 'head_sidecar'
   | 'expected_head';
 
@@ -111,6 +112,10 @@ export function checkRange(db: Database.Database, { from, to, openBelow, signatu
     .prepare<[string, number], number | null>('SELECT max(stream_version) FROM events WHERE stream_id = ? AND sequence < ?')
     .pluck();
 
+  // Through the UNIQUE index of event_id: a row the index does not lead to (a copy written below
+  // SQLite, beside its original) is found at the row whose sequence the index does not give back.
+  const eventIdAt = db.prepare<[string], number | null>('SELECT min(sequence) FROM events WHERE event_id = ?').pluck();
+
   const keys = signatures ? new KeyRegistry() : undefined;
   if (keys) {
     const earlierKeyEvents = db.prepare<[number], { type: string; payload: string | null }>(
@@ -172,6 +177,10 @@ export function checkRange(db: Database.Database, { from, to, openBelow, signatu
       return { sequence, reason: 'content_hash', expected: storedHash, actual: `unhashable: ${(error as Error).message}` };
     }
     if (actualHash !== storedHash) return { sequence, reason: 'content_hash', expected: storedHash, actual: actualHash };
+    if (keys) {
+      const indexed = eventIdAt.get(row[AT.event_id] as string);
+      if (indexed !== sequence) return { sequence, reason: 'event_id', expected: sequence, actual: indexed ?? 'missing', detail: 'the event_id index leads to another row' };
+    }
     const broken = rules?.faultOf(row);
     if (broken) return { sequence, ...broken };
     const detail = keys?.faultOf(row);
