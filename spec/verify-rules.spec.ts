@@ -185,6 +185,6 @@ test('event_id: a copy of an event appended below the UNIQUE index (the index re
   assert.deepEqual(result, {
     ok: false,
     checked: 10,
-    firstBad: { sequence: 11, reason: 'event_id', expected: 11, actual: 5, detail: 'the event_id index leads to another row' },
+    firstBad: { sequence: 11, reason: 'event_id', expected: 11, actual: 5, detail: 'the event_id index holds 10 entries for 11 rows' },
   });
 });

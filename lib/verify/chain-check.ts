@@ -19,7 +19,7 @@ import { eventHash } from '../format/hash-bytes.ts';
 import { HASH_AT_SQL, MAX_SEQUENCE_SQL } from '../sqlite/queries.ts';
 import type { SchemaDiff } from '../sqlite/schema-pin.ts';
 import { KeyRegistry } from './key-registry.ts';
-import { INTEGER_STORAGE_AT, INTEGER_STORAGE_SQL, LedgerRules, type HaltRow, type RuleFault } from './ledger-rules.ts';
+import { INTEGER_STORAGE_SQL, LedgerRules, type HaltRow, type RuleFault } from './ledger-rules.ts';
 
 /**
  * Why a row fails verification.
@@ -98,13 +98,7 @@ export interface ChainRangeResult {
 }
 
 const PAGE_ROWS = 4096;
-/**
- * The sequence the UNIQUE index of event_id leads to, selected with each row (one index seek in
- * SQLite, no round trip): a row the index does not lead back to (a copy written below SQLite,
- * beside its original) is an `event_id` fault.
- */
-const EVENT_ID_INDEXED_SQL = '(SELECT d.sequence FROM events AS d WHERE d.event_id = events.event_id)';
-const EVENT_ID_INDEXED_AT = INTEGER_STORAGE_AT + 1;
+
 const INT64_MIN = -(2n ** 63n);
 const HASHED = HASHED_COLUMNS.length;
 
@@ -112,7 +106,7 @@ const HASHED = HASHED_COLUMNS.length;
 export function checkRange(db: Database.Database, { from, to, openBelow, signatures = true }: ChainRange): ChainRangeResult {
   const page = db
     .prepare<[number | bigint, number, number], RawRow>(
-      `SELECT ${EVENT_COLUMNS}, ${INTEGER_STORAGE_SQL}, ${EVENT_ID_INDEXED_SQL} FROM events WHERE sequence >= ? AND sequence <= ? ORDER BY sequence LIMIT ?`,
+      `SELECT ${EVENT_COLUMNS}, ${INTEGER_STORAGE_SQL} FROM events WHERE sequence >= ? AND sequence <= ? ORDER BY sequence LIMIT ?`,
     )
     .raw();
   const streamVersionBefore = db
@@ -180,10 +174,6 @@ export function checkRange(db: Database.Database, { from, to, openBelow, signatu
       return { sequence, reason: 'content_hash', expected: storedHash, actual: `unhashable: ${(error as Error).message}` };
     }
     if (actualHash !== storedHash) return { sequence, reason: 'content_hash', expected: storedHash, actual: actualHash };
-    const indexed = row[EVENT_ID_INDEXED_AT];
-    if (indexed !== sequence) {
-      return { sequence, reason: 'event_id', expected: sequence, actual: (indexed as number | null) ?? 'missing', detail: 'the event_id index leads to another row' };
-    }
     const broken = rules?.faultOf(row);
     if (broken) return { sequence, ...broken };
     const detail = keys?.faultOf(row);

@@ -30,6 +30,25 @@ export function ledgerMetaFault(db: Database.Database, version: number): VerifyF
   return undefined;
 }
 
+/**
+ * Every row [1, head] is in the UNIQUE index of event_id, which leads back to it. Counting the
+ * index's entries is cheap (its own small b-tree); only when the count is not the chain's length
+ * are the rows looked up one by one, to name the lowest the index does not lead to: a row
+ * written below SQLite beside another with its event_id (a signed event copied to the end and
+ * re-hashed, its signature covering neither sequence nor stream version).
+ */
+export function eventIdFault(db: Database.Database, head: number): VerifyFault | undefined {
+  const indexed = db.prepare<[], number>('SELECT count(*) FROM events INDEXED BY sqlite_autoindex_events_1').pluck().get();
+  if (indexed === head) return undefined;
+  const row = db
+    .prepare<[], { sequence: number; indexed: number | null }>(
+      'SELECT e.sequence, (SELECT d.sequence FROM events AS d INDEXED BY sqlite_autoindex_events_1 WHERE d.event_id = e.event_id) AS indexed FROM events AS e NOT INDEXED WHERE indexed IS NOT e.sequence ORDER BY e.sequence LIMIT 1',
+    )
+    .get();
+  const sequence = row?.sequence ?? 0;
+  return { sequence, reason: 'event_id', expected: sequence, actual: row?.indexed ?? 'missing', detail: `the event_id index holds ${indexed} entries for ${head} rows` };
+}
+
 interface KeyEvent {
   sequence: number;
   type: string;

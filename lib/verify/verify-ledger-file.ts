@@ -15,7 +15,7 @@ import { schemaVersionOf } from '../sqlite/migrations.ts';
 import { HASH_AT_SQL, MAX_SEQUENCE_SQL } from '../sqlite/queries.ts';
 import { isKnownSchemaVersion, schemaDiff, schemaMatches, unsupportedFormat } from '../sqlite/schema-pin.ts';
 import { readHeadSidecar } from '../writer/head-sidecar.ts';
-import { keyTablesFault, ledgerMetaFault } from './derived-tables.ts';
+import { eventIdFault, keyTablesFault, ledgerMetaFault } from './derived-tables.ts';
 import { workerScript } from '../runtime/worker-script.ts';
 
 export type { VerifyFault, VerifyFaultReason } from './chain-check.ts';
@@ -240,8 +240,9 @@ export async function verifyLedgerFile(path: string, options: VerifyOptions = {}
     if (!results.has(k)) throw new Error(`verify: range ${k} was not checked`); // cannot happen: only ranges after a fault are skipped
   }
   if (to > head) return withAnchor({ ok: false, checked: span, firstBad: missingAfterHead(head, from) });
-  const tables = from === 1 ? checkKeyTables(path, end) : undefined;
-  return withAnchor(tables ? { ok: false, checked: span, firstBad: tables } : { ok: true, checked: span });
+  const tables = from === 1 ? checkKeyTables(path, end, end === head) : undefined;
+  if (tables) return withAnchor({ ok: false, checked: tables.sequence > 0 ? tables.sequence - from : span, firstBad: tables });
+  return withAnchor({ ok: true, checked: span });
 }
 
 interface Bounds {
@@ -304,11 +305,11 @@ function readBounds(path: string, from: number, options: VerifyOptions): Bounds 
   }
 }
 
-/** The key tables against the chain [1, to] that just verified. */
-function checkKeyTables(path: string, to: number): VerifyFault | undefined {
+/** The event_id index and the key tables against the chain [1, to] that just verified. */
+function checkKeyTables(path: string, to: number, wholeFile: boolean): VerifyFault | undefined {
   const db = openReadConnection(path);
   try {
-    return keyTablesFault(db, to);
+    return (wholeFile ? eventIdFault(db, to) : undefined) ?? keyTablesFault(db, to);
   } finally {
     db.close();
   }
