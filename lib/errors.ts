@@ -47,7 +47,9 @@ export type LedgerErrorCode =
   | 'REPLICA_NOT_PROMOTED'
   | 'REPLICA_DIVERGED'
   | 'REPLICA_AHEAD'
-  | 'REPLICATION_FAILED';
+  | 'REPLICATION_FAILED'
+  | 'SCHEMA_MISMATCH'
+  | 'UNSUPPORTED_FORMAT';
 
 /** What a caller should do about each code; the first sentence of every message. */
 const ADVICE: Record<LedgerErrorCode, string> = {
@@ -88,6 +90,9 @@ const ADVICE: Record<LedgerErrorCode, string> = {
   REPLICA_NOT_PROMOTED: 'the file is a replica; read it with openReplica(), or promote it with the witnessed promoteReplica() ceremony before writing',
   REPLICA_DIVERGED: 'the replica holds a different row than its primary at some sequence; it is never overwritten: keep it as evidence and seed a new replica',
   REPLICA_AHEAD: 'the replica holds rows its primary does not; the primary lost rows (restored from a backup?) or this is not its primary',
+  SCHEMA_MISMATCH:
+    'the file\'s schema (tables, indexes, views, triggers) is not the one Stele ships for its version: someone changed or dropped a rule; investigate, keep the file as evidence',
+  UNSUPPORTED_FORMAT: 'the file\'s schema version (PRAGMA user_version) is not one this Stele knows; upgrade stele, or check that this is a Stele ledger',
   REPLICATION_FAILED: 'the primary committed the event but a replica did not confirm it; see details.failed, then retry with replicate()',
 };
 

@@ -180,12 +180,14 @@ function integrityFault(
 ): FaultReason | undefined {
   const streamId = row.stream_id as string;
   const type = row.type as string;
-  if (halt?.type === 'stele.halted' && streamId !== '$halt') return 'halted';
+  // FORMAT.md step 7: rows of $halt, $agents and $replication are allowed while halted.
+  if (halt?.type === 'stele.halted' && (!streamId.startsWith('$') || streamId === '$default')) return 'halted';
   const keyName = (agentId: unknown, keyId: unknown) => JSON.stringify([agentId, keyId]);
   if (streamId.startsWith('$') && streamId !== '$default') {
     const allowed =
       (streamId === '$agents' && (type === 'stele.agent_key_registered' || type === 'stele.agent_key_revoked')) ||
-      (streamId === '$halt' && (type === 'stele.halted' || type === 'stele.halt_cleared'));
+      (streamId === '$halt' && (type === 'stele.halted' || type === 'stele.halt_cleared')) ||
+      (streamId === '$replication' && type === 'stele.replica_promoted');
     if (!allowed) return 'reserved';
     const p = payloadOf(row);
     if (type === 'stele.agent_key_registered') {
@@ -597,8 +599,10 @@ describe('FORMAT.md signature test vectors', () => {
   test('FORMAT.md lists every error message the triggers raise', () => {
     const sqlDir = new URL('../native-sql/', import.meta.url);
     const raised = new Set<string>();
-    // FORMAT.md documents schema version 2: the migrations 001 and 002.
-    for (const file of ['001-core.sql', '002-integrity.sql']) {
+    // FORMAT.md documents every shipped migration.
+    const files = readdirSync(sqlDir).filter((file) => /^\d{3}-.*\.sql$/.test(file));
+    assert.ok(files.length >= 4);
+    for (const file of files) {
       for (const match of readFileSync(new URL(file, sqlDir), 'utf8').matchAll(/RAISE\(ABORT, '([^']*)'\)/g)) raised.add(match[1]!);
     }
     assert.ok(raised.size > 10);

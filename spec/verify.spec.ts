@@ -386,7 +386,7 @@ describe('verifyLedgerFile checks signatures', () => {
     const copy = forged(1, (db) => {
       const signedRow = rowAt(db, sequences.signedBefore[0]!);
       db.prepare(
-        'UPDATE events SET event_id = ?, type = ?, payload = ?, payload_meta = NULL, agent_id = ?, signature = ?, local_timestamp = ? WHERE sequence = 1',
+        "UPDATE events SET event_id = ?, stream_id = 'moved', type = ?, payload = ?, payload_meta = NULL, agent_id = ?, signature = ?, local_timestamp = ? WHERE sequence = 1",
       ).run(signedRow.event_id + '-copy', signedRow.type, signedRow.payload, signedRow.agent_id, signedRow.signature, signedRow.local_timestamp);
     });
     // The row's event id changed, so the copied signature would not verify anyway; what matters

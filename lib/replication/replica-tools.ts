@@ -16,6 +16,7 @@ import type { LedgerOptions } from '../options.ts';
 import { APPEND_SQL, appendArgs, raisedError } from '../sqlite/append-statement.ts';
 import { openReadConnection } from '../sqlite/connections.ts';
 import { schemaVersionOf } from '../sqlite/migrations.ts';
+import { assertPinnedSchema } from '../sqlite/schema-pin.ts';
 import { HASH_AT_SQL } from '../sqlite/queries.ts';
 import { verifyLedgerFile } from '../verify/verify-ledger-file.ts';
 import { headOf, openForAppend, readReplicaState, REPLICA_SCHEMA_VERSION, ReplicaFile } from './replica-file.ts';
@@ -61,6 +62,8 @@ export function replicaInfo(path: string): ReplicaInfo {
       throw LedgerError.of('NOT_A_LEDGER', { path, sqliteCode: (error as { code?: string }).code }, String((error as Error).message));
     }
     if (!state) throw LedgerError.of('NOT_A_REPLICA', { path });
+    // A copy whose rules were edited is not read as one (SCHEMA_MISMATCH, UNSUPPORTED_FORMAT).
+    assertPinnedSchema(db, schemaVersionOf(db));
     return { replicaId: state.replicaId, replicaOf: state.replicaOf, promoted: !state.unpromoted, head: state.head };
   } finally {
     db.close();

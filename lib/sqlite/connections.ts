@@ -6,8 +6,9 @@
 import Database from 'better-sqlite3';
 import { LedgerError } from '../errors.ts';
 import { ledgerFileState, openFailure, requireLedgerSchema, requireSqliteHeader } from './ledger-file.ts';
-import { applyMigrations } from './migrations.ts';
+import { applyMigrations, schemaVersionOf } from './migrations.ts';
 import { registerNativeFunctions, type NativeFunctionSettings } from './native-functions.ts';
+import { assertPinnedSchema } from './schema-pin.ts';
 
 /**
  * No memory map on any connection. A ledger file can change under a reader it does not control
@@ -65,9 +66,10 @@ export interface WriteConnectionSettings extends NativeFunctionSettings {
 
 /**
  * The read-write connection: WAL, the durability's `synchronous`, Stele's functions registered,
- * the file migrated to the current schema. The caller holds the writer lock. A ledger is created
- * only where there is no file or an empty one; any other file that is not a ledger is refused
- * untouched. Every failure is a coded LedgerError (ledger-file.ts `openFailure`).
+ * the file migrated to the current schema. The schema is pinned (schema-pin.ts) before the
+ * migrations run, so that none builds on an edited rule, and after. The caller holds the writer lock.
+ * A ledger is created only where there is no file or an empty one; any other file that is not a
+ * ledger is refused untouched. Every failure is a coded LedgerError (ledger-file.ts `openFailure`).
  */
 export function openWriteConnection(path: string, settings: WriteConnectionSettings): { db: Database.Database; schemaVersion: number } {
   let db: Database.Database | undefined;
@@ -82,7 +84,10 @@ export function openWriteConnection(path: string, settings: WriteConnectionSetti
     requireLedgerSchema(db, path);
     configureWriterConnection(db, settings.durability);
     registerNativeFunctions(db, settings);
-    return { db, schemaVersion: applyMigrations(db) };
+    assertPinnedSchema(db, schemaVersionOf(db));
+    const schemaVersion = applyMigrations(db);
+    assertPinnedSchema(db, schemaVersion);
+    return { db, schemaVersion };
   } catch (error) {
     db?.close();
     throw openFailure(error, path);

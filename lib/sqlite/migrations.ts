@@ -5,6 +5,7 @@
 import { readdirSync, readFileSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import type Database from 'better-sqlite3';
+import { LedgerError } from '../errors.ts';
 
 /** `native-sql/` of this package: `lib/` and `dist/` sit at the same depth below its root. */
 export const NATIVE_SQL_DIR = fileURLToPath(new URL('../../native-sql/', import.meta.url));
@@ -49,7 +50,7 @@ export function applyMigrations(db: Database.Database): number {
   const from = schemaVersionOf(db);
   const latest = currentSchemaVersion();
   if (from > latest) {
-    throw new Error(`ledger schema version ${from} is newer than this Stele understands (${latest}); upgrade stele`);
+    throw LedgerError.of('UNSUPPORTED_FORMAT', { userVersion: from, supported: latest }, `ledger schema version ${from} is newer than this Stele understands (${latest}); upgrade stele`);
   }
   for (const migration of migrations()) {
     if (migration.version <= from) continue;

@@ -17,7 +17,9 @@ import type Database from 'better-sqlite3';
 import { AT, EVENT_COLUMNS, GENESIS_HASH, HASHED_COLUMNS, type RawRow } from '../format/columns.ts';
 import { eventHash } from '../format/hash-bytes.ts';
 import { HASH_AT_SQL, MAX_SEQUENCE_SQL } from '../sqlite/queries.ts';
+import type { SchemaDiff } from '../sqlite/schema-pin.ts';
 import { KeyRegistry } from './key-registry.ts';
+import { INTEGER_STORAGE_SQL, LedgerRules, type HaltRow, type RuleFault } from './ledger-rules.ts';
 
 /**
  * Why a row fails verification.
@@ -29,7 +31,20 @@ import { KeyRegistry } from './key-registry.ts';
  * if (firstBad?.reason === 'sequence_gap') console.error('rows missing from', firstBad.sequence);
  * ```
  */
-export type VerifyFaultReason = 'sequence_gap' | 'prev_hash' | 'stream_version' | 'content_hash' | 'signature' | 'merkle_node';
+export type VerifyFaultReason =
+  | 'schema'
+  | 'sequence_gap'
+  | 'prev_hash'
+  | 'stream_version'
+  | 'content_hash'
+  | RuleFault['reason']
+  | 'signature'
+  | 'ledger_meta'
+  | 'derived_table'
+  | 'event_id'
+  | 'head_sidecar'
+  | 'expected_head'
+  | 'merkle_node';
 
 /**
  * The first row that fails verification, and why.
@@ -41,7 +56,11 @@ export type VerifyFaultReason = 'sequence_gap' | 'prev_hash' | 'stream_version' 
  * ```
  */
 export interface VerifyFault {
-  /** Sequence of the faulty (or, for `sequence_gap`, missing) row. */
+  /**
+   * Sequence of the faulty (or, for `sequence_gap`, missing) row; for `head_sidecar` and
+   * `expected_head` the sequence the outside head names; 0 for a fault of the file as a whole
+   * (`schema`, an unreadable sidecar), reported before any row.
+   */
   sequence: number;
   reason: VerifyFaultReason;
   /** What the row should hold: the expected sequence, link, version or stored hash. */
@@ -50,6 +69,8 @@ export interface VerifyFault {
   actual?: string | number;
   /** A sentence for `signature` faults: which rule the row breaks. */
   detail?: string;
+  /** For `schema`: the objects added, missing or changed against the shipped schema of the file's version. */
+  schema?: SchemaDiff;
 }
 
 /** One range to check. */
@@ -58,7 +79,11 @@ export interface ChainRange {
   to: number;
   /** The first range of a check from sequence 1: rows below 1 are faults too. */
   openBelow: boolean;
-  /** Check signatures against the keys `$agents` registered before each row (default true). */
+  /**
+   * Replay the rules (halts, reserved streams, keys, ceremonies) and check signatures against the
+   * keys `$agents` registered before each row (default true). The writer's startup check skips
+   * them: replaying every key of `$agents` would make each start pay for the whole history.
+   */
   signatures?: boolean;
 }
 
@@ -74,6 +99,7 @@ export interface ChainRangeResult {
 }
 
 const PAGE_ROWS = 4096;
+
 const INT64_MIN = -(2n ** 63n);
 const HASHED = HASHED_COLUMNS.length;
 
@@ -81,7 +107,7 @@ const HASHED = HASHED_COLUMNS.length;
 export function checkRange(db: Database.Database, { from, to, openBelow, signatures = true }: ChainRange): ChainRangeResult {
   const page = db
     .prepare<[number | bigint, number, number], RawRow>(
-      `SELECT ${EVENT_COLUMNS} FROM events WHERE sequence >= ? AND sequence <= ? ORDER BY sequence LIMIT ?`,
+      `SELECT ${EVENT_COLUMNS}, ${INTEGER_STORAGE_SQL} FROM events WHERE sequence >= ? AND sequence <= ? ORDER BY sequence LIMIT ?`,
     )
     .raw();
   const streamVersionBefore = db
@@ -95,6 +121,7 @@ export function checkRange(db: Database.Database, { from, to, openBelow, signatu
     );
     for (const event of earlierKeyEvents.iterate(from)) keys.apply(event.type, event.payload);
   }
+  const rules = keys ? new LedgerRules(keys, witnessQuorum(db), haltBefore(db, from)) : undefined;
 
   const versions = new Map<string, number>();
   let expected = from;
@@ -112,7 +139,7 @@ export function checkRange(db: Database.Database, { from, to, openBelow, signatu
       expected++;
       prevHash = row[AT.content_hash] as string;
       versions.set(row[AT.stream_id] as string, row[AT.stream_version] as number);
-      if (keys && row[AT.stream_id] === '$agents') keys.apply(row[AT.type] as string, row[AT.payload] as string | null);
+      rules?.apply(row);
     }
     if (rows.length < PAGE_ROWS) break;
     low = expected;
@@ -129,6 +156,8 @@ export function checkRange(db: Database.Database, { from, to, openBelow, signatu
   function faultOf(row: RawRow): VerifyFault | undefined {
     const sequence = expected;
     if (row[AT.sequence] !== sequence) return { sequence, reason: 'sequence_gap', expected: sequence, actual: row[AT.sequence] as number };
+    const storage = LedgerRules.storageFault(row);
+    if (storage) return { sequence, ...storage };
     const rowPrevHash = row[AT.prev_hash] as string;
     if (prevHash === null) firstPrevHash = rowPrevHash;
     else if (rowPrevHash !== prevHash) return { sequence, reason: 'prev_hash', expected: prevHash, actual: rowPrevHash };
@@ -146,10 +175,25 @@ export function checkRange(db: Database.Database, { from, to, openBelow, signatu
       return { sequence, reason: 'content_hash', expected: storedHash, actual: `unhashable: ${(error as Error).message}` };
     }
     if (actualHash !== storedHash) return { sequence, reason: 'content_hash', expected: storedHash, actual: actualHash };
+    const broken = rules?.faultOf(row);
+    if (broken) return { sequence, ...broken };
     const detail = keys?.faultOf(row);
     if (detail !== undefined) return { sequence, reason: 'signature', detail };
     return undefined;
   }
+}
+
+/** The newest `$halt` row before `from`: the halt state the range starts in. */
+function haltBefore(db: Database.Database, from: number): HaltRow | undefined {
+  return db
+    .prepare<[number], HaltRow>("SELECT sequence, content_hash AS contentHash, type FROM events WHERE stream_id = '$halt' AND sequence < ? ORDER BY sequence DESC LIMIT 1")
+    .get(from);
+}
+
+/** `ledger_meta.witness_quorum` (checked by verify as a whole before the ranges); 2 before schema 2 wrote it. */
+function witnessQuorum(db: Database.Database): number {
+  const value = db.prepare<[], string>("SELECT value FROM ledger_meta WHERE key = 'witness_quorum'").pluck().get();
+  return value === undefined ? 2 : Number(value);
 }
 
 /**

@@ -7,7 +7,7 @@ import { AT, SIGNED_AT, type RawRow } from '../format/columns.ts';
 import { verifyEd25519 } from '../format/ed25519.ts';
 import { signedBytesOf } from '../format/hash-bytes.ts';
 
-interface AgentKey {
+export interface AgentKey {
   publicKey: string;
   role: string;
   revoked: boolean;
@@ -36,6 +36,16 @@ export class KeyRegistry {
       const key = keys?.get(keyId);
       if (key) key.revoked = true;
     }
+  }
+
+  /** The key registered as (agentId, keyId), revoked or not; undefined when never registered. */
+  key(agentId: string, keyId: string): AgentKey | undefined {
+    return this.#agents.get(agentId)?.get(keyId);
+  }
+
+  /** The agent's keys of `role` that are not revoked. */
+  activeKeys(agentId: string, role: 'agent' | 'witness'): AgentKey[] {
+    return [...(this.#agents.get(agentId)?.values() ?? [])].filter((key) => key.role === role && !key.revoked);
   }
 
   /** Why `row`'s signature is not valid here, or undefined when it is (or the row is unsigned). */

@@ -5,12 +5,18 @@
 import { availableParallelism } from 'node:os';
 import { Piscina } from 'piscina';
 import { GENESIS_HASH } from '../format/columns.ts';
+import { LedgerError } from '../errors.ts';
 import { requireFilePath, requireFunction, requireInteger, requireOptions } from '../arguments.ts';
+import type { LedgerHead } from '../event.ts';
 import type { VerifyFault } from './chain-check.ts';
 import type { RangeResult, RangeTask } from './verify-protocol.ts';
 import { openReadConnection } from '../sqlite/connections.ts';
+import { schemaVersionOf } from '../sqlite/migrations.ts';
 import { HASH_AT_SQL, MAX_SEQUENCE_SQL } from '../sqlite/queries.ts';
 import { merkleTreeFault } from './merkle-check.ts';
+import { isKnownSchemaVersion, schemaDiff, schemaMatches, unsupportedFormat } from '../sqlite/schema-pin.ts';
+import { readHeadSidecar } from '../writer/head-sidecar.ts';
+import { eventIdFault, keyTablesFault, ledgerMetaFault } from './derived-tables.ts';
 import { workerScript } from '../runtime/worker-script.ts';
 
 export type { VerifyFault, VerifyFaultReason } from './chain-check.ts';
@@ -61,6 +67,18 @@ export interface VerifyOptions {
    * evenly over the pool's threads, between 1,024 and 50,000 rows.
    */
   rangeSize?: number;
+  /**
+   * A head held outside the file (a signed head, a replica's, a log line): the row at its
+   * `sequence` must exist with its `contentHash`, else the fault `expected_head`.
+   */
+  expectedHead?: LedgerHead;
+  /**
+   * Whether to check the file against its [head sidecar](FORMAT.md), `<ledger>-head.json`, when
+   * there is one (default true): the row it names must exist with its hash, else `head_sidecar`.
+   * This is how events SQLite dropped with a damaged `-wal`, or newest rows deleted behind the
+   * triggers, show up. Turn it off only for a copy made without its sidecar's moment in mind.
+   */
+  headSidecar?: boolean;
 }
 
 /**
@@ -107,10 +125,15 @@ function poolThreads(): number {
 }
 
 /**
- * Verifies a ledger file without opening it for writing: sequence continuity, prev_hash links,
- * stream versions, content hashes, and the signature of every signed event against a key its
- * agent registered before the event and had not revoked before it (keys as the `$agents` events
- * say, so a key revoked later leaves the events it signed earlier valid).
+ * Verifies a ledger file without opening it for writing, in FORMAT.md's order: the pinned schema
+ * and `ledger_meta` (faults at sequence 0; an unknown `user_version` rejects with
+ * UNSUPPORTED_FORMAT), then per row sequence continuity, storage classes, prev_hash links, stream
+ * versions, content hashes, the rules the triggers enforced (no ordinary event while halted,
+ * reserved streams, key registrations and revocations, the witnessed ceremonies), and the
+ * signature of every signed event against a key its agent registered before the event and had
+ * not revoked before it (keys as the `$agents` events say, so a key revoked later leaves the
+ * events it signed earlier valid); then the heads held outside the file (the head sidecar,
+ * `expectedHead`) and the key tables against the chain.
  *
  * The range is split into ranges checked in parallel on a pool of read-only connections; the
  * ranges are stitched at their boundaries, and the fault reported is the lowest-sequence one,
@@ -139,12 +162,19 @@ export async function verifyLedgerFile(path: string, options: VerifyOptions = {}
   if (onProgress !== undefined) requireFunction('onProgress', onProgress);
   signal?.throwIfAborted();
 
-  const { head, anchor } = readBounds(path, from);
+  if (options.expectedHead !== undefined) requireHead('expectedHead', options.expectedHead);
+  const { head, anchor, schemaFault, anchorFault } = readBounds(path, from, options);
+  if (schemaFault) return { ok: false, checked: 0, firstBad: schemaFault };
   const to = options.to ?? head;
   const end = Math.min(to, head); // rows after the head are missing, reported below
   const total = Math.max(0, to - from + 1);
+  /** The chain's verdict, unless a head held outside the file names a lower row. */
+  const withAnchor = (result: VerifyResult): VerifyResult => {
+    if (!anchorFault || (result.firstBad && result.firstBad.sequence <= anchorFault.sequence)) return result;
+    return { ok: false, checked: Math.max(0, Math.min(result.checked, anchorFault.sequence - from)), firstBad: anchorFault };
+  };
   if (from > end) {
-    return to > head ? { ok: false, checked: 0, firstBad: missingAfterHead(head, from) } : { ok: true, checked: 0 };
+    return withAnchor(to > head ? { ok: false, checked: 0, firstBad: missingAfterHead(head, from) } : { ok: true, checked: 0 });
   }
 
   const threads = poolThreads();
@@ -207,13 +237,15 @@ export async function verifyLedgerFile(path: string, options: VerifyOptions = {}
 
   for (let k = 0; k < rangeCount; k++) {
     const fault = faultOfRange(k);
-    if (fault) return { ok: false, checked: fault.sequence - from, firstBad: fault };
+    if (fault) return withAnchor({ ok: false, checked: fault.sequence - from, firstBad: fault });
     if (!results.has(k)) throw new Error(`verify: range ${k} was not checked`); // cannot happen: only ranges after a fault are skipped
   }
-  if (to > head) return { ok: false, checked: span, firstBad: missingAfterHead(head, from) };
+  if (to > head) return withAnchor({ ok: false, checked: span, firstBad: missingAfterHead(head, from) });
+  const tables = from === 1 ? checkKeyTables(path, end, end === head) : undefined;
+  if (tables) return withAnchor({ ok: false, checked: tables.sequence > 0 ? tables.sequence - from : span, firstBad: tables });
   const tree = from === 1 ? treeFault(path, end) : undefined;
-  if (tree) return { ok: false, checked: tree.sequence - 1, firstBad: tree };
-  return { ok: true, checked: span };
+  if (tree) return withAnchor({ ok: false, checked: tree.sequence - 1, firstBad: tree });
+  return withAnchor({ ok: true, checked: span });
 }
 
 /** The stored Merkle tree against the chain just verified (a whole-file check only). */
@@ -226,18 +258,80 @@ function treeFault(path: string, head: number): VerifyFault | undefined {
   }
 }
 
-/** The newest sequence, and the content hash the row at `from` must link to (null when unknown). */
-function readBounds(path: string, from: number): { head: number; anchor: string | null } {
+interface Bounds {
+  /** The newest sequence. */
+  head: number;
+  /** The content hash the row at `from` must link to (null when unknown). */
+  anchor: string | null;
+  /** The file's schema is not the pinned one, or ledger_meta is not the format's: reported before any row (sequence 0). */
+  schemaFault?: VerifyFault;
+  /** The lowest head held outside the file (sidecar, expectedHead) that the file does not hold. */
+  anchorFault?: VerifyFault;
+}
+
+/**
+ * What is read once before the ranges: the pinned schema (UNSUPPORTED_FORMAT for a version this
+ * Stele does not know), the head, the link of row `from`, and the heads held outside the file.
+ */
+function readBounds(path: string, from: number, options: VerifyOptions): Bounds {
   const db = openReadConnection(path);
   try {
+    const version = schemaVersionOf(db);
+    if (version === 0 && db.prepare("SELECT 1 FROM sqlite_schema WHERE name = 'events'").get() === undefined) {
+      throw LedgerError.of('NOT_A_LEDGER', { path }, 'no such table: events');
+    }
+    if (!isKnownSchemaVersion(version)) throw unsupportedFormat(version);
+    const diff = schemaDiff(db, version);
+    if (!schemaMatches(diff)) {
+      const detail = `added: ${diff.added.join(', ') || '-'}; missing: ${diff.missing.join(', ') || '-'}; changed: ${diff.changed.join(', ') || '-'}`;
+      return { head: 0, anchor: null, schemaFault: { sequence: 0, reason: 'schema', expected: version, detail, schema: diff } };
+    }
+    const metaFault = ledgerMetaFault(db, version);
+    if (metaFault) return { head: 0, anchor: null, schemaFault: metaFault };
     const head = db.prepare(MAX_SEQUENCE_SQL).pluck().get() as number;
-    if (from === 1) return { head, anchor: GENESIS_HASH };
+    const hashAt = db.prepare<[number], string>(HASH_AT_SQL).pluck();
+    let anchorFault: VerifyFault | undefined;
+    const outside: Array<['head_sidecar' | 'expected_head', () => LedgerHead | undefined]> = [
+      ['head_sidecar', () => (options.headSidecar === false ? undefined : readHeadSidecar(path))],
+      ['expected_head', () => options.expectedHead],
+    ];
+    for (const [reason, read] of outside) {
+      let claimed: LedgerHead | undefined;
+      try {
+        claimed = read();
+      } catch (error) {
+        anchorFault ??= { sequence: 0, reason, detail: `the head sidecar cannot be read: ${(error as Error).message}` };
+        continue;
+      }
+      if (!claimed) continue;
+      const actual = hashAt.get(claimed.sequence);
+      if (actual === claimed.contentHash) continue;
+      const fault: VerifyFault = { sequence: claimed.sequence, reason, expected: claimed.contentHash, actual: actual ?? 'missing' };
+      if (actual === undefined) fault.detail = `the newest row is ${head}`;
+      if (!anchorFault || fault.sequence < anchorFault.sequence) anchorFault = fault;
+    }
     // Row from-1 is outside the range; when it is missing, the link of row `from` is not checked.
-    const anchor = db.prepare(HASH_AT_SQL).pluck().get(from - 1) as string | undefined;
-    return { head, anchor: anchor ?? null };
+    const anchor = from === 1 ? GENESIS_HASH : (hashAt.get(from - 1) ?? null);
+    return anchorFault ? { head, anchor, anchorFault } : { head, anchor };
   } finally {
     db.close();
   }
+}
+
+/** The event_id index and the key tables against the chain [1, to] that just verified. */
+function checkKeyTables(path: string, to: number, wholeFile: boolean): VerifyFault | undefined {
+  const db = openReadConnection(path);
+  try {
+    return (wholeFile ? eventIdFault(db, to) : undefined) ?? keyTablesFault(db, to);
+  } finally {
+    db.close();
+  }
+}
+
+function requireHead(name: string, head: LedgerHead): void {
+  requireOptions(name, head);
+  requireInteger(`${name}.sequence`, head.sequence, 1);
+  if (typeof head.contentHash !== 'string') throw new TypeError(`${name}.contentHash must be a string, got ${typeof head.contentHash}`);
 }
 
 function missingAfterHead(head: number, from: number): VerifyFault {

@@ -35,15 +35,24 @@ export function copyLedgerFile(from: string, to: string): void {
   for (const suffix of ['-wal', '-shm']) if (existsSync(from + suffix)) copyFileSync(from + suffix, to + suffix);
 }
 
+/** The guards an edit behind the triggers drops for a moment. */
+const GUARDS = ['events_no_update', 'events_no_delete', 'agent_keys_no_update', 'agent_keys_no_delete', 'agent_key_revocations_no_update', 'agent_key_revocations_no_delete', 'ledger_meta_no_update', 'ledger_meta_no_delete', 'events_insert_extends_chain'];
+
 /**
- * Runs `edit` on a raw read-write connection to `path` after dropping the triggers that forbid
- * updates and deletes of events (nothing is recreated: the file is a throwaway copy).
+ * Runs `edit` on a raw read-write connection to `path` with the guards that forbid updates,
+ * deletes and out-of-chain inserts dropped, then recreates them exactly as they were, as a
+ * careful attacker would: the schema is the pinned one again, only the rows tell.
  */
 export function tamper(path: string, edit: (db: Database.Database) => void): void {
   const db = new Database(path);
   try {
-    db.exec('DROP TRIGGER IF EXISTS events_no_update; DROP TRIGGER IF EXISTS events_no_delete;');
-    edit(db);
+    const definitions = GUARDS.map((name) => db.prepare("SELECT sql FROM sqlite_schema WHERE type = 'trigger' AND name = ?").pluck().get(name) as string | undefined);
+    for (const name of GUARDS) db.exec(`DROP TRIGGER IF EXISTS ${name}`);
+    try {
+      edit(db);
+    } finally {
+      for (const sql of definitions) if (sql) db.exec(sql);
+    }
   } finally {
     db.close();
   }

@@ -54,6 +54,8 @@ const KNOWN_CODES: Record<LedgerErrorCode, true> = {
   REPLICA_DIVERGED: true,
   REPLICA_AHEAD: true,
   REPLICATION_FAILED: true,
+  SCHEMA_MISMATCH: true,
+  UNSUPPORTED_FORMAT: true,
 };
 
 /** Codes that bad input must never cause on a healthy ledger: they mean Stele itself broke. */

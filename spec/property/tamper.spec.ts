@@ -19,6 +19,13 @@
  *    sequence_gap at k; renumber row k far past the head → sequence_gap at k.
  *  - forge: agent_id and a signature set on row k and the whole chain recomputed from k, so every
  *    hash and link is right again → only the signature check can tell: signature at k.
+ *  - the rules, each with the chain recomputed from k so that only the replayed rule can tell
+ *    (row k becomes version 0 of a reserved stream; the rows it left behind break their stream's
+ *    versions, but later): an unknown `$` stream or an ordinary type in `$agents` → reserved_stream
+ *    at k; revoking a key never registered → key_revocation at k; registering a key that is not a
+ *    point → key_registration at k; clearing a halt that does not exist → ceremony at k; a halt
+ *    at k < size → the next row is appended while halted: halted at k+1 (stream_version when that
+ *    row was in row k's old stream, whose versions it now skips).
  */
 import assert from 'node:assert/strict';
 import { randomBytes } from 'node:crypto';
@@ -43,7 +50,13 @@ type Edit =
   | 'stream_id'
   | 'delete'
   | 'renumber'
-  | 'forge_signature';
+  | 'forge_signature'
+  | 'unknown_reserved_stream'
+  | 'agents_other_type'
+  | 'revoke_unknown_key'
+  | 'register_invalid_key'
+  | 'clear_without_halt'
+  | 'event_while_halted';
 
 const EDITS: Edit[] = [
   'payload',
@@ -59,13 +72,48 @@ const EDITS: Edit[] = [
   'delete',
   'renumber',
   'forge_signature',
+  'unknown_reserved_stream',
+  'agents_other_type',
+  'revoke_unknown_key',
+  'register_invalid_key',
+  'clear_without_halt',
+  'event_while_halted',
 ];
 
-/** Applies `edit` to row `k` of a ledger of `size` rows; returns the reason verify must report at k. */
-function applyEdit(db: Database.Database, edit: Edit, k: number, size: number, digit: number): VerifyFaultReason {
+/** Edits whose fault is not at k itself, or only a rule (not the chain) can see. */
+const RULE_EDITS = new Set<Edit>(['unknown_reserved_stream', 'agents_other_type', 'revoke_unknown_key', 'register_invalid_key', 'clear_without_halt', 'event_while_halted']);
+
+/** Applies `edit` to row `k` of a ledger of `size` rows; returns the reason verify must report, and where (k unless said). */
+function applyEdit(db: Database.Database, edit: Edit, k: number, size: number, digit: number): VerifyFaultReason | [VerifyFaultReason, number] {
   const row = rowAt(db, k);
   const set = (sql: string, ...values: unknown[]): void => void db.prepare(`UPDATE events SET ${sql} WHERE sequence = ?`).run(...values, k);
+  /** Row k rewritten as the first event of a reserved stream, the chain recomputed. */
+  const reserve = (streamId: string, type: string, payload: unknown): void => {
+    set('stream_id = ?, stream_version = 0, type = ?, payload = ?, payload_meta = NULL', streamId, type, JSON.stringify(payload));
+    rechain(db, k);
+  };
   switch (edit) {
+    case 'unknown_reserved_stream':
+      reserve('$tampered', 'tick', { i: 1 });
+      return 'reserved_stream';
+    case 'agents_other_type':
+      reserve('$agents', 'tick', { i: 1 });
+      return 'reserved_stream';
+    case 'revoke_unknown_key':
+      reserve('$agents', 'stele.agent_key_revoked', { agentId: 'ghost', keyId: 'k1', reason: 'x' });
+      return 'key_revocation';
+    case 'register_invalid_key':
+      reserve('$agents', 'stele.agent_key_registered', { agentId: 'mallory', keyId: 'k1', publicKey: 'AAAA', role: 'witness' });
+      return 'key_registration';
+    case 'clear_without_halt':
+      reserve('$halt', 'stele.halt_cleared', { reason: 'x', haltSequence: 1, witnesses: [] });
+      return 'ceremony';
+    case 'event_while_halted': {
+      assert.ok(k < size, 'a halt on the newest row halts nothing after it');
+      const next = rowAt(db, k + 1);
+      reserve('$halt', 'stele.halted', { reason: 'tampered' });
+      return [next.stream_id === row.stream_id ? 'stream_version' : 'halted', k + 1];
+    }
     case 'payload':
       set("payload = payload || ' '"); // still valid JSON, one byte longer
       return 'content_hash';
@@ -123,11 +171,11 @@ const scenario = fc
   })
   .map((s) => {
     // Deleting the newest row is undetectable without an external head; pick among the others.
-    const rows = s.edit === 'delete' ? s.size - 1 : s.size;
+    const rows = s.edit === 'delete' || s.edit === 'event_while_halted' ? s.size - 1 : s.size;
     return { ...s, k: 1 + Math.floor(s.row * rows) };
   });
 
-test('a random edit behind the triggers is reported at its row with the right reason', { timeout: 120_000 }, async (t) => {
+test('a random edit behind the triggers is reported at its row with the right reason', { timeout: 300_000 }, async (t) => {
   const dir = tempDir(t);
   let run = 0;
   await fc.assert(
@@ -140,15 +188,20 @@ test('a random edit behind the triggers is reported at its row with the right re
       const copy = join(dir, `tampered-${run}.db`);
       copyLedgerFile(original, copy);
       let reason: VerifyFaultReason | undefined;
+      let at = k;
       tamper(copy, (db) => {
-        reason = applyEdit(db, edit, k, size, digit);
+        const found = applyEdit(db, edit, k, size, digit);
+        [reason, at] = Array.isArray(found) ? found : [found, k];
       });
 
       const result = await verifyLedgerFile(copy, { rangeSize });
       assert.equal(result.ok, false, `${edit} at ${k} went unnoticed`);
-      assert.deepEqual({ sequence: result.firstBad?.sequence, reason: result.firstBad?.reason }, { sequence: k, reason });
-      assert.equal(result.checked, k - 1);
-      if (reason === 'signature') {
+      assert.deepEqual({ sequence: result.firstBad?.sequence, reason: result.firstBad?.reason }, { sequence: at, reason });
+      assert.equal(result.checked, at - 1);
+      if (RULE_EDITS.has(edit)) {
+        // Recomputed chain: the sequential walk without rules (chainOf) sees nothing up to the fault.
+        assert.equal(chainOf(copy).firstBad === undefined || chainOf(copy).firstBad!.sequence > k, true);
+      } else if (reason === 'signature') {
         // The forger recomputed the chain: the sequential chain check alone sees nothing.
         assert.deepEqual(chainOf(copy), { ok: true, checked: size });
       } else {

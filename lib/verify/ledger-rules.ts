@@ -1,0 +1,164 @@
+/**
+ * The rules the triggers enforced at append, replayed from the chain itself (the hashed rows,
+ * never the derived tables): storage classes, the halt rule, the reserved streams, key
+ * registrations and revocations, and the two witnessed ceremonies. FORMAT.md "Verifying a
+ * ledger", steps 5 to 8. A row is judged against the state the rows before it built (a
+ * revocation signed by the key it revokes is judged with that key still active), then applied.
+ *
+ * Why replay rather than trust the triggers: whoever can write the file can also register
+ * look-alike `stele_*` functions on a raw connection, and every trigger then passes garbage.
+ * @internal
+ */
+import { AT, type RawRow } from '../format/columns.ts';
+import { isValidPublicKey, verifyEd25519 } from '../format/ed25519.ts';
+import { clearHaltBytes, promoteReplicaBytes } from '../format/hash-bytes.ts';
+import type { KeyRegistry } from './key-registry.ts';
+
+/** A rule a row breaks: the fault's reason and a sentence saying which rule. */
+export interface RuleFault {
+  reason: 'storage_class' | 'halted' | 'reserved_stream' | 'key_registration' | 'key_revocation' | 'ceremony';
+  detail: string;
+}
+
+/** The newest `$halt` row so far. */
+export interface HaltRow {
+  sequence: number;
+  contentHash: string;
+  type: string;
+}
+
+/** Streams a halted ledger still accepts. */
+const OPEN_WHILE_HALTED = new Set(['$halt', '$agents', '$replication']);
+const TYPES_OF: Record<string, readonly string[]> = {
+  $agents: ['stele.agent_key_registered', 'stele.agent_key_revoked'],
+  $halt: ['stele.halted', 'stele.halt_cleared'],
+  $replication: ['stele.replica_promoted'],
+};
+/** TEXT columns that may not be NULL, and those that may. */
+const TEXT_NOT_NULL = [AT.event_id, AT.stream_id, AT.type, AT.prev_hash, AT.content_hash];
+const TEXT_NULLABLE = [AT.payload, AT.payload_meta, AT.metadata, AT.metadata_meta, AT.agent_id, AT.signature];
+/**
+ * The SQL expression the chain check selects after the row's columns: 1 when the four INTEGER
+ * columns hold SQLite integers. JavaScript cannot tell an integral REAL (5.0) from an integer.
+ */
+export const INTEGER_STORAGE_SQL =
+  "(typeof(sequence) = 'integer' AND typeof(stream_version) = 'integer' AND typeof(local_timestamp) = 'integer' AND typeof(authority_timestamp) = 'integer')";
+/** Where {@link INTEGER_STORAGE_SQL}'s value is in a row. */
+export const INTEGER_STORAGE_AT = AT.content_hash + 1;
+
+export class LedgerRules {
+  readonly #keys: KeyRegistry;
+  readonly #quorum: number;
+  #halt: HaltRow | undefined;
+
+  constructor(keys: KeyRegistry, quorum: number, halt: HaltRow | undefined) {
+    this.#keys = keys;
+    this.#quorum = quorum;
+    this.#halt = halt;
+  }
+
+  /** The storage class of every column: TEXT where TEXT belongs (a BLOB is a fault), integers where INTEGER. */
+  static storageFault(row: RawRow): RuleFault | undefined {
+    if (row[INTEGER_STORAGE_AT] !== 1) return { reason: 'storage_class', detail: 'an INTEGER column holds another storage class' };
+    for (const at of TEXT_NOT_NULL) if (typeof row[at] !== 'string') return { reason: 'storage_class', detail: `column ${at + 1} is not TEXT` };
+    for (const at of TEXT_NULLABLE) {
+      if (row[at] !== null && typeof row[at] !== 'string') return { reason: 'storage_class', detail: `column ${at + 1} is neither TEXT nor NULL` };
+    }
+    return undefined;
+  }
+
+  /** Why the row breaks a rule in the state before it, or undefined. */
+  faultOf(row: RawRow): RuleFault | undefined {
+    const streamId = row[AT.stream_id] as string;
+    const halted = this.#halt?.type === 'stele.halted';
+    if (streamId.charCodeAt(0) !== 36 /* $ */ || streamId === '$default') {
+      return halted ? { reason: 'halted', detail: `an event of '${streamId}' was appended while the ledger was halted` } : undefined;
+    }
+    const types = TYPES_OF[streamId];
+    const type = row[AT.type] as string;
+    if (!types) return { reason: 'reserved_stream', detail: `'${streamId}' is not a stream Stele reserves` };
+    if (!types.includes(type)) return { reason: 'reserved_stream', detail: `type '${type}' is not allowed in '${streamId}'` };
+    const body = parseObject(row[AT.payload] as string | null);
+    switch (type) {
+      case 'stele.agent_key_registered':
+        return this.#registrationFault(body);
+      case 'stele.agent_key_revoked':
+        return this.#revocationFault(body);
+      case 'stele.halt_cleared':
+        return this.#clearHaltFault(body);
+      case 'stele.replica_promoted':
+        return this.#promotionFault(body, row);
+      default:
+        return undefined;
+    }
+  }
+
+  /** Advances the state past a row that passed. */
+  apply(row: RawRow): void {
+    const streamId = row[AT.stream_id] as string;
+    if (streamId === '$agents') this.#keys.apply(row[AT.type] as string, row[AT.payload] as string | null);
+    else if (streamId === '$halt') this.#halt = { sequence: row[AT.sequence] as number, contentHash: row[AT.content_hash] as string, type: row[AT.type] as string };
+  }
+
+  #registrationFault(body: Record<string, unknown> | undefined): RuleFault | undefined {
+    const fault = (detail: string): RuleFault => ({ reason: 'key_registration', detail });
+    if (!body || typeof body.agentId !== 'string' || typeof body.keyId !== 'string') return fault('agentId and keyId must be strings');
+    if (!isValidPublicKey(body.publicKey)) return fault(`publicKey of '${body.agentId}' is not a valid Ed25519 public key`);
+    if (body.role !== 'agent' && body.role !== 'witness') return fault("role must be 'agent' or 'witness'");
+    if (this.#keys.key(body.agentId, body.keyId)) return fault(`key '${body.keyId}' of '${body.agentId}' is already registered`);
+    return undefined;
+  }
+
+  #revocationFault(body: Record<string, unknown> | undefined): RuleFault | undefined {
+    const fault = (detail: string): RuleFault => ({ reason: 'key_revocation', detail });
+    if (!body || typeof body.agentId !== 'string' || typeof body.keyId !== 'string') return fault('agentId and keyId must be strings');
+    const key = this.#keys.key(body.agentId, body.keyId);
+    if (!key) return fault(`key '${body.keyId}' of '${body.agentId}' was never registered`);
+    if (key.revoked) return fault(`key '${body.keyId}' of '${body.agentId}' is already revoked`);
+    return undefined;
+  }
+
+  #clearHaltFault(body: Record<string, unknown> | undefined): RuleFault | undefined {
+    const fault = (detail: string): RuleFault => ({ reason: 'ceremony', detail });
+    const halt = this.#halt;
+    if (halt?.type !== 'stele.halted') return fault('a halt was cleared while the ledger was not halted');
+    if (!body || body.haltSequence !== halt.sequence) return fault(`the ceremony names another halt than #${halt.sequence}`);
+    if (typeof body.reason !== 'string') return fault('the ceremony has no reason string');
+    const bytes = clearHaltBytes(halt.sequence, halt.contentHash, body.reason);
+    return this.#quorumFault(body.witnesses, bytes, fault);
+  }
+
+  #promotionFault(body: Record<string, unknown> | undefined, row: RawRow): RuleFault | undefined {
+    const fault = (detail: string): RuleFault => ({ reason: 'ceremony', detail });
+    const head = (row[AT.sequence] as number) - 1;
+    if (!body || body.headSequence !== head || body.headHash !== row[AT.prev_hash] || typeof body.replicaId !== 'string') {
+      return fault('the promotion names another head than the row before it');
+    }
+    const bytes = promoteReplicaBytes(body.replicaId, head, row[AT.prev_hash] as string, String(body.reason));
+    return this.#quorumFault(body.witnesses, bytes, fault);
+  }
+
+  /** At least the quorum of distinct witnesses, each with an active witness key that verifies its signature. */
+  #quorumFault(witnesses: unknown, bytes: Buffer, fault: (detail: string) => RuleFault): RuleFault | undefined {
+    if (!Array.isArray(witnesses)) return fault('the ceremony has no witnesses array');
+    const valid = new Set<string>();
+    for (const entry of witnesses) {
+      if (typeof entry !== 'object' || entry === null) continue;
+      const { witnessId, signature } = entry as Record<string, unknown>;
+      if (typeof witnessId !== 'string' || valid.has(witnessId)) continue;
+      if (this.#keys.activeKeys(witnessId, 'witness').some((key) => verifyEd25519(key.publicKey, bytes, signature))) valid.add(witnessId);
+    }
+    if (valid.size < this.#quorum) return fault(`${valid.size} valid witness signatures, the quorum is ${this.#quorum}`);
+    return undefined;
+  }
+}
+
+function parseObject(payload: string | null): Record<string, unknown> | undefined {
+  if (payload === null) return undefined;
+  try {
+    const value: unknown = JSON.parse(payload);
+    return typeof value === 'object' && value !== null && !Array.isArray(value) ? (value as Record<string, unknown>) : undefined;
+  } catch {
+    return undefined;
+  }
+}
