@@ -201,7 +201,8 @@ test('sync mode: a replica that cannot confirm turns into REPLICATION_FAILED on 
   );
   assert.equal(codeOf(error), 'REPLICATION_FAILED');
   const details = (error as { details: Record<string, unknown> }).details;
-  assert.deepEqual(details, { sequence: 1, eventId: 'evt-1', committed: true, failed: [{ replicaId: 'usb', sequence: 0, code: 'REPLICATION_FAILED' }] });
+  // Each failed replica's own code says why: its folder does not exist.
+  assert.deepEqual(details, { sequence: 1, eventId: 'evt-1', committed: true, failed: [{ replicaId: 'usb', sequence: 0, code: 'FILE_NOT_WRITABLE' }] });
   assert.equal(ledger.getByEventId('evt-1')?.sequence, 1);
   assert.deepEqual([...eventIdsOf(good)], ['evt-1']);
   assert.deepEqual(warnings.map((w) => [(w as { kind: string }).kind, (w as { replicaId: string }).replicaId]), [['replication', 'usb']]);

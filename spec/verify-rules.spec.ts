@@ -9,6 +9,7 @@ import Database from 'better-sqlite3';
 import { generateAgentKeyPair, openLedger, verifyLedgerFile, witnessClearHalt } from '../lib/index.ts';
 import { systemEvent } from '../lib/format/event-encoding.ts';
 import { eventHash } from '../lib/format/hash-bytes.ts';
+import { merkleLeafHash, merkleNodeHash } from '../lib/format/merkle-hash.ts';
 import { APPEND_SQL, appendArgs } from '../lib/sqlite/append-statement.ts';
 import { buildLedger, copyLedgerFile, tamper } from './helpers/tamper.ts';
 import { tempLedgerPath } from './helpers/temp-ledger.ts';
@@ -35,6 +36,9 @@ function lookAlike(path: string, edit: (db: Database.Database) => void): void {
     db.function('stele_signature_valid', { varargs: true }, () => 1);
     db.function('stele_clear_halt_signature_valid', (_a: unknown, _b: unknown, _c: unknown, _d: unknown, _e: unknown) => 1);
     db.function('stele_promotion_signature_valid', (_a: unknown, _b: unknown, _c: unknown, _d: unknown, _e: unknown, _f: unknown) => 1);
+    // The tree's hashes are real too: the forger keeps the Merkle nodes consistent with the rows.
+    db.function('stele_merkle_leaf', (contentHash: unknown) => (contentHash === null ? null : merkleLeafHash(contentHash)));
+    db.function('stele_merkle_node', (left: unknown, right: unknown) => (left === null || right === null ? null : merkleNodeHash(left, right)));
     edit(db);
   } finally {
     db.close();

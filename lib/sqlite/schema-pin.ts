@@ -10,6 +10,7 @@
  * @internal
  */
 import Database from 'better-sqlite3';
+import { registerNativeFunctions } from './native-functions.ts';
 import { LedgerError } from '../errors.ts';
 import { currentSchemaVersion, migrations } from './migrations.ts';
 
@@ -109,7 +110,9 @@ export function isKnownSchemaVersion(version: number): boolean {
 
 /**
  * The schema the shipped migrations 1..`version` produce, built once per version on an
- * in-memory database (the migrations need no Stele function to be created, only to be run).
+ * in-memory database. Stele's functions are registered there as on a ledger file: a migration
+ * that also fills a derived table (005 builds the Merkle nodes of existing rows) prepares
+ * statements that name them, even when there is no row to run them on.
  */
 export function expectedSchema(version: number): Map<string, SchemaObject> {
   let expected = expectedByVersion.get(version);
@@ -117,6 +120,7 @@ export function expectedSchema(version: number): Map<string, SchemaObject> {
   if (!isKnownSchemaVersion(version)) throw unsupportedFormat(version);
   const db = new Database(':memory:');
   try {
+    registerNativeFunctions(db, { driftThresholdMs: 0 });
     for (const migration of migrations()) {
       if (migration.version > version) break;
       db.exec(migration.sql);
