@@ -18,11 +18,17 @@ await ledger.close();
 const clean = await verifyLedgerFile(path, { onProgress: ({ checked, total }) => process.stdout.write(`\rverifying ${checked}/${total}`) });
 console.log(`\nuntouched file: ok=${clean.ok}, ${clean.checked} rows`);
 
-// Someone with write access drops the guard trigger and edits a row.
+// Someone with write access drops the guard trigger and edits a row: the schema is no longer
+// the one Stele ships, and verify says so before looking at any row.
 const db = new Database(path);
+const guard = db.prepare("SELECT sql FROM sqlite_schema WHERE name = 'events_no_update'").pluck().get() as string;
 db.exec(`DROP TRIGGER events_no_update; UPDATE events SET payload = '{"value":-1}' WHERE sequence = 1234`);
-db.close();
+const unguarded = await verifyLedgerFile(path);
+console.log(`guard dropped: ok=${unguarded.ok}, ${unguarded.firstBad?.reason} (${JSON.stringify(unguarded.firstBad?.schema)})`);
 
+// A careful forger puts the guard back: the row itself is then what gives the edit away.
+db.exec(guard);
+db.close();
 const tampered = await verifyLedgerFile(path);
 console.log(`edited file: ok=${tampered.ok}, first bad row #${tampered.firstBad?.sequence} (${tampered.firstBad?.reason})`);
 
@@ -35,4 +41,4 @@ try {
   console.log(`writer refuses to start: ${error.details.check} at #${error.details.sequence}; the file is now halted`);
 }
 rmSync(dir, { recursive: true, force: true });
-if (!clean.ok || tampered.firstBad?.sequence !== 1234) process.exit(1);
+if (!clean.ok || unguarded.firstBad?.reason !== 'schema' || tampered.firstBad?.sequence !== 1234) process.exit(1);
