@@ -44,6 +44,13 @@ export interface PostgresReplicatorOptions {
 const LOCK_NAMESPACE = 1400136044;
 
 /**
+ * SQLite schema versions whose rows a PostgreSQL copy of a given version holds under the same
+ * rules: schema 5 added only the Merkle nodes, which are derived from the rows (a PostgreSQL
+ * copy keeps the rows and the chain; its tree is not mirrored yet).
+ */
+const SAME_EVENT_RULES: ReadonlyMap<number, readonly number[]> = new Map([[4, [4, 5]]]);
+
+/**
  * Keeps a copy of the ledger in a PostgreSQL database, in the ledger's own schema there (install
  * it first with {@link installPostgresLedger}). Rows arrive verbatim, hashes included, and the
  * copy's triggers recompute each content hash and re-check the chain, stream versions, reserved
@@ -129,7 +136,7 @@ export class PostgresReplicator implements Replicator {
     if (!registered) throw LedgerError.of('NOT_A_LEDGER', { replicaId: this.id, ledger: this.ledger }, 'no such ledger in this database');
     const schemaVersion = Number(registered.schema_version);
     const primaryVersion = primary.pragma('user_version', { simple: true }) as number;
-    const schemaVersionMatch = schemaVersion === primaryVersion;
+    const schemaVersionMatch = schemaVersion === primaryVersion || SAME_EVENT_RULES.get(schemaVersion)?.includes(primaryVersion) === true;
     if (!schemaVersionMatch) errors.push(`schema version ${schemaVersion} differs from the primary's ${primaryVersion}`);
     const head = await this.#copyHead(pool);
     const primaryHead = headOf(primary);
