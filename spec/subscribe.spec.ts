@@ -399,7 +399,7 @@ describe('another process', () => {
     assert.equal(acked.length, sizes.reduce((sum, size) => sum + size, 0));
     await all.until(3 + acked.length);
     await oddDone;
-    child.send('stop');
+    child.end('stop');
     assert.deepEqual(await child.exited, { code: 0, signal: null });
 
     // Everything the child acknowledged, in order; after it only heartbeats, gap-free.

@@ -19,6 +19,8 @@ export interface RunningChild {
   until(matches: (line: unknown) => boolean): Promise<unknown>;
   /** Writes a line to the child's stdin (with `stdin: true`). */
   send(line: string): void;
+  /** Writes a last line, if given, and closes the child's stdin (a child reading stdin to its end can then exit). */
+  end(line?: string): void;
   /** How it ended. */
   readonly exited: Promise<{ code: number | null; signal: NodeJS.Signals | null }>;
   /** What it wrote to stderr so far (with `stderr: 'pipe'`). */
@@ -70,6 +72,9 @@ export function runChild(t: TestContext | undefined, script: string | URL, args:
     },
     send(line) {
       child.stdin!.write(`${line}\n`);
+    },
+    end(line) {
+      child.stdin!.end(line === undefined ? undefined : `${line}\n`);
     },
     exited,
     stderr: () => stderr,
