@@ -73,7 +73,7 @@ export interface VerifyOptions {
    */
   expectedHead?: LedgerHead;
   /**
-   * Whether to check the file against its [head sidecar](FORMAT.md), `<ledger>-head.json`, when
+   * Whether to check the file against its head sidecar (native-sql/FORMAT.md, "The head sidecar"), `<ledger>-head.json`, when
    * there is one (default true): the row it names must exist with its hash, else `head_sidecar`.
    * This is how events SQLite dropped with a damaged `-wal`, or newest rows deleted behind the
    * triggers, show up. Turn it off only for a copy made without its sidecar's moment in mind.
