@@ -22,7 +22,15 @@ export interface SchemaObject {
   sql: string | null;
 }
 
-/** How a live schema differs from the expected one: object names, each list sorted. */
+/**
+ * How a live schema differs from the expected one: object names, each list sorted.
+ *
+ * @example
+ * ```ts
+ * const { firstBad } = await verifyLedgerFile('audit.db');
+ * if (firstBad?.reason === 'schema') console.error('dropped:', firstBad.schema?.missing, 'added:', firstBad.schema?.added);
+ * ```
+ */
 export interface SchemaDiff {
   /** In the file, not in the shipped schema. */
   added: string[];

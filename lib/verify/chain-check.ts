@@ -37,7 +37,12 @@ export type VerifyFaultReason =
   | 'prev_hash'
   | 'stream_version'
   | 'content_hash'
-  | RuleFault['reason']
+  | 'storage_class'
+  | 'halted'
+  | 'reserved_stream'
+  | 'key_registration'
+  | 'key_revocation'
+  | 'ceremony'
   | 'signature'
   | 'ledger_meta'
   | 'derived_table'
@@ -45,6 +50,11 @@ export type VerifyFaultReason =
   | 'head_sidecar'
   | 'expected_head'
   | 'merkle_node';
+
+/** Every rule fault of ledger-rules.ts is a reason of its own (checked by the compiler). */
+type RuleReasonsAreReasons = RuleFault['reason'] extends VerifyFaultReason ? true : never;
+const ruleReasonsAreReasons: RuleReasonsAreReasons = true;
+void ruleReasonsAreReasons;
 
 /**
  * The first row that fails verification, and why.
