@@ -10,31 +10,8 @@ import Database from 'better-sqlite3';
 import { isLedgerError, openLedger, type Ledger, type LedgerError } from '../lib/index.ts';
 import { configureWriterConnection } from '../lib/sqlite/connections.ts';
 import { registerNativeFunctions } from '../lib/sqlite/native-functions.ts';
+import { comparable } from './helpers/comparable.ts';
 import { chainOf, createLedger, reopen, tempLedgerPath } from './helpers/temp-ledger.ts';
-
-/**
- * A value as a comparison sees it: typed arrays and ArrayBuffers become their kind and bytes, so
- * that assert.deepStrictEqual (which compares float arrays with ===, NaN unequal and -0 equal to
- * 0) checks them exactly; everything else keeps its prototype for deepStrictEqual to compare.
- */
-function comparable(value: unknown): unknown {
-  if (ArrayBuffer.isView(value)) {
-    return { kind: Object.getPrototypeOf(value).constructor.name, bytes: Buffer.from(value.buffer, value.byteOffset, value.byteLength).toString('hex') };
-  }
-  if (value instanceof ArrayBuffer) return { kind: 'ArrayBuffer', bytes: Buffer.from(value).toString('hex') };
-  if (value instanceof Map) return new Map([...value].map(([k, v]) => [comparable(k), comparable(v)]));
-  if (value instanceof Set) return new Set([...value].map(comparable));
-  if (Array.isArray(value)) return value.map(comparable);
-  if (typeof value === 'object' && value !== null && !(value instanceof Date)) {
-    const copy = Object.create(Object.getPrototypeOf(value)) as Record<string, unknown>;
-    for (const key of Object.keys(value)) {
-      // defineProperty: assigning a `__proto__` key would set the copy's prototype instead.
-      Object.defineProperty(copy, key, { value: comparable((value as Record<string, unknown>)[key]), enumerable: true, writable: true, configurable: true });
-    }
-    return copy;
-  }
-  return value;
-}
 
 function assertSame(actual: unknown, expected: unknown, label: string): void {
   assert.deepStrictEqual(comparable(actual), comparable(expected), label);
