@@ -27,6 +27,8 @@ export function requireText(name: string, value: unknown, maxLength = 256): stri
   if (value.length === 0 || value.length > maxLength) {
     throw new RangeError(`${name} must be a non-empty string of at most ${maxLength} characters, got one of ${value.length}`);
   }
+  // SQLite stores a lone surrogate as U+FFFD: the derived key tables would no longer match the chain.
+  if (!value.isWellFormed()) throw new RangeError(`${name} contains a lone UTF-16 surrogate`);
   return value;
 }
 

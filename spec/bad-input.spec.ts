@@ -123,6 +123,9 @@ describe('bad input fails that request only', () => {
     assert.throws(() => ledger.readAll({ from: 1.5 }), RangeError);
     assert.throws(() => ledger.readStream(7 as never), TypeError);
     await assert.rejects(ledger.appendBatch('nope' as never), TypeError);
+    // A lone surrogate would be stored as U+FFFD in agent_keys, which then no longer matches the chain.
+    await assert.rejects(ledger.registerAgentKey('YG\udc00', generateAgentKeyPair().publicKey), { name: 'RangeError', message: 'agentId contains a lone UTF-16 surrogate' });
+    assert.equal(ledger.maxSequence(), 0);
   });
 
   test('a bad value is described in the error, never stringified: an array of length 2^32 - 1 costs nothing', async (t) => {
