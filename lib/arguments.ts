@@ -5,6 +5,7 @@
  * @internal
  */
 import { describeValue } from './errors.ts';
+import { isValidPublicKey } from './format/ed25519.ts';
 
 /** An integer in [min, max]. */
 export function requireInteger(name: string, value: unknown, min: number, max = Number.MAX_SAFE_INTEGER): number {
@@ -122,4 +123,21 @@ function editDistance(a: string, b: string, limit: number): number {
     previous = current;
   }
   return Math.min(previous[b.length]!, limit);
+}
+
+/** The most keys a `trustedWitnesses` list holds. */
+const MAX_TRUSTED_KEYS = 1_000;
+
+/** An array of at most 1,000 Ed25519 public keys, each its canonical base64 text (FORMAT.md "Ed25519 rules"). */
+export function requirePublicKeys(name: string, value: unknown): string[] {
+  if (!Array.isArray(value)) throw new TypeError(`${name} must be an array of base64 Ed25519 public keys, got ${describeValue(value)}`);
+  if (value.length > MAX_TRUSTED_KEYS) throw new RangeError(`${name}: at most ${MAX_TRUSTED_KEYS} keys, got ${value.length}`);
+  const keys: string[] = [];
+  for (let i = 0; i < value.length; i++) {
+    const key: unknown = value[i];
+    if (typeof key !== 'string') throw new TypeError(`${name}[${i}] must be a base64 Ed25519 public key, got ${describeValue(key)}`);
+    if (!isValidPublicKey(key)) throw new RangeError(`${name}[${i}] is not a valid Ed25519 public key (canonical base64 of a point on the curve, not of small order)`);
+    keys.push(key);
+  }
+  return keys;
 }

@@ -37,6 +37,7 @@ export type LedgerErrorCode =
   | 'AGENT_KEY_REVOKED'
   | 'DUPLICATE_AGENT_KEY'
   | 'UNKNOWN_EVENT_TYPE'
+  | 'WITNESS_QUORUM_FIXED'
   | 'NOT_A_LEDGER'
   | 'FILE_NOT_WRITABLE'
   | 'DISK_FULL'
@@ -85,6 +86,8 @@ const ADVICE: Record<LedgerErrorCode, string> = {
   LEDGER_FILE_REPLACED:
     'the ledger file was deleted, renamed or replaced while this writer had it open; appends are refused, close and reopen the ledger at its path and verify it',
   BACKUP_FAILED: 'the copy did not verify and was removed; the ledger itself is untouched: run verify() on it, then retry',
+  WITNESS_QUORUM_FIXED:
+    'the witness quorum is recorded in the ledger when it is created and never changes; open it without witnessQuorum, or with the value details.quorum names',
   UNKNOWN_EVENT_TYPE: 'this ledger accepts only the event types it was opened with; add the type to eventTypes',
   NOT_A_REPLICA: 'the file is a ledger of its own (a primary, or a promoted replica), not a copy; choose an empty path or an existing replica',
   REPLICA_NOT_PROMOTED: 'the file is a replica; read it with openReplica(), or promote it with the witnessed promoteReplica() ceremony before writing',

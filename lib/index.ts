@@ -47,7 +47,7 @@ export type { FileCopyReplicatorOptions } from './replication/file-copy-replicat
 export type { Replicator, PrimarySource, ReplicationReceipt, VerificationResult } from './replication/replicator.ts';
 export type { ReplicaHealth } from './replication/replica-set.ts';
 export { openReplica, replicaInfo, replicateFile, promoteReplica } from './replication/replica-tools.ts';
-export type { ReplicaInfo, PromotionCeremony } from './replication/replica-tools.ts';
+export type { ReplicaInfo, PromotionCeremony, PromoteReplicaOptions } from './replication/replica-tools.ts';
 export { verifyReplicaFile } from './replication/replica-tools.ts';
 export { verifyLedgerFile } from './verify/verify-ledger-file.ts';
 export type { SchemaDiff } from './sqlite/schema-pin.ts';

@@ -3,10 +3,11 @@
  * naming the option and the fix), and the frozen, fully resolved config the rest of Stele uses.
  */
 
-import { requireBoolean, requireInteger, requireKnownKeys, requireOneOf } from './arguments.ts';
+import { requireBoolean, requireInteger, requireKnownKeys, requireOneOf, requirePublicKeys } from './arguments.ts';
 import { describeValue } from './errors.ts';
 import type { Replicator } from './replication/replicator.ts';
 import { isStandardSchema, type StandardSchemaV1 } from './format/payload-schema.ts';
+import { MAX_WITNESSES } from './format/signing.ts';
 import type { NoteSigner } from './proofs/signed-note.ts';
 
 /**
@@ -98,6 +99,19 @@ export interface LedgerOptions {
    */
   onInconsistency?: 'fail' | 'halt';
   /**
+   * Signatures of independent witnesses a ceremony (clearHalt, promoteReplica) needs: 1 to 64,
+   * default 2. Set when the ledger is created and recorded in the file, never changed after:
+   * opening a ledger that holds events with another value fails with WITNESS_QUORUM_FIXED.
+   * Omitted: the file's own quorum.
+   */
+  witnessQuorum?: number;
+  /**
+   * Public keys (base64) of the witnesses this app trusts, held outside the file: clearHalt counts
+   * only their signatures (CEREMONY_REFUSED otherwise), so a witness key registered by whoever
+   * holds the Ledger does not vouch for itself. Pass the same list to verify().
+   */
+  trustedWitnesses?: readonly string[];
+  /**
    * Closes the taxonomy: only these types may be appended (enforced by a trigger). A type maps to
    * a Standard Schema v1 validator of its payload (zod, valibot, arktype...) or to `true`.
    */
@@ -169,6 +183,8 @@ export interface ResolvedOptions {
   readonly readonly: boolean;
   readonly create: boolean;
   readonly onInconsistency: 'fail' | 'halt';
+  readonly witnessQuorum: number | undefined;
+  readonly trustedWitnesses: readonly string[] | undefined;
   readonly eventTypes: Readonly<Record<string, StandardSchemaV1 | true>> | undefined;
   readonly retry: { readonly attempts: number; readonly delayMs: number };
   readonly maxRestarts: number;
@@ -193,6 +209,8 @@ const DEFAULTS: ResolvedOptions = {
   readonly: false,
   create: true,
   onInconsistency: 'fail',
+  witnessQuorum: undefined,
+  trustedWitnesses: undefined,
   eventTypes: undefined,
   retry: { attempts: 3, delayMs: 50 },
   maxRestarts: 5,
@@ -235,6 +253,8 @@ export function resolveOptions(options: LedgerOptions | undefined): ResolvedOpti
     resolved.expectedHead = Object.freeze({ sequence: requireInteger('expectedHead.sequence', head.sequence, 1), contentHash: head.contentHash });
   }
   if (given.onInconsistency !== undefined) resolved.onInconsistency = requireOneOf('onInconsistency', given.onInconsistency, ['fail', 'halt']);
+  if (given.witnessQuorum !== undefined) resolved.witnessQuorum = requireInteger('witnessQuorum', given.witnessQuorum, 1, MAX_WITNESSES);
+  if (given.trustedWitnesses !== undefined) resolved.trustedWitnesses = Object.freeze(requirePublicKeys('trustedWitnesses', given.trustedWitnesses));
   if (given.allowDegraded !== undefined) resolved.allowDegraded = requireBoolean('allowDegraded', given.allowDegraded);
   if (given.maxRestarts !== undefined) resolved.maxRestarts = requireInteger('maxRestarts', given.maxRestarts, 0);
   if (given.restartWindowMs !== undefined) resolved.restartWindowMs = requireInteger('restartWindowMs', given.restartWindowMs, 1);

@@ -18,9 +18,11 @@ import {
   DEFAULT_STREAM,
   clearHaltSignableBytes,
   generateAgentKeyPair,
+  promoteReplicaSignableBytes,
   signEvent,
   signableBytes,
   witnessClearHalt,
+  witnessPromotion,
   type AppendResult,
 } from '../lib/index.ts';
 import { reopen, tempLedgerPath } from './helpers/temp-ledger.ts';
@@ -109,6 +111,16 @@ function clearHaltBytesOf(haltSequence: SqlValue, haltContentHash: string, reaso
   ]);
 }
 
+/** FORMAT.md "Replicas and promotion": the promotion bytes. */
+function promotionBytesOf(replicaId: string, headSequence: SqlValue, headHash: string, reason: string): Buffer {
+  return taggedFields('stele/ceremony/promote-replica/v1', [
+    ['replica_id', 'text', replicaId],
+    ['head_sequence', 'integer', headSequence],
+    ['head_hash', 'text', headHash],
+    ['reason', 'text', reason],
+  ]);
+}
+
 /** FORMAT.md "Keys and signatures as text": base64, raw 32-byte keys, 64-byte signatures. */
 const BASE64_TEXT = /^[A-Za-z0-9+/]*={0,2}$/;
 const ED25519_SPKI_PREFIX = Buffer.from('302a300506032b6570032100', 'hex');
@@ -117,7 +129,7 @@ const ED25519_PKCS8_PREFIX = Buffer.from('302e020100300506032b657004220420', 'he
 function publicKeyOf(text: unknown) {
   if (typeof text !== 'string' || !BASE64_TEXT.test(text)) return null;
   const raw = Buffer.from(text, 'base64');
-  if (raw.length !== 32) return null;
+  if (raw.length !== 32 || raw.toString('base64') !== text) return null; // the canonical text only
   try {
     return createPublicKey({ key: Buffer.concat([ED25519_SPKI_PREFIX, raw]), format: 'der', type: 'spki' });
   } catch {
@@ -171,18 +183,42 @@ function payloadOf(row: Row): Record<string, unknown> | undefined {
   }
 }
 
-/** FORMAT.md steps 5–7 for one row: the halt rule, reserved streams, signatures. Mutates the replay state. */
+/** What FORMAT.md's replay reads from ledger_meta: the quorum, and where schema 6's rules begin. */
+interface Settings {
+  quorum: number;
+  independentSince: bigint | undefined;
+}
+
+/** FORMAT.md "Verifying a ledger", steps 7–9 for one row: the halt rule, reserved streams, signatures. Mutates the replay state. */
 function integrityFault(
   row: Row,
   keys: Map<string, ReplayedKey>,
   halt: { sequence: bigint; hash: string; type: string } | undefined,
-  quorum: number,
+  settings: Settings,
 ): FaultReason | undefined {
   const streamId = row.stream_id as string;
   const type = row.type as string;
+  const halted = halt?.type === 'stele.halted';
+  const independent = settings.independentSince !== undefined && (row.sequence as bigint) >= settings.independentSince;
   // FORMAT.md step 7: rows of $halt, $agents and $replication are allowed while halted.
-  if (halt?.type === 'stele.halted' && (!streamId.startsWith('$') || streamId === '$default')) return 'halted';
+  if (halted && (!streamId.startsWith('$') || streamId === '$default')) return 'halted';
   const keyName = (agentId: unknown, keyId: unknown) => JSON.stringify([agentId, keyId]);
+  /** The quorum over `message`: distinct witnesses, and from schema 6's rules on distinct keys too. */
+  const quorumMet = (p: Record<string, unknown>, message: Buffer): boolean => {
+    const ids = new Set<string>();
+    const publicKeys = new Set<string>();
+    for (const w of Array.isArray(p.witnesses) ? (p.witnesses as Record<string, unknown>[]) : []) {
+      if (typeof w?.witnessId !== 'string' || ids.has(w.witnessId)) continue;
+      const key = [...keys.values()].find(
+        (k) => k.agentId === w.witnessId && k.role === 'witness' && k.revoked === undefined && ed25519Valid(k.publicKey, message, w.signature),
+      );
+      if (key) {
+        ids.add(key.agentId);
+        publicKeys.add(key.publicKey);
+      }
+    }
+    return (independent ? Math.min(ids.size, publicKeys.size) : ids.size) >= settings.quorum;
+  };
   if (streamId.startsWith('$') && streamId !== '$default') {
     const allowed =
       (streamId === '$agents' && (type === 'stele.agent_key_registered' || type === 'stele.agent_key_revoked')) ||
@@ -193,26 +229,24 @@ function integrityFault(
     if (type === 'stele.agent_key_registered') {
       if (!p || typeof p.agentId !== 'string' || typeof p.keyId !== 'string' || !publicKeyOf(p.publicKey)) return 'reserved';
       if ((p.role !== 'agent' && p.role !== 'witness') || keys.has(keyName(p.agentId, p.keyId))) return 'reserved';
+      if (independent && [...keys.values()].some((k) => k.publicKey === p.publicKey && k.role !== p.role)) return 'reserved';
+      if (independent && halted && p.role === 'witness') return 'reserved';
       keys.set(keyName(p.agentId, p.keyId), {
         agentId: p.agentId, keyId: p.keyId, publicKey: p.publicKey as string, role: p.role, registered: row.sequence as bigint,
       });
     } else if (type === 'stele.agent_key_revoked') {
       const key = p && keys.get(keyName(p.agentId, p.keyId));
       if (!p || typeof p.agentId !== 'string' || typeof p.keyId !== 'string' || !key || key.revoked !== undefined) return 'reserved';
+      if (independent && halted && key.role === 'witness') return 'reserved';
       key.revoked = row.sequence as bigint;
       key.revokeReason = typeof p.reason === 'string' ? p.reason : '';
     } else if (type === 'stele.halt_cleared') {
-      if (!p || halt?.type !== 'stele.halted' || BigInt(p.haltSequence as number) !== halt.sequence) return 'ceremony';
-      const message = clearHaltBytesOf(halt.sequence, halt.hash, String(p.reason ?? null));
-      const valid = new Set<string>();
-      for (const w of Array.isArray(p.witnesses) ? (p.witnesses as Record<string, unknown>[]) : []) {
-        for (const key of keys.values()) {
-          if (key.agentId === w?.witnessId && key.role === 'witness' && key.revoked === undefined && ed25519Valid(key.publicKey, message, w.signature)) {
-            valid.add(key.agentId);
-          }
-        }
-      }
-      if (valid.size < quorum) return 'ceremony';
+      if (!p || !halted || BigInt(p.haltSequence as number) !== halt.sequence) return 'ceremony';
+      if (!quorumMet(p, clearHaltBytesOf(halt.sequence, halt.hash, String(p.reason ?? null)))) return 'ceremony';
+    } else if (type === 'stele.replica_promoted') {
+      const head = (row.sequence as bigint) - 1n;
+      if (!p || typeof p.replicaId !== 'string' || BigInt(p.headSequence as number) !== head || p.headHash !== row.prev_hash) return 'ceremony';
+      if (!quorumMet(p, promotionBytesOf(p.replicaId, head, row.prev_hash as string, String(p.reason ?? null)))) return 'ceremony';
     }
   }
   if (row.agent_id !== null || row.signature !== null) {
@@ -236,7 +270,9 @@ function verifyLedgerFile(path: string): { checked: number; faults: Fault[] } {
   const db = new Database(path, { readonly: true, fileMustExist: true });
   try {
     db.defaultSafeIntegers(true); // full 64-bit integers, as another language would read them
-    const quorum = Number(db.prepare("SELECT value FROM ledger_meta WHERE key = 'witness_quorum'").pluck().get() ?? 2);
+    const meta = db.prepare('SELECT value FROM ledger_meta WHERE key = ?').pluck();
+    const since = meta.get('independent_witnesses_since') as string | undefined;
+    const settings: Settings = { quorum: Number(meta.get('witness_quorum') ?? 2), independentSince: since === undefined ? undefined : BigInt(since) };
     const rows = db.prepare('SELECT * FROM events ORDER BY sequence').iterate() as IterableIterator<Row>;
     const lastVersion = new Map<string, bigint>();
     const keys = new Map<string, ReplayedKey>();
@@ -255,7 +291,7 @@ function verifyLedgerFile(path: string): { checked: number; faults: Fault[] } {
       else if (row.prev_hash !== previousHash) reason = 'prev_hash';
       else if (version !== (streamLast === undefined ? 0n : streamLast + 1n)) reason = 'stream_version';
       else if (contentHash(row) !== row.content_hash) reason = 'content_hash';
-      const integrity = integrityFault(row, keys, halt, quorum);
+      const integrity = integrityFault(row, keys, halt, settings);
       reason ??= integrity;
       if (reason) faults.push({ sequence, reason });
       if (streamId === '$halt') halt = { sequence, hash: row.content_hash as string, type: row.type as string };
@@ -508,6 +544,20 @@ const WITNESS_SIGNATURE_HEX =
   '50ea6783d636f42e93f5c284955ed1ccf823596fee730563a3eb0a52a41f2403';
 const WITNESS_SIGNATURE_BASE64 = 'wev8ylXGA78z/BaACv/2cfDv9xWqJXCHizgFzg8I8dtQ6meD1jb0LpP1woSVXtHM+CNZb+5zBWOj6wpSpB8kAw==';
 
+const PROMOTION_SUBJECT = { replicaId: '5f0c3e2a-7d41-4c8e-9b6a-2e1f0d3c4b5a', head: { sequence: 41, contentHash: 'c441d1220540441f6e7edea93eeb0f0abc48cf0510d2ad63ab9803c845f7391f' } };
+const PROMOTION_REASON = 'primary disk failed; backup verified';
+const PROMOTION_HEX =
+  '7374656c652f636572656d6f6e792f70726f6d6f74652d7265706c6963612f76310a0200000024356630633365' +
+  '32612d376434312d346338652d396236612d32653166306433633462356101000000000000002902000000406334' +
+  '3431643132323035343034343166366537656465613933656562306630616263343863663035313064326164363361' +
+  '62393830336338343566373339316602000000247072696d617279206469736b206661696c65643b206261636b7570' +
+  '207665726966696564';
+const PROMOTION_LENGTH = 194;
+const PROMOTION_SIGNATURE_HEX =
+  'd01985156eac05da7ac6407f6b4d515ebcbc6e11017e1d7e1f0812ebebf87a23' +
+  '0111edd8a83dc82f90ef77f25ec91446b5136a9228559d7e0bfd7d3bc72ed507';
+const PROMOTION_SIGNATURE_BASE64 = '0BmFFW6sBdp6xkB/a01RXry8bhEBfh1+HwgS6+v4eiMBEe3YqD3IL5Dvd/JeyRRGtRNqkihVnX4L/X07xy7VBw==';
+
 /** An ed25519 private key from a 32-byte RFC 8032 seed, with node:crypto only. */
 function privateKeyFromSeed(seed: Buffer) {
   return createPrivateKey({ key: Buffer.concat([ED25519_PKCS8_PREFIX, seed]), format: 'der', type: 'pkcs8' });
@@ -560,6 +610,19 @@ describe('FORMAT.md signature test vectors', () => {
     assert.ok(ed25519Valid(WITNESS_PUBLIC_KEY, bytes, WITNESS_SIGNATURE_BASE64));
   });
 
+  test('the independent implementation reproduces the promotion bytes and the witness signature', () => {
+    const { replicaId, head } = PROMOTION_SUBJECT;
+    const bytes = promotionBytesOf(replicaId, head.sequence, head.contentHash, PROMOTION_REASON);
+    assert.equal(bytes.length, PROMOTION_LENGTH);
+    assert.equal(bytes.toString('hex'), PROMOTION_HEX);
+    const signature = cryptoSign(null, bytes, privateKeyFromSeed(SEED_WITNESS));
+    assert.equal(signature.toString('hex'), PROMOTION_SIGNATURE_HEX);
+    assert.equal(signature.toString('base64'), PROMOTION_SIGNATURE_BASE64);
+    const witness = nacl.sign.keyPair.fromSeed(new Uint8Array(SEED_WITNESS));
+    assert.equal(Buffer.from(promoteReplicaSignableBytes(PROMOTION_SUBJECT, PROMOTION_REASON)).toString('hex'), PROMOTION_HEX);
+    assert.deepEqual(witnessPromotion(PROMOTION_SUBJECT, PROMOTION_REASON, 'alice', witness.secretKey), { witnessId: 'alice', signature: PROMOTION_SIGNATURE_BASE64 });
+  });
+
   test('lib/format/signing.ts agrees with the vectors', () => {
     const agent = nacl.sign.keyPair.fromSeed(new Uint8Array(SEED_AGENT));
     assert.equal(Buffer.from(signableBytes({ ...SIGNED_INPUT, agentId: 'billing-bot' })).toString('hex'), SIGNABLE_HEX);
@@ -581,16 +644,19 @@ describe('FORMAT.md signature test vectors', () => {
     assert.equal(byFieldListing(`Signable bytes, ${SIGNABLE_LENGTH} bytes, field by field (hex)`), SIGNABLE_HEX);
     assert.equal(codeBlockAfter('The clear-halt bytes of the ceremony example as one string').replace(/\s+/g, ''), CLEAR_HALT_HEX);
     assert.equal(byFieldListing(`Clear-halt bytes, ${CLEAR_HALT_LENGTH} bytes, field by field (hex)`), CLEAR_HALT_HEX);
+    assert.equal(byFieldListing(`Promotion bytes, ${PROMOTION_LENGTH} bytes, field by field (hex)`), PROMOTION_HEX);
     for (const value of [
       AGENT_PUBLIC_KEY_HEX, AGENT_PUBLIC_KEY, SIGNATURE_HEX, SIGNATURE_BASE64,
       WITNESS_PUBLIC_KEY_HEX, WITNESS_PUBLIC_KEY, WITNESS_SIGNATURE_HEX, WITNESS_SIGNATURE_BASE64,
       HALT_RECORD.contentHash, CLEAR_REASON, SIGNED_ROW.payload as string, SIGNED_ROW.payload_meta as string,
+      PROMOTION_SUBJECT.replicaId, PROMOTION_SUBJECT.head.contentHash, PROMOTION_REASON, PROMOTION_SIGNATURE_HEX, PROMOTION_SIGNATURE_BASE64,
     ]) {
       assert.ok(FORMAT_MD.includes(`\`${value}\``), `FORMAT.md shows ${value}`);
     }
     // The domains and the signed column order are the documented ones.
     assert.ok(FORMAT_MD.includes('`7374656c652f7369676e61626c652f76310a`'));
     assert.ok(FORMAT_MD.includes('`7374656c652f636572656d6f6e792f636c6561722d68616c742f76310a`'));
+    assert.ok(FORMAT_MD.includes('`7374656c652f636572656d6f6e792f70726f6d6f74652d7265706c6963612f76310a`'));
     assert.deepEqual([...SIGNED_COLUMNS], SIGNABLE_COLUMNS.map(([column]) => column));
     assert.equal(SIGNABLE_DOMAIN, 'stele/signable/v1');
     assert.equal(CLEAR_HALT_DOMAIN, 'stele/ceremony/clear-halt/v1');

@@ -28,7 +28,8 @@ function keyObject(publicKey: unknown): KeyObject | null {
   if (key !== undefined) return key;
   const raw = BASE64.test(publicKey) ? Buffer.from(publicKey, 'base64') : Buffer.alloc(0);
   try {
-    key = raw.length === 32 && isStrictPoint(raw) ? createPublicKey({ key: Buffer.concat([SPKI_PREFIX, raw]), format: 'der', type: 'spki' }) : null;
+    // The canonical base64 text only: one key has one text, so keys compare (and count) as text.
+    key = raw.length === 32 && raw.toString('base64') === publicKey && isStrictPoint(raw) ? createPublicKey({ key: Buffer.concat([SPKI_PREFIX, raw]), format: 'der', type: 'spki' }) : null;
   } catch {
     key = null;
   }

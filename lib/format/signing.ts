@@ -96,8 +96,11 @@ export interface WitnessSignature {
   signature: string;
 }
 
-/** A quorum is a handful of witnesses; a list longer than this is a mistake, not a ceremony. */
-const MAX_WITNESSES = 64;
+/**
+ * The most witnesses a ceremony lists, and so the highest quorum a ledger can have: a quorum is
+ * a handful of witnesses; a list longer than this is a mistake, not a ceremony.
+ */
+export const MAX_WITNESSES = 64;
 
 /**
  * The witness list of a ceremony, checked for shape on the caller's thread (the trigger checks

@@ -176,8 +176,9 @@ export class Ledger<Events extends EventMap = UntypedEvents> extends LedgerReads
 
   /**
    * Clears a halt: a ceremony event carrying the reason and the signatures of at least a quorum
-   * (default 2) of distinct registered witnesses over the halt record and the reason. The
-   * trigger checks every signature; without a quorum it is CEREMONY_REFUSED.
+   * (`witnessQuorum`, default 2) of distinct registered witnesses with distinct keys over the halt
+   * record and the reason; with `trustedWitnesses`, only those keys count. The trigger checks
+   * every signature; without a quorum it is CEREMONY_REFUSED.
    *
    * @example
    * ```ts
@@ -190,7 +191,7 @@ export class Ledger<Events extends EventMap = UntypedEvents> extends LedgerReads
    * ```
    */
   clearHalt(ceremony: { reason: string; witnesses: WitnessSignature[] }): Promise<AppendResult> {
-    return this.#appends.appendSystem(() => clearHaltCeremony(ceremony, this.#parts.reader.haltState()));
+    return this.#appends.appendSystem(() => clearHaltCeremony(ceremony, this.#parts.reader, this.#parts.options.trustedWitnesses));
   }
 
   /**

@@ -11,6 +11,8 @@ import { LedgerError } from '../errors.ts';
 import type { LedgerEvent, LedgerHead } from '../event.ts';
 import { openReadConnection } from '../sqlite/connections.ts';
 import { HEAD_SQL } from '../sqlite/queries.ts';
+import { requireTrustedQuorum } from '../sqlite/witness-trust.ts';
+import type { WitnessSignature } from '../format/signing.ts';
 import type { HaltState } from './ledger-types.ts';
 
 export class LedgerReader {
@@ -51,6 +53,11 @@ export class LedgerReader {
       .prepare<[number, number], number>('SELECT sequence FROM events WHERE sequence BETWEEN ? AND ? ORDER BY sequence')
       .pluck();
     this.#lastHaltEvent = this.#db.prepare(`${select} WHERE stream_id = '$halt' ORDER BY stream_version DESC LIMIT 1`);
+  }
+
+  /** CEREMONY_REFUSED unless a quorum of `trusted` witness keys signed `bytes` (witness-trust.ts). */
+  requireTrustedQuorum(trusted: readonly string[], witnesses: readonly WitnessSignature[], bytes: Uint8Array): void {
+    requireTrustedQuorum(this.#db, trusted, witnesses, bytes);
   }
 
   haltState(): HaltState {

@@ -9,7 +9,9 @@ import { requireOneOf, requireText } from '../arguments.ts';
 import { LedgerError } from '../errors.ts';
 import { systemEvent, type EncodedEvent } from '../format/event-encoding.ts';
 import { checkWitnesses, type WitnessSignature } from '../format/signing.ts';
-import type { HaltState, RegisterAgentKeyOptions } from './ledger-types.ts';
+import { clearHaltBytes } from '../format/hash-bytes.ts';
+import type { LedgerReader } from './reader.ts';
+import type { RegisterAgentKeyOptions } from './ledger-types.ts';
 
 export function agentKeyRegistration(agentId: unknown, publicKey: unknown, options: RegisterAgentKeyOptions = {}): EncodedEvent {
   requireText('agentId', agentId);
@@ -32,9 +34,18 @@ export function haltRecord(reason: unknown): EncodedEvent {
   return systemEvent('$halt', 'stele.halted', { reason });
 }
 
-/** The ceremony that clears the current halt; NOT_HALTED when there is none. */
-export function clearHaltCeremony(ceremony: { reason: string; witnesses: WitnessSignature[] }, state: HaltState): EncodedEvent {
+/**
+ * The ceremony that clears the current halt; NOT_HALTED when there is none, CEREMONY_REFUSED when
+ * the app names trusted witnesses and too few of them signed.
+ */
+export function clearHaltCeremony(
+  ceremony: { reason: string; witnesses: WitnessSignature[] },
+  reader: LedgerReader,
+  trusted: readonly string[] | undefined,
+): EncodedEvent {
   const witnesses = checkWitnesses('clearHalt', ceremony);
+  const state = reader.haltState();
   if (!state.halt) throw LedgerError.of('NOT_HALTED');
+  if (trusted) reader.requireTrustedQuorum(trusted, witnesses, clearHaltBytes(state.halt.sequence, state.halt.contentHash, ceremony.reason));
   return systemEvent('$halt', 'stele.halt_cleared', { reason: ceremony.reason, haltSequence: state.halt.sequence, witnesses });
 }

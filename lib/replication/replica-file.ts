@@ -110,11 +110,15 @@ export class ReplicaFile {
       const { db } = opened;
       let state = readReplicaState(db);
       if (state === undefined && headOf(db).sequence === 0) {
-        // The trigger of 004 lets these settings in only while the file holds no event.
+        // The triggers of 004 and 006 let these settings in only while the file holds no event:
+        // the replica judges the primary's ceremonies by the primary's quorum and rules.
         const insert = db.prepare('INSERT INTO ledger_meta (key, value) VALUES (?, ?)');
+        const update = db.prepare('UPDATE ledger_meta SET value = ? WHERE key = ? AND value IS NOT ?');
+        const settings = primaryWitnessSettings(primary);
         db.transaction(() => {
           insert.run('replica_id', randomUUID());
           insert.run('replica_of', primaryPath);
+          for (const [key, value] of settings) update.run(value, key, value);
         }).immediate();
         state = readReplicaState(db);
       }
@@ -226,4 +230,16 @@ function refusal(error: unknown, sequence: number): LedgerError {
   }
   const guard = raised?.code ?? (error instanceof Error ? error.message : String(error));
   return LedgerError.of('REPLICATION_FAILED', { sequence, guard, ...raised?.details });
+}
+
+/**
+ * The primary's witness quorum and the first sequence of its independent-witness rules; a primary
+ * written before schema 6 has the rules from its next row on.
+ */
+function primaryWitnessSettings(primary: Database.Database): Array<[key: string, value: string]> {
+  const meta = primary.prepare<[string], string>('SELECT value FROM ledger_meta WHERE key = ?').pluck();
+  return [
+    ['witness_quorum', meta.get('witness_quorum') ?? '2'],
+    ['independent_witnesses_since', meta.get('independent_witnesses_since') ?? String(headOf(primary).sequence + 1)],
+  ];
 }

@@ -5,10 +5,11 @@
 import { existsSync } from 'node:fs';
 import { resolve as resolvePath } from 'node:path';
 import type Database from 'better-sqlite3';
-import { requireFilePath } from '../arguments.ts';
+import { requireFilePath, requireKnownKeys, requireOptions, requirePublicKeys } from '../arguments.ts';
 import { LedgerError } from '../errors.ts';
 import type { LedgerHead } from '../event.ts';
 import { systemEvent } from '../format/event-encoding.ts';
+import { promoteReplicaBytes } from '../format/hash-bytes.ts';
 import { checkWitnesses, type WitnessSignature } from '../format/signing.ts';
 import type { Ledger } from '../ledger/ledger.ts';
 import { openLedger } from '../ledger/open-ledger.ts';
@@ -18,7 +19,8 @@ import { openReadConnection } from '../sqlite/connections.ts';
 import { schemaVersionOf } from '../sqlite/migrations.ts';
 import { assertPinnedSchema } from '../sqlite/schema-pin.ts';
 import { HASH_AT_SQL } from '../sqlite/queries.ts';
-import { verifyLedgerFile } from '../verify/verify-ledger-file.ts';
+import { requireTrustedQuorum } from '../sqlite/witness-trust.ts';
+import { verifyLedgerFile, type VerifyOptions } from '../verify/verify-ledger-file.ts';
 import { headOf, openForAppend, readReplicaState, REPLICA_SCHEMA_VERSION, ReplicaFile } from './replica-file.ts';
 import type { ReplicationReceipt, VerificationResult } from './replicator.ts';
 
@@ -127,8 +129,25 @@ export async function replicateFile(primaryPath: string, replicaPath: string): P
 export interface PromotionCeremony {
   /** Why; each witness signs it (see {@link witnessPromotion}). */
   reason: string;
-  /** At least the ledger's witness quorum (2) of signatures by distinct registered witnesses. */
+  /** At least the ledger's witness quorum (default 2) of signatures by distinct registered witnesses with distinct keys. */
   witnesses: WitnessSignature[];
+}
+
+/**
+ * Options of {@link promoteReplica}.
+ *
+ * @example
+ * ```ts
+ * await promoteReplica('/mnt/backup/audit.db', ceremony, { trustedWitnesses: [alice.publicKey, bob.publicKey] });
+ * ```
+ */
+export interface PromoteReplicaOptions {
+  /**
+   * Public keys (base64) of the witnesses the operator trusts, held outside the file: only their
+   * signatures count toward the quorum, and the replica must verify with the same list (see
+   * {@link VerifyOptions.trustedWitnesses}). Without it every witness key the copy registered counts.
+   */
+  trustedWitnesses?: readonly string[];
 }
 
 /**
@@ -150,17 +169,22 @@ export interface PromotionCeremony {
  * const ledger = await openLedger('/mnt/backup/audit.db');
  * ```
  */
-export async function promoteReplica(path: string, ceremony: PromotionCeremony): Promise<LedgerHead> {
+export async function promoteReplica(path: string, ceremony: PromotionCeremony, options: PromoteReplicaOptions = {}): Promise<LedgerHead> {
   const absolute = requireLedgerFile('path', path);
   const witnesses = checkWitnesses('promoteReplica', ceremony);
+  requireKnownKeys(requireOptions('promoteReplica options', options), ['trustedWitnesses'], 'promoteReplica options');
+  const trusted = options.trustedWitnesses === undefined ? undefined : requirePublicKeys('trustedWitnesses', options.trustedWitnesses);
   const info = replicaInfo(absolute);
   if (info.promoted) throw LedgerError.of('NOT_A_REPLICA', { path: absolute, promoted: true });
-  const check = await verifyLedgerFile(absolute);
+  const check = await verifyLedgerFile(absolute, trusted ? { trustedWitnesses: trusted } : {});
   if (!check.ok) throw LedgerError.of('CEREMONY_REFUSED', { reason: 'the replica does not verify', firstBad: check.firstBad });
   const { db, lock } = openForAppend(absolute);
   try {
     const state = readReplicaState(db);
     if (!state?.unpromoted) throw LedgerError.of('NOT_A_REPLICA', { path: absolute, promoted: state !== undefined });
+    if (trusted) {
+      requireTrustedQuorum(db, trusted, witnesses, promoteReplicaBytes(state.replicaId, state.head.sequence, state.head.contentHash, ceremony.reason));
+    }
     const event = systemEvent('$replication', 'stele.replica_promoted', {
       replicaId: state.replicaId,
       headSequence: state.head.sequence,

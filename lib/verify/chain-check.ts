@@ -19,7 +19,7 @@ import { eventHash } from '../format/hash-bytes.ts';
 import { HASH_AT_SQL, MAX_SEQUENCE_SQL } from '../sqlite/queries.ts';
 import type { SchemaDiff } from '../sqlite/schema-pin.ts';
 import { KeyRegistry } from './key-registry.ts';
-import { INTEGER_STORAGE_SQL, LedgerRules, type HaltRow, type RuleFault } from './ledger-rules.ts';
+import { INTEGER_STORAGE_SQL, LedgerRules, type HaltRow, type RuleFault, type WitnessRules } from './ledger-rules.ts';
 
 /**
  * Why a row fails verification.
@@ -95,6 +95,19 @@ export interface ChainRange {
    * them: replaying every key of `$agents` would make each start pay for the whole history.
    */
   signatures?: boolean;
+  /** What the verifier holds outside the file about ceremonies (verify's options). */
+  witnesses?: OutsideWitnesses;
+}
+
+/**
+ * What a verifier holds outside the file about ceremonies, so that a file whose settings were
+ * edited (a lowered quorum, a witness key slipped in) does not judge its own ceremonies.
+ */
+export interface OutsideWitnesses {
+  /** A ceremony needs at least this many signatures, whatever `ledger_meta.witness_quorum` says. */
+  quorum?: number;
+  /** Only these public keys (base64) count in a ceremony. */
+  trusted?: readonly string[];
 }
 
 /** What a range found. */
@@ -114,7 +127,7 @@ const INT64_MIN = -(2n ** 63n);
 const HASHED = HASHED_COLUMNS.length;
 
 /** Checks the rows of one range, in pages of {@link PAGE_ROWS}, and stops at the first fault. */
-export function checkRange(db: Database.Database, { from, to, openBelow, signatures = true }: ChainRange): ChainRangeResult {
+export function checkRange(db: Database.Database, { from, to, openBelow, signatures = true, witnesses }: ChainRange): ChainRangeResult {
   const page = db
     .prepare<[number | bigint, number, number], RawRow>(
       `SELECT ${EVENT_COLUMNS}, ${INTEGER_STORAGE_SQL} FROM events WHERE sequence >= ? AND sequence <= ? ORDER BY sequence LIMIT ?`,
@@ -131,7 +144,7 @@ export function checkRange(db: Database.Database, { from, to, openBelow, signatu
     );
     for (const event of earlierKeyEvents.iterate(from)) keys.apply(event.type, event.payload);
   }
-  const rules = keys ? new LedgerRules(keys, witnessQuorum(db), haltBefore(db, from)) : undefined;
+  const rules = keys ? new LedgerRules(keys, witnessRules(db, witnesses), haltBefore(db, from)) : undefined;
 
   const versions = new Map<string, number>();
   let expected = from;
@@ -200,10 +213,20 @@ function haltBefore(db: Database.Database, from: number): HaltRow | undefined {
     .get(from);
 }
 
-/** `ledger_meta.witness_quorum` (checked by verify as a whole before the ranges); 2 before schema 2 wrote it. */
-function witnessQuorum(db: Database.Database): number {
-  const value = db.prepare<[], string>("SELECT value FROM ledger_meta WHERE key = 'witness_quorum'").pluck().get();
-  return value === undefined ? 2 : Number(value);
+/**
+ * How this file's ceremonies are judged: `ledger_meta.witness_quorum` (2 before schema 2 wrote
+ * it) and `independent_witnesses_since` (none before schema 6), both checked by verify as a
+ * whole before the ranges, with what the verifier holds outside the file on top.
+ */
+function witnessRules(db: Database.Database, outside: OutsideWitnesses | undefined): WitnessRules {
+  const meta = db.prepare<[string], string>('SELECT value FROM ledger_meta WHERE key = ?').pluck();
+  const quorum = Number(meta.get('witness_quorum') ?? 2);
+  const since = meta.get('independent_witnesses_since');
+  return {
+    quorum: Math.max(quorum, outside?.quorum ?? 0),
+    independentSince: since === undefined ? Infinity : Number(since),
+    ...(outside?.trusted ? { trusted: new Set(outside.trusted) } : {}),
+  };
 }
 
 /**
@@ -214,11 +237,11 @@ function witnessQuorum(db: Database.Database): number {
  */
 export function checkChain(
   db: Database.Database,
-  { from = 1, to, signatures = true }: { from?: number; to?: number; signatures?: boolean } = {},
+  { from = 1, to, signatures = true, witnesses }: { from?: number; to?: number; signatures?: boolean; witnesses?: OutsideWitnesses } = {},
 ): { ok: boolean; checked: number; firstBad?: VerifyFault } {
   const last = to ?? (db.prepare(MAX_SEQUENCE_SQL).pluck().get() as number);
   if (last < from) return { ok: true, checked: 0 };
-  const result = checkRange(db, { from, to: last, openBelow: from === 1, signatures });
+  const result = checkRange(db, { from, to: last, openBelow: from === 1, signatures, ...(witnesses ? { witnesses } : {}) });
   const gapAtStart = result.fault?.reason === 'sequence_gap' && result.fault.sequence === from;
   if (!gapAtStart && result.firstPrevHash !== null) {
     const anchor = from === 1 ? GENESIS_HASH : db.prepare<[number], string>(HASH_AT_SQL).pluck().get(from - 1);

@@ -15,6 +15,7 @@ const FIXED_META: Array<[key: string, value: RegExp, since: number]> = [
   ['event_hash', /^stele\/event\/v1$/, 1],
   ['created_at', /^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}\.\d{3}Z$/, 1],
   ['witness_quorum', /^[1-9][0-9]*$/, 2],
+  ['independent_witnesses_since', /^[1-9][0-9]*$/, 6],
 ];
 
 /** `ledger_meta` as the format fixes it, or the fault. */

@@ -43,6 +43,12 @@ export class KeyRegistry {
     return this.#agents.get(agentId)?.get(keyId);
   }
 
+  /** True when `publicKey` is registered (revoked or not) under a role other than `role`. */
+  hasOtherRole(publicKey: string, role: string): boolean {
+    for (const keys of this.#agents.values()) for (const key of keys.values()) if (key.publicKey === publicKey && key.role !== role) return true;
+    return false;
+  }
+
   /** The agent's keys of `role` that are not revoked. */
   activeKeys(agentId: string, role: 'agent' | 'witness'): AgentKey[] {
     return [...(this.#agents.get(agentId)?.values() ?? [])].filter((key) => key.role === role && !key.revoked);

@@ -46,14 +46,31 @@ export const INTEGER_STORAGE_SQL =
 /** Where {@link INTEGER_STORAGE_SQL}'s value is in a row. */
 export const INTEGER_STORAGE_AT = AT.content_hash + 1;
 
+/**
+ * How ceremonies are judged: the file's own settings, and what a verifier holds outside the file
+ * (FORMAT.md "Independent witnesses").
+ */
+export interface WitnessRules {
+  /** `ledger_meta.witness_quorum`, or the verifier's own minimum when that is higher. */
+  quorum: number;
+  /**
+   * The first sequence written under schema 6's rules (`ledger_meta.independent_witnesses_since`):
+   * from it on a ceremony counts distinct public keys too, witness keys do not change while
+   * halted, and a public key holds one role. Infinity for a file before schema 6.
+   */
+  independentSince: number;
+  /** When set, only these public keys (base64) count in a ceremony: the verifier's trusted witnesses. */
+  trusted?: ReadonlySet<string>;
+}
+
 export class LedgerRules {
   readonly #keys: KeyRegistry;
-  readonly #quorum: number;
+  readonly #witnesses: WitnessRules;
   #halt: HaltRow | undefined;
 
-  constructor(keys: KeyRegistry, quorum: number, halt: HaltRow | undefined) {
+  constructor(keys: KeyRegistry, witnesses: WitnessRules, halt: HaltRow | undefined) {
     this.#keys = keys;
-    this.#quorum = quorum;
+    this.#witnesses = witnesses;
     this.#halt = halt;
   }
 
@@ -79,15 +96,16 @@ export class LedgerRules {
     if (!types) return { reason: 'reserved_stream', detail: `'${streamId}' is not a stream Stele reserves` };
     if (!types.includes(type)) return { reason: 'reserved_stream', detail: `type '${type}' is not allowed in '${streamId}'` };
     const body = parseObject(row[AT.payload] as string | null);
+    const independent = (row[AT.sequence] as number) >= this.#witnesses.independentSince;
     switch (type) {
       case 'stele.agent_key_registered':
-        return this.#registrationFault(body);
+        return this.#registrationFault(body, independent, halted);
       case 'stele.agent_key_revoked':
-        return this.#revocationFault(body);
+        return this.#revocationFault(body, independent && halted);
       case 'stele.halt_cleared':
-        return this.#clearHaltFault(body);
+        return this.#clearHaltFault(body, independent);
       case 'stele.replica_promoted':
-        return this.#promotionFault(body, row);
+        return this.#promotionFault(body, row, independent);
       default:
         return undefined;
     }
@@ -100,55 +118,74 @@ export class LedgerRules {
     else if (streamId === '$halt') this.#halt = { sequence: row[AT.sequence] as number, contentHash: row[AT.content_hash] as string, type: row[AT.type] as string };
   }
 
-  #registrationFault(body: Record<string, unknown> | undefined): RuleFault | undefined {
+  /** `independent`: schema 6's rules apply to this row. */
+  #registrationFault(body: Record<string, unknown> | undefined, independent: boolean, halted: boolean): RuleFault | undefined {
     const fault = (detail: string): RuleFault => ({ reason: 'key_registration', detail });
     if (!body || typeof body.agentId !== 'string' || typeof body.keyId !== 'string') return fault('agentId and keyId must be strings');
     if (!isValidPublicKey(body.publicKey)) return fault(`publicKey of '${body.agentId}' is not a valid Ed25519 public key`);
     if (body.role !== 'agent' && body.role !== 'witness') return fault("role must be 'agent' or 'witness'");
     if (this.#keys.key(body.agentId, body.keyId)) return fault(`key '${body.keyId}' of '${body.agentId}' is already registered`);
+    if (!independent) return undefined;
+    if (this.#keys.hasOtherRole(body.publicKey as string, body.role)) return fault(`the public key of '${body.agentId}' is already registered under the other role`);
+    if (halted && body.role === 'witness') return fault(`witness '${body.agentId}' was registered while the ledger was halted`);
     return undefined;
   }
 
-  #revocationFault(body: Record<string, unknown> | undefined): RuleFault | undefined {
+  /** `independentWhileHalted`: schema 6's rules apply to this row and the ledger is halted. */
+  #revocationFault(body: Record<string, unknown> | undefined, independentWhileHalted: boolean): RuleFault | undefined {
     const fault = (detail: string): RuleFault => ({ reason: 'key_revocation', detail });
     if (!body || typeof body.agentId !== 'string' || typeof body.keyId !== 'string') return fault('agentId and keyId must be strings');
     const key = this.#keys.key(body.agentId, body.keyId);
     if (!key) return fault(`key '${body.keyId}' of '${body.agentId}' was never registered`);
     if (key.revoked) return fault(`key '${body.keyId}' of '${body.agentId}' is already revoked`);
+    if (independentWhileHalted && key.role === 'witness') return fault(`witness key '${body.keyId}' of '${body.agentId}' was revoked while the ledger was halted`);
     return undefined;
   }
 
-  #clearHaltFault(body: Record<string, unknown> | undefined): RuleFault | undefined {
+  #clearHaltFault(body: Record<string, unknown> | undefined, independent: boolean): RuleFault | undefined {
     const fault = (detail: string): RuleFault => ({ reason: 'ceremony', detail });
     const halt = this.#halt;
     if (halt?.type !== 'stele.halted') return fault('a halt was cleared while the ledger was not halted');
     if (!body || body.haltSequence !== halt.sequence) return fault(`the ceremony names another halt than #${halt.sequence}`);
     if (typeof body.reason !== 'string') return fault('the ceremony has no reason string');
     const bytes = clearHaltBytes(halt.sequence, halt.contentHash, body.reason);
-    return this.#quorumFault(body.witnesses, bytes, fault);
+    return this.#quorumFault(body.witnesses, bytes, independent, fault);
   }
 
-  #promotionFault(body: Record<string, unknown> | undefined, row: RawRow): RuleFault | undefined {
+  #promotionFault(body: Record<string, unknown> | undefined, row: RawRow, independent: boolean): RuleFault | undefined {
     const fault = (detail: string): RuleFault => ({ reason: 'ceremony', detail });
     const head = (row[AT.sequence] as number) - 1;
     if (!body || body.headSequence !== head || body.headHash !== row[AT.prev_hash] || typeof body.replicaId !== 'string') {
       return fault('the promotion names another head than the row before it');
     }
     const bytes = promoteReplicaBytes(body.replicaId, head, row[AT.prev_hash] as string, String(body.reason));
-    return this.#quorumFault(body.witnesses, bytes, fault);
+    return this.#quorumFault(body.witnesses, bytes, independent, fault);
   }
 
-  /** At least the quorum of distinct witnesses, each with an active witness key that verifies its signature. */
-  #quorumFault(witnesses: unknown, bytes: Buffer, fault: (detail: string) => RuleFault): RuleFault | undefined {
+  /**
+   * At least the quorum of distinct witnesses, each with an active witness key that verifies its
+   * signature (and is trusted, when the verifier names trusted keys); under schema 6's rules also
+   * of distinct public keys, so one key pair under two names counts once.
+   */
+  #quorumFault(witnesses: unknown, bytes: Buffer, independent: boolean, fault: (detail: string) => RuleFault): RuleFault | undefined {
     if (!Array.isArray(witnesses)) return fault('the ceremony has no witnesses array');
-    const valid = new Set<string>();
+    const { quorum, trusted } = this.#witnesses;
+    const ids = new Set<string>();
+    const keys = new Set<string>();
     for (const entry of witnesses) {
       if (typeof entry !== 'object' || entry === null) continue;
       const { witnessId, signature } = entry as Record<string, unknown>;
-      if (typeof witnessId !== 'string' || valid.has(witnessId)) continue;
-      if (this.#keys.activeKeys(witnessId, 'witness').some((key) => verifyEd25519(key.publicKey, bytes, signature))) valid.add(witnessId);
+      if (typeof witnessId !== 'string' || ids.has(witnessId)) continue;
+      const signer = this.#keys
+        .activeKeys(witnessId, 'witness')
+        .find((key) => (!trusted || trusted.has(key.publicKey)) && verifyEd25519(key.publicKey, bytes, signature));
+      if (!signer) continue;
+      ids.add(witnessId);
+      keys.add(signer.publicKey);
     }
-    if (valid.size < this.#quorum) return fault(`${valid.size} valid witness signatures, the quorum is ${this.#quorum}`);
+    const valid = independent ? Math.min(ids.size, keys.size) : ids.size;
+    const what = trusted ? 'valid signatures of trusted witnesses' : independent ? 'valid signatures of distinct witness keys' : 'valid witness signatures';
+    if (valid < quorum) return fault(`${valid} ${what}, the quorum is ${quorum}`);
     return undefined;
   }
 }

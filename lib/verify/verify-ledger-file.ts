@@ -6,9 +6,10 @@ import { availableParallelism } from 'node:os';
 import { Piscina } from 'piscina';
 import { GENESIS_HASH } from '../format/columns.ts';
 import { LedgerError } from '../errors.ts';
-import { requireFilePath, requireFunction, requireInteger, requireOptions } from '../arguments.ts';
+import { requireFilePath, requireFunction, requireInteger, requireOptions, requirePublicKeys } from '../arguments.ts';
+import { MAX_WITNESSES } from '../format/signing.ts';
 import type { LedgerHead } from '../event.ts';
-import type { VerifyFault } from './chain-check.ts';
+import type { OutsideWitnesses, VerifyFault } from './chain-check.ts';
 import type { RangeResult, RangeTask } from './verify-protocol.ts';
 import { openReadConnection } from '../sqlite/connections.ts';
 import { schemaVersionOf } from '../sqlite/migrations.ts';
@@ -79,6 +80,18 @@ export interface VerifyOptions {
    * triggers, show up. Turn it off only for a copy made without its sidecar's moment in mind.
    */
   headSidecar?: boolean;
+  /**
+   * Public keys (base64) of the witnesses this verifier trusts, held outside the file: only their
+   * signatures count in a clear-halt or promotion ceremony, so a witness key slipped into the
+   * file does not vouch for itself. A ceremony short of the quorum of trusted keys is a
+   * `ceremony` fault. Omitted: every witness key the file registered counts.
+   */
+  trustedWitnesses?: readonly string[];
+  /**
+   * The least number of witness signatures a ceremony needs, whatever the file's
+   * `ledger_meta.witness_quorum` says (which a forger could lower): the higher of the two applies.
+   */
+  witnessQuorum?: number;
 }
 
 /**
@@ -163,6 +176,7 @@ export async function verifyLedgerFile(path: string, options: VerifyOptions = {}
   signal?.throwIfAborted();
 
   if (options.expectedHead !== undefined) requireHead('expectedHead', options.expectedHead);
+  const witnesses = outsideWitnesses(options);
   const { head, anchor, schemaFault, anchorFault } = readBounds(path, from, options);
   if (schemaFault) return { ok: false, checked: 0, firstBad: schemaFault };
   const to = options.to ?? head;
@@ -217,7 +231,8 @@ export async function verifyLedgerFile(path: string, options: VerifyOptions = {}
     const workers = verifyPool();
     while (next < rangeCount && next <= stopAt && !abortTasks.signal.aborted) {
       const k = next++;
-      const result = await workers.run({ path, from: rangeStart(k), to: rangeEnd(k), openBelow: from === 1 && k === 0 }, { signal: abortTasks.signal });
+      const task = { path, from: rangeStart(k), to: rangeEnd(k), openBelow: from === 1 && k === 0, ...(witnesses ? { witnesses } : {}) };
+      const result = await workers.run(task, { signal: abortTasks.signal });
       results.set(k, result);
       checked += result.checked;
       for (const j of [k, k + 1]) if (j <= stopAt && faultOfRange(j)) stopAt = j;
@@ -326,6 +341,16 @@ function checkKeyTables(path: string, to: number, wholeFile: boolean): VerifyFau
   } finally {
     db.close();
   }
+}
+
+/** verify's trustedWitnesses and witnessQuorum, checked; undefined when neither is given. */
+function outsideWitnesses(options: VerifyOptions): OutsideWitnesses | undefined {
+  const { trustedWitnesses, witnessQuorum } = options;
+  if (trustedWitnesses === undefined && witnessQuorum === undefined) return undefined;
+  const witnesses: OutsideWitnesses = {};
+  if (witnessQuorum !== undefined) witnesses.quorum = requireInteger('witnessQuorum', witnessQuorum, 1, MAX_WITNESSES);
+  if (trustedWitnesses !== undefined) witnesses.trusted = requirePublicKeys('trustedWitnesses', trustedWitnesses);
+  return witnesses;
 }
 
 function requireHead(name: string, head: LedgerHead): void {

@@ -30,6 +30,8 @@ export interface WriterSettings {
   retry: { attempts: number; delayMs: number };
   /** 'halt': an inconsistent file is halted and opened anyway (for the clearing ceremony). */
   onInconsistency: 'fail' | 'halt';
+  /** The quorum to record in a new (empty) file; a file with events must already have it. */
+  witnessQuorum: number | undefined;
   /** The closed set of event types, or undefined for any type. */
   eventTypes: string[] | undefined;
   /** Create a ledger where there is no file or an empty one; false: NOT_A_LEDGER there too. */

@@ -47,6 +47,7 @@ function writerSettings(path: string, options: ResolvedOptions): WriterSettings 
     onInconsistency: options.onInconsistency,
     retry: options.retry,
     eventTypes: options.eventTypes && Object.keys(options.eventTypes),
+    witnessQuorum: options.witnessQuorum,
     create: options.create,
   };
 }

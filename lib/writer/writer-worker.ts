@@ -58,6 +58,7 @@ function open(): { db: Database.Database; lock: Database.Database; group: GroupC
       ).run();
     }
     applyEventTypes(db, settings.eventTypes);
+    if (settings.witnessQuorum !== undefined) applyWitnessQuorum(db, settings.witnessQuorum);
     // Retries are ours (GroupCommit.commit), with their own budget: SQLite must not wait on its own.
     db.pragma('busy_timeout = 0');
     const { head, fault } = startupFault(db, settings);
@@ -84,6 +85,19 @@ function applyEventTypes(db: Database.Database, types: string[] | undefined): vo
     const insert = db.prepare('INSERT INTO event_types (type) VALUES (?)');
     for (const type of types ?? []) insert.run(type);
   }).immediate();
+}
+
+/**
+ * The quorum is a setting of an empty file (006-independent-witnesses.sql): recorded while the
+ * ledger holds no event, and only confirmed after.
+ */
+function applyWitnessQuorum(db: Database.Database, quorum: number): void {
+  const recorded = Number(db.prepare("SELECT value FROM ledger_meta WHERE key = 'witness_quorum'").pluck().get());
+  if (recorded === quorum) return;
+  if (db.prepare('SELECT EXISTS (SELECT 1 FROM events)').pluck().get() === 1) {
+    throw LedgerError.of('WITNESS_QUORUM_FIXED', { path: settings.path, quorum: recorded, given: quorum });
+  }
+  db.prepare("UPDATE ledger_meta SET value = ? WHERE key = 'witness_quorum'").run(String(quorum));
 }
 
 /**

@@ -22,6 +22,7 @@ import { chainOf, tempDir } from '../helpers/temp-ledger.ts';
 const KNOWN_CODES: Record<LedgerErrorCode, true> = {
   WRONG_EXPECTED_VERSION: true,
   UNDECODABLE_EVENT: true,
+  WITNESS_QUORUM_FIXED: true,
   STREAM_NOT_FOUND: true,
   EVENT_TOO_LARGE: true,
   INVALID_EVENT: true,

@@ -11,25 +11,38 @@ export const verifyCommand = defineCommand({
   name: 'verify',
   summary: 'Re-check every event: sequence continuity, hash links, stream versions, content hashes, signatures.',
   positionals: ['file'],
-  options: { from: { type: 'string' }, to: { type: 'string' } },
-  usage: '[--from SEQ] [--to SEQ]',
+  options: {
+    from: { type: 'string' },
+    to: { type: 'string' },
+    'trusted-witness': { type: 'string', multiple: true },
+    'witness-quorum': { type: 'string' },
+  },
+  usage: '[--from SEQ] [--to SEQ] [--trusted-witness KEY ...] [--witness-quorum N]',
   help: `
 Options:
   --from SEQ   first sequence to check (default 1)
   --to SEQ     last sequence to check (default: the newest). A --to beyond the newest event is a
                claim that those events exist: a truncated ledger fails at the first missing one.
+  --trusted-witness KEY
+               a witness public key (base64) you trust; repeat for each. Only these keys count in
+               the file's ceremonies (clear-halt, promotion), whatever witnesses it registered.
+  --witness-quorum N
+               the least signatures a ceremony needs, whatever the file's own quorum says.
   --json       print the result as JSON: {"ok","checked","firstBad"?}
 
 On a terminal a progress bar is drawn on stderr. Exits 0 when the chain is intact, 1 when it is
 not, printing the first bad sequence and the reason (sequence_gap, prev_hash, stream_version,
-content_hash or signature).`,
+content_hash, signature, ceremony, ... as FORMAT.md lists them).`,
   async run({ args, values, json }) {
     const from = values.from === undefined ? undefined : integerArg('--from', values.from);
     const to = values.to === undefined ? undefined : integerArg('--to', values.to);
+    const trusted = values['trusted-witness'] as string[] | undefined;
+    const quorum = values['witness-quorum'] === undefined ? undefined : integerArg('--witness-quorum', values['witness-quorum'] as string);
+    const witnesses = { ...(trusted ? { trustedWitnesses: trusted } : {}), ...(quorum !== undefined ? { witnessQuorum: quorum } : {}) };
     const result = await withReadonlyLedger(args.file, async (ledger) => {
       const bar = process.stderr.isTTY ? progressBar() : undefined;
       try {
-        return await ledger.verify({ from, to, onProgress: bar?.update });
+        return await ledger.verify({ from, to, ...witnesses, onProgress: bar?.update });
       } finally {
         bar?.stop();
       }
