@@ -408,7 +408,7 @@ describe('stele command line', { concurrency: true }, () => {
       ]);
       const usages = await Promise.all(
         [
-          ['verify', 'Usage: stele verify <file> [--from SEQ] [--to SEQ] [--json]'],
+          ['verify', 'Usage: stele verify <file> [--from SEQ] [--to SEQ] [--trusted-witness KEY ...] [--witness-quorum N] [--json]'],
           ['head', 'Usage: stele head <file> [--json]'],
           ['get', 'Usage: stele get <file> <seq> [--json]'],
           ['tail', 'Usage: stele tail <file> [-n N] [--follow] [--json]'],

@@ -113,7 +113,14 @@ describe('startup self-verification', () => {
   });
 
   test("onInconsistency: 'halt' opens a rolled-back file halted; witnesses clear it and the next open is clean", async (t) => {
-    const path = await ledgerFile(t, 10);
+    const path = await ledgerFile(t, 8);
+    // The witnesses who will clear a halt are registered before one: not during it.
+    const alice = generateAgentKeyPair();
+    const bob = generateAgentKeyPair();
+    const setup = await openLedger(path);
+    await setup.registerAgentKey('alice', alice.publicKey, { role: 'witness' });
+    await setup.registerAgentKey('bob', bob.publicKey, { role: 'witness' });
+    await setup.close();
     const backup = `${path}.backup`;
     copyFileSync(path, backup);
     const ledger = await openLedger(path);
@@ -136,11 +143,6 @@ describe('startup self-verification', () => {
     assert.equal(state.halted, true);
     assert.match(state.reason!, /head_sidecar/);
     await assert.rejects(recovering.append({ type: 'refused' }), (err: LedgerError) => err.code === 'LEDGER_HALTED');
-    // Key management stays possible while halted: the witnesses who will clear it register now.
-    const alice = generateAgentKeyPair();
-    const bob = generateAgentKeyPair();
-    await recovering.registerAgentKey('alice', alice.publicKey, { role: 'witness' });
-    await recovering.registerAgentKey('bob', bob.publicKey, { role: 'witness' });
     const reason = 'restored from backup on purpose; event 11 re-entered by hand';
     await recovering.clearHalt({
       reason,

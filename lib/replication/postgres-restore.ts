@@ -56,9 +56,14 @@ export async function restoreFromPostgres(connection: PostgresConnection, option
       let state = readReplicaState(db);
       if (state === undefined && headOf(db).sequence === 0) {
         const insert = db.prepare('INSERT INTO ledger_meta (key, value) VALUES (?, ?)');
+        // The copy does not record where its primary's independent-witness rules began: the rows
+        // it holds are judged as the copy judged them, and rows appended after the restore by
+        // schema 6's rules (006-independent-witnesses.sql).
+        const since = String(((await source.head())?.sequence ?? 0) + 1);
         db.transaction(() => {
           insert.run('replica_id', path);
           insert.run('replica_of', origin);
+          db.prepare("UPDATE ledger_meta SET value = ? WHERE key = 'independent_witnesses_since' AND value IS NOT ?").run(since, since);
         }).immediate();
         state = readReplicaState(db);
       }
