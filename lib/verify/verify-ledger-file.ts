@@ -8,7 +8,7 @@ import { GENESIS_HASH } from '../format/columns.ts';
 import { LedgerError } from '../errors.ts';
 import { requireFilePath, requireFunction, requireInteger, requireOptions } from '../arguments.ts';
 import type { LedgerHead } from '../event.ts';
-import type { VerifyFault } from './chain-check.ts';
+import type { VerifyFault } from './verify-fault.ts';
 import type { RangeResult, RangeTask } from './verify-protocol.ts';
 import { openReadConnection } from '../sqlite/connections.ts';
 import { schemaVersionOf } from '../sqlite/migrations.ts';
@@ -19,7 +19,7 @@ import { readHeadSidecar } from '../writer/head-sidecar.ts';
 import { eventIdFault, keyTablesFault, ledgerMetaFault } from './derived-tables.ts';
 import { workerScript } from '../runtime/worker-script.ts';
 
-export type { VerifyFault, VerifyFaultReason } from './chain-check.ts';
+export type { VerifyFault, VerifyFaultReason } from './verify-fault.ts';
 
 /**
  * Progress of {@link verifyLedgerFile}: rows checked so far out of the rows in the range.
