@@ -4,7 +4,9 @@
  * @types/node; no @types/better-sqlite3, a devDependency of Stele), and
  * spec/package/typed-consumer/app.ts compiled with `skipLibCheck: false` under `module: nodenext`
  * and under `moduleResolution: bundler`. The app's typed appends compile, and its one wrong
- * payload (marked `@ts-expect-error`) fails to compile once the mark is removed.
+ * payload (marked `@ts-expect-error`) fails to compile once the mark is removed. A browser app
+ * (spec/package/browser-consumer/) type-checks against `stele/signing` and `stele/proofs` with
+ * no @types/node at all.
  */
 import assert from 'node:assert/strict';
 import { execFile } from 'node:child_process';
@@ -18,6 +20,7 @@ import { consumerProject, type ConsumerProject } from './helpers/consumer-projec
 
 const ROOT = resolve(import.meta.dirname, '..');
 const FIXTURE = join(ROOT, 'spec/package/typed-consumer');
+const BROWSER_FIXTURE = join(ROOT, 'spec/package/browser-consumer');
 const TSC = join(ROOT, 'node_modules/typescript/bin/tsc');
 
 /** Runs tsc in `dir`; resolves with its exit code and the error lines (`file(line,col): error TSnnnn: ...`). */
@@ -86,13 +89,14 @@ function packagesReached(entry: string): Map<string, string> {
   return reached;
 }
 
-test('the declarations of each entry reach no package a user may lack: stele only node: builtins, stele/proofs nothing', () => {
+test('the declarations of each entry reach no package a user may lack: stele only node: builtins, stele/proofs and stele/signing nothing', () => {
   const pkg = JSON.parse(readFileSync(join(ROOT, 'package.json'), 'utf8')) as { exports: Record<string, { types?: string }> };
   const entries = Object.entries(pkg.exports).filter(([, target]) => typeof target === 'object' && target.types);
-  assert.deepEqual(entries.map(([name]) => name), ['.', './proofs', './postgres']);
+  assert.deepEqual(entries.map(([name]) => name), ['.', './proofs', './signing', './postgres']);
   const allowed: Record<string, (name: string) => boolean> = {
     '.': (name) => name.startsWith('node:'),
     './proofs': () => false,
+    './signing': () => false,
     './postgres': (name) => name.startsWith('node:'),
   };
   for (const [name, target] of entries) {
@@ -152,13 +156,14 @@ function packagesReached(entry: string): Map<string, string> {
   return reached;
 }
 
-test('the declarations of each entry reach no package a user may lack: stele only node: builtins, stele/proofs nothing', () => {
+test('the declarations of each entry reach no package a user may lack: stele only node: builtins, stele/proofs and stele/signing nothing', () => {
   const pkg = JSON.parse(readFileSync(join(ROOT, 'package.json'), 'utf8')) as { exports: Record<string, { types?: string }> };
   const entries = Object.entries(pkg.exports).filter(([, target]) => typeof target === 'object' && target.types);
-  assert.deepEqual(entries.map(([name]) => name), ['.', './proofs', './postgres']);
+  assert.deepEqual(entries.map(([name]) => name), ['.', './proofs', './signing', './postgres']);
   const allowed: Record<string, (name: string) => boolean> = {
     '.': (name) => name.startsWith('node:'),
     './proofs': () => false,
+    './signing': () => false,
     './postgres': (name) => name.startsWith('node:'),
   };
   for (const [name, target] of entries) {
@@ -179,5 +184,18 @@ for (const config of ['nodenext', 'bundler']) {
     }
   } finally {
     wrong.remove();
+  }
+});
+
+test('a browser app type-checks against stele/signing and stele/proofs with no @types/node installed', async () => {
+  const files = Object.fromEntries(readdirSync(BROWSER_FIXTURE).map((name) => [name, readFileSync(join(BROWSER_FIXTURE, name), 'utf8')]));
+  const browser = consumerProject(built, { files });
+  try {
+    assert.ok(!existsSync(join(browser.dir, 'node_modules/@types')));
+    const { code, errors } = await tsc(browser.dir, ['-p', 'tsconfig.json']);
+    assert.deepEqual(errors, []);
+    assert.equal(code, 0);
+  } finally {
+    browser.remove();
   }
 });

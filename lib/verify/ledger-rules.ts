@@ -139,7 +139,7 @@ export class LedgerRules {
   }
 
   /** At least the quorum of distinct witnesses, each with an active witness key that verifies its signature. */
-  #quorumFault(witnesses: unknown, bytes: Buffer, fault: (detail: string) => RuleFault): RuleFault | undefined {
+  #quorumFault(witnesses: unknown, bytes: Uint8Array, fault: (detail: string) => RuleFault): RuleFault | undefined {
     if (!Array.isArray(witnesses)) return fault('the ceremony has no witnesses array');
     const valid = new Set<string>();
     for (const entry of witnesses) {
