@@ -50,7 +50,8 @@ export type LedgerErrorCode =
   | 'REPLICA_AHEAD'
   | 'REPLICATION_FAILED'
   | 'SCHEMA_MISMATCH'
-  | 'UNSUPPORTED_FORMAT';
+  | 'UNSUPPORTED_FORMAT'
+  | 'PACKAGE_FILES_MISSING';
 
 /** What a caller should do about each code; the first sentence of every message. */
 const ADVICE: Record<LedgerErrorCode, string> = {
@@ -97,6 +98,8 @@ const ADVICE: Record<LedgerErrorCode, string> = {
     'the file\'s schema (tables, indexes, views, triggers) is not the one Stele ships for its version: someone changed or dropped a rule; investigate, keep the file as evidence',
   UNSUPPORTED_FORMAT: 'the file\'s schema version (PRAGMA user_version) is not one this Stele knows; upgrade stele, or check that this is a Stele ledger',
   REPLICATION_FAILED: 'the primary committed the event but a replica did not confirm it; see details.failed, then retry with replicate()',
+  PACKAGE_FILES_MISSING:
+    "a file Stele loads at run time (a worker script, native-sql/) is not where the package put it, as when a bundler inlines Stele into an app: mark 'stele' and 'better-sqlite3' external so both load from node_modules (README, \"Bundlers and Electron\")",
 };
 
 /**

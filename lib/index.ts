@@ -50,7 +50,7 @@ export { openReplica, replicaInfo, replicateFile, promoteReplica } from './repli
 export type { ReplicaInfo, PromotionCeremony, PromoteReplicaOptions } from './replication/replica-tools.ts';
 export { verifyReplicaFile } from './replication/replica-tools.ts';
 export { verifyLedgerFile } from './verify/verify-ledger-file.ts';
-export type { SchemaDiff } from './sqlite/schema-pin.ts';
+export type { SchemaDiff } from './sqlite/schema-diff.ts';
 export type { VerifyOptions, VerifyResult, VerifyProgress, VerifyFault, VerifyFaultReason } from './verify/verify-ledger-file.ts';
 export type { LedgerHealth, DegradedWarning, ReplicationWarning } from './ledger/ledger-types.ts';
 export type { Logger } from './options.ts';

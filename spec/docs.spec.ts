@@ -3,6 +3,7 @@
  * `@example`. One TypeScript program over lib/index.ts, no type-check of the whole project.
  */
 import assert from 'node:assert/strict';
+import { readFileSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import { test } from 'node:test';
 import ts from 'typescript';
@@ -64,4 +65,18 @@ test('every public export has a doc comment with an @example', () => {
 
   const withoutExample = exports.filter((e) => !e.examples.some((text) => text.length > 0)).map((e) => e.name);
   assert.deepEqual(withoutExample, [], 'exports without an @example');
+});
+
+test('the API docs do not turn file names such as FORMAT.md into web links (.md is a top-level domain)', async () => {
+  // typedoc renders comments and the README with markdown-it and the options of typedoc.json.
+  // markdown-it is typedoc's dependency, without types here: imported by a name the compiler does not resolve.
+  const markdownIt = 'markdown-it';
+  const { default: MarkdownIt } = (await import(markdownIt)) as { default: new (options: object) => { render(text: string): string } };
+  const config = JSON.parse(readFileSync(fileURLToPath(new URL('../typedoc.json', import.meta.url)), 'utf8')) as { markdownItOptions?: object };
+  const sample = 'the exact bytes are in FORMAT.md and native-sql/FORMAT.md; see [the spec](https://example.org/x).';
+  // With markdown-it's own linkify (typedoc's default), the check would see the bad link:
+  assert.match(new MarkdownIt({ html: true, linkify: true }).render(sample), /href="http:\/\/FORMAT\.md"/);
+  const html = new MarkdownIt(config.markdownItOptions ?? {}).render(sample);
+  assert.doesNotMatch(html, /href="http:\/\/FORMAT\.md"|href="http:\/\/native-sql/);
+  assert.match(html, /href="https:\/\/example\.org\/x"/, 'written links still render');
 });

@@ -106,6 +106,13 @@ test('format/ is pure: no better-sqlite3, no thread or file-system code, nothing
   }
 });
 
+test('the stele/signing entry reaches no node: module and no better-sqlite3, type-only imports included', () => {
+  const reached = ['signing.ts', ...reachable('signing.ts')];
+  const outside = reached.flatMap((file) => graph.get(file)!.filter((i) => !graph.has(i.target) && (i.target.startsWith('node:') || i.target === 'better-sqlite3')).map((i) => `${file} → ${i.target}`));
+  assert.deepEqual(outside, []);
+  assert.ok(reached.includes('format/value-codec.ts') && !reached.includes('format/hash-bytes.ts'));
+});
+
 test('only index.ts, cli/ and the replica tools import ledger/ from outside it', () => {
   for (const file of files.filter((f) => !f.startsWith('ledger/'))) {
     const intoLedger = local(file).filter((i) => i.target.startsWith('ledger/'));

@@ -9,42 +9,11 @@ import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import vm from 'node:vm';
 import { test } from 'node:test';
-import { build, type Metafile } from 'esbuild';
+import { bundleForBrowser } from './helpers/browser-bundle.ts';
 
 const ROOT = fileURLToPath(new URL('..', import.meta.url));
 const ENTRY = path.join(ROOT, 'lib/proofs/index.ts');
-
-interface BundleReport {
-  code: string;
-  /** Every import that is a `node:` or Node builtin module, or that was left external. */
-  nodeImports: string[];
-  inputs: string[];
-}
-
-async function bundle(options: { entry: string } | { contents: string }): Promise<BundleReport> {
-  const source = 'entry' in options ? { entryPoints: [options.entry] } : { stdin: { contents: options.contents, resolveDir: ROOT, loader: 'ts' as const } };
-  const result = await build({
-    ...source,
-    bundle: true,
-    platform: 'browser',
-    format: 'iife',
-    globalName: 'steleProofs',
-    target: 'es2022',
-    write: false,
-    metafile: true,
-    logLevel: 'silent',
-    absWorkingDir: ROOT,
-    // Resolve node: imports as externals so that they are reported here rather than as a
-    // resolution error with a less useful message.
-    external: ['node:*'],
-  });
-  const metafile: Metafile = result.metafile;
-  const nodeImports = Object.values(metafile.inputs)
-    .flatMap((input) => input.imports)
-    .filter((imp) => imp.external || imp.path.startsWith('node:'))
-    .map((imp) => imp.path);
-  return { code: result.outputFiles[0]!.text, nodeImports, inputs: Object.keys(metafile.inputs) };
-}
+const bundle = (options: { entry: string } | { contents: string }) => bundleForBrowser(options, 'steleProofs');
 
 test('the check sees a node: import when there is one', async () => {
   const report = await bundle({ contents: "import { createHash } from 'node:crypto'; export const h = createHash;" });

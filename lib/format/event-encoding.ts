@@ -6,6 +6,7 @@
 import { describeValue, LedgerError } from '../errors.ts';
 import { DEFAULT_STREAM, type AppendInput } from '../event.ts';
 import { newEventId } from './event-id.ts';
+import { utf8Length } from './portable-bytes.ts';
 import { encodeValue, UnencodableValueError, ValueTooLargeError } from './value-codec.ts';
 
 /** One event, validated and encoded on the caller's thread, as the append view takes it. */
@@ -142,5 +143,5 @@ function encodeField(value: unknown, field: 'payload' | 'metadata', where: objec
 }
 
 function byteLength(text: string | null): number {
-  return text === null ? 0 : Buffer.byteLength(text, 'utf8');
+  return text === null ? 0 : utf8Length(text);
 }

@@ -1,5 +1,5 @@
 /**
- * The slice of Standard Schema v1 (https://standardschema.dev) that Stele uses, so that zod,
+ * The slice of [Standard Schema v1](https://standardschema.dev) that Stele uses, so that zod,
  * valibot, arktype and any other compliant validator work unchanged, without depending on them.
  */
 import { LedgerError } from '../errors.ts';

@@ -1,9 +1,14 @@
 /**
  * Signing helpers for callers, on tweetnacl so they are pure JavaScript. Verification inside the
  * ledger uses node:crypto (see ed25519.ts); both produce and accept the same signatures.
+ *
+ * Everything this file reaches runs on any platform (no `node:` module, no Buffer needed): it is
+ * also the `stele/signing` entry, for browsers and edge runtimes. spec/signing-browser.spec.ts
+ * bundles it for the browser and checks that it signs byte for byte as it does on Node.
  */
 import nacl from 'tweetnacl';
-import { clearHaltBytes, promoteReplicaBytes, signedBytesOf } from './hash-bytes.ts';
+import { toBase64 } from './portable-bytes.ts';
+import { clearHaltBytes, promoteReplicaBytes, signedBytesOf } from './tagged-bytes.ts';
 import { SIGNED_COLUMNS } from './columns.ts';
 import { encodeInput, type EncodedEvent } from './event-encoding.ts';
 import { type AppendInput } from '../event.ts';
@@ -37,7 +42,7 @@ export interface AgentKeyPair {
  */
 export function generateAgentKeyPair(): AgentKeyPair {
   const pair = nacl.sign.keyPair();
-  return { publicKey: Buffer.from(pair.publicKey).toString('base64'), secretKey: pair.secretKey };
+  return { publicKey: toBase64(pair.publicKey), secretKey: pair.secretKey };
 }
 
 /**
@@ -77,7 +82,7 @@ export function signEvent(input: AppendInput, agentId: string, secretKey: Uint8A
   };
   delete complete.signature;
   const signature = nacl.sign.detached(signableBytes(complete), secretKey);
-  return { ...complete, signature: Buffer.from(signature).toString('base64') };
+  return { ...complete, signature: toBase64(signature) };
 }
 
 /**
@@ -154,7 +159,7 @@ export function witnessClearHalt(
   secretKey: Uint8Array,
 ): WitnessSignature {
   const signature = nacl.sign.detached(clearHaltSignableBytes(halt, reason), secretKey);
-  return { witnessId, signature: Buffer.from(signature).toString('base64') };
+  return { witnessId, signature: toBase64(signature) };
 }
 
 /**
@@ -201,7 +206,7 @@ export function promoteReplicaSignableBytes(subject: PromotionSubject, reason: s
  */
 export function witnessPromotion(subject: PromotionSubject, reason: string, witnessId: string, secretKey: Uint8Array): WitnessSignature {
   const signature = nacl.sign.detached(promoteReplicaSignableBytes(subject, reason), secretKey);
-  return { witnessId, signature: Buffer.from(signature).toString('base64') };
+  return { witnessId, signature: toBase64(signature) };
 }
 
 function camelCase(column: string): string {

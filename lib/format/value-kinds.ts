@@ -27,9 +27,12 @@ export type Kind = 'object' | 'Map' | 'Set' | 'Date' | 'ArrayBuffer' | TypedArra
 
 export type AnyTypedArray = ArrayLike<number | bigint> & ArrayBufferView;
 
+/** Node's Buffer, a global read where it exists: the signing helpers load this module in browsers too. */
+const NodeBuffer = (globalThis as { Buffer?: typeof Buffer }).Buffer;
+
 /** The constructor that copies each typed array kind (`Buffer.from` copies; `new Buffer` is deprecated). */
 export const TYPED_ARRAYS: ReadonlyArray<readonly [TypedArrayKind, object, (source: never) => AnyTypedArray]> = [
-  ['Buffer', Buffer.prototype, (source: Buffer) => Buffer.from(source)],
+  ...(NodeBuffer === undefined ? [] : [['Buffer', NodeBuffer.prototype, (source: Buffer) => NodeBuffer.from(source)] as const]),
   ['Int8Array', Int8Array.prototype, (source: Int8Array) => new Int8Array(source)],
   ['Uint8Array', Uint8Array.prototype, (source: Uint8Array) => new Uint8Array(source)],
   ['Uint8ClampedArray', Uint8ClampedArray.prototype, (source: Uint8ClampedArray) => new Uint8ClampedArray(source)],
@@ -54,6 +57,39 @@ export const KIND_OF_PROTOTYPE = new Map<unknown, Kind>([
 ]);
 
 export const COPY_TYPED_ARRAY = new Map(TYPED_ARRAYS.map(([kind, , copy]) => [kind, copy as (source: AnyTypedArray) => AnyTypedArray]));
+
+const TYPED_ARRAY_TAG = Object.getOwnPropertyDescriptor(Object.getPrototypeOf(Uint8Array.prototype), Symbol.toStringTag)!.get!;
+const ARRAY_BUFFER_BYTE_LENGTH = Object.getOwnPropertyDescriptor(ArrayBuffer.prototype, 'byteLength')!.get!;
+
+/**
+ * True when `object` really is a `kind`, not only an object with its prototype: a Proxy of a Map,
+ * or `Object.create(Date.prototype)`, passes the prototype test, but the intrinsics that read a
+ * Map, a Date or a typed array refuse it with a bare TypeError. Each check here is such an
+ * intrinsic (a brand check), so it needs no `node:util` `types.isProxy` and runs on any platform.
+ */
+export function isGenuine(object: object, kind: Exclude<Kind, 'object'>): boolean {
+  try {
+    switch (kind) {
+      case 'Map':
+        Map.prototype.has.call(object, undefined);
+        return true;
+      case 'Set':
+        Set.prototype.has.call(object, undefined);
+        return true;
+      case 'Date':
+        Date.prototype.getTime.call(object);
+        return true;
+      case 'ArrayBuffer':
+        ARRAY_BUFFER_BYTE_LENGTH.call(object);
+        return true;
+      default:
+        // A Buffer is a Uint8Array to this getter; anything but a typed array is undefined.
+        return TYPED_ARRAY_TAG.call(object) === (kind === 'Buffer' ? 'Uint8Array' : kind);
+    }
+  } catch {
+    return false;
+  }
+}
 
 /** Why a kind of object is refused, in words that say what to store instead. */
 export function refusal(value: object, prototype: unknown): string {

@@ -5,9 +5,8 @@
  * @internal
  */
 import { describeValue } from '../errors.ts';
-import { types } from 'node:util';
 import { UnencodableValueError, ValueTooLargeError } from './value-errors.ts';
-import { COPY_TYPED_ARRAY, KIND_OF_PROTOTYPE, MAX_DEPTH, refusal, type AnyTypedArray, type Kind } from './value-kinds.ts';
+import { COPY_TYPED_ARRAY, isGenuine, KIND_OF_PROTOTYPE, MAX_DEPTH, refusal, type AnyTypedArray, type Kind } from './value-kinds.ts';
 
 /**
  * Where the walk is: a stack of segments, turned into a path string (`payload.items[2].sku`) only
@@ -72,9 +71,9 @@ export function snap(value: unknown, depth: number, walk: Walk): unknown {
     if (kind === 'object') copy = snapObject(object as Record<string, unknown>, depth, walk);
     else if (kind === undefined) throw new UnencodableValueError(refusal(object, prototype), pathOf(walk));
     else {
-      // A Proxy passes the prototype test, but the intrinsics that read a Map, a Date or a typed
-      // array refuse it with a bare TypeError.
-      if (types.isProxy(object)) throw new UnencodableValueError(`a Proxy of a ${kind} cannot be stored (store the ${kind} itself)`, pathOf(walk));
+      if (!isGenuine(object, kind)) {
+        throw new UnencodableValueError(`a Proxy of a ${kind}, or an object that only inherits from ${kind}.prototype, cannot be stored (store the ${kind} itself)`, pathOf(walk));
+      }
       walk.plain = false;
       copy = snapSpecial(object, kind, depth, walk);
     }

@@ -21,7 +21,7 @@ import type { LedgerHead } from '../event.ts';
 import { openReadConnection } from '../sqlite/connections.ts';
 import { hashAtStatement, readHead } from '../sqlite/queries.ts';
 import { verifyLedgerFile } from '../verify/verify-ledger-file.ts';
-import { headSidecarPath, writeHeadSidecar } from '../writer/head-sidecar.ts';
+import { headSidecarPath, syncDirectory, writeHeadSidecar } from '../writer/head-sidecar.ts';
 
 /**
  * What {@link Ledger.backup} made.
@@ -41,7 +41,7 @@ export interface BackupResult {
   checked: number;
 }
 
-function fsyncPath(path: string, flags: 'r' | 'r+'): void {
+function fsyncPath(path: string, flags: 'r+'): void {
   const fd = openSync(path, flags);
   try {
     fsyncSync(fd);
@@ -77,7 +77,7 @@ export async function backupLedger(source: string, target: string): Promise<Back
     }
     fsyncPath(tmp, 'r+');
     renameSync(tmp, absolute);
-    fsyncPath(dirname(absolute), 'r');
+    syncDirectory(dirname(absolute));
     if (head) writeHeadSidecar(absolute, head);
     return { path: absolute, head, checked: verified.checked };
   } finally {

@@ -6,7 +6,7 @@ import { describeValue, LedgerError } from '../errors.ts';
 import type { LedgerEvent, LedgerHead } from '../event.ts';
 import type { EventRow } from '../format/columns.ts';
 import { decodeRow } from '../format/event-decoding.ts';
-import type { VerifyFault, VerifyFaultReason } from '../verify/chain-check.ts';
+import type { VerifyFault, VerifyFaultReason } from '../verify/verify-fault.ts';
 import type { VerifyResult } from '../verify/verify-ledger-file.ts';
 import { eventRowOf, PG_EVENT_COLUMNS, poolFor, requireLedgerName, type PostgresConnection, type PostgresPool } from './postgres-client.ts';
 

@@ -18,7 +18,7 @@ import {
   type PostgresPool,
   type PostgresQueryable,
 } from './postgres-client.ts';
-import type { VerifyFault, VerifyFaultReason } from '../verify/chain-check.ts';
+import type { VerifyFault, VerifyFaultReason } from '../verify/verify-fault.ts';
 import type { PrimarySource, ReplicationReceipt, Replicator, VerificationResult } from './replicator.ts';
 
 /**

@@ -4,7 +4,7 @@
  * service) implements the same four members.
  */
 import type { LedgerError } from '../errors.ts';
-import type { VerifyFault } from '../verify/chain-check.ts';
+import type { VerifyFault } from '../verify/verify-fault.ts';
 
 /**
  * The primary a replicator copies from.

@@ -2,13 +2,17 @@
  * The schema shipped in `native-sql/`: its migrations, in order, and applying them to a file.
  * @internal
  */
-import { readdirSync, readFileSync } from 'node:fs';
+import { existsSync, readdirSync, readFileSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import type Database from 'better-sqlite3';
 import { LedgerError } from '../errors.ts';
+import { packageFile, packageFilesMissing } from '../runtime/worker-script.ts';
 
-/** `native-sql/` of this package: `lib/` and `dist/` sit at the same depth below its root. */
-export const NATIVE_SQL_DIR = fileURLToPath(new URL('../../native-sql/', import.meta.url));
+/** `lib/` and `dist/` sit at the same depth below the package root; no URL in a CommonJS bundle. */
+const NATIVE_SQL_URL = packageFile('../native-sql/');
+
+/** `native-sql/` of this package ('' where Stele cannot know it: see {@link migrations}). */
+export const NATIVE_SQL_DIR = NATIVE_SQL_URL === undefined ? '' : fileURLToPath(NATIVE_SQL_URL);
 
 /** One file of `native-sql/`: `NNN-name.sql`, applied in order of NNN. */
 export interface Migration {
@@ -21,6 +25,8 @@ let cached: Migration[] | undefined;
 
 /** The migrations shipped with this version of Stele, in order. */
 export function migrations(): Migration[] {
+  // A bundle that inlined Stele has no native-sql/ beside it: say so, not ENOENT.
+  if (cached === undefined && (NATIVE_SQL_URL === undefined || !existsSync(NATIVE_SQL_URL))) throw packageFilesMissing('native-sql/', NATIVE_SQL_URL);
   cached ??= readdirSync(NATIVE_SQL_DIR)
     .filter((file) => /^\d{3}-[a-z0-9-]+\.sql$/.test(file))
     .sort()

@@ -13,6 +13,7 @@ import Database from 'better-sqlite3';
 import { registerNativeFunctions } from './native-functions.ts';
 import { LedgerError } from '../errors.ts';
 import { currentSchemaVersion, migrations } from './migrations.ts';
+import type { SchemaDiff } from './schema-diff.ts';
 
 /** One row of `sqlite_schema`, its SQL normalised by {@link normaliseSql}. */
 export interface SchemaObject {
@@ -20,24 +21,6 @@ export interface SchemaObject {
   name: string;
   tblName: string;
   sql: string | null;
-}
-
-/**
- * How a live schema differs from the expected one: object names, each list sorted.
- *
- * @example
- * ```ts
- * const { firstBad } = await verifyLedgerFile('audit.db');
- * if (firstBad?.reason === 'schema') console.error('dropped:', firstBad.schema?.missing, 'added:', firstBad.schema?.added);
- * ```
- */
-export interface SchemaDiff {
-  /** In the file, not in the shipped schema. */
-  added: string[];
-  /** In the shipped schema, not in the file. */
-  missing: string[];
-  /** In both, with another type, table or SQL. */
-  changed: string[];
 }
 
 /**

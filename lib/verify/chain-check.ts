@@ -17,71 +17,14 @@ import type Database from 'better-sqlite3';
 import { AT, EVENT_COLUMNS, GENESIS_HASH, HASHED_COLUMNS, type RawRow } from '../format/columns.ts';
 import { eventHash } from '../format/hash-bytes.ts';
 import { HASH_AT_SQL, MAX_SEQUENCE_SQL } from '../sqlite/queries.ts';
-import type { SchemaDiff } from '../sqlite/schema-pin.ts';
+import type { VerifyFault, VerifyFaultReason } from './verify-fault.ts';
 import { KeyRegistry } from './key-registry.ts';
 import { INTEGER_STORAGE_SQL, LedgerRules, type HaltRow, type RuleFault, type WitnessRules } from './ledger-rules.ts';
-
-/**
- * Why a row fails verification.
- *
- * @example
- * ```ts
- * // `to` claims that the rows up to a head signed earlier exist, so a truncated tail is caught.
- * const { firstBad } = await verifyLedgerFile('audit.db', { to: signedHead.sequence });
- * if (firstBad?.reason === 'sequence_gap') console.error('rows missing from', firstBad.sequence);
- * ```
- */
-export type VerifyFaultReason =
-  | 'schema'
-  | 'sequence_gap'
-  | 'prev_hash'
-  | 'stream_version'
-  | 'content_hash'
-  | 'storage_class'
-  | 'halted'
-  | 'reserved_stream'
-  | 'key_registration'
-  | 'key_revocation'
-  | 'ceremony'
-  | 'signature'
-  | 'ledger_meta'
-  | 'derived_table'
-  | 'event_id'
-  | 'head_sidecar'
-  | 'expected_head'
-  | 'merkle_node';
 
 /** Every rule fault of ledger-rules.ts is a reason of its own (checked by the compiler). */
 type RuleReasonsAreReasons = RuleFault['reason'] extends VerifyFaultReason ? true : never;
 const ruleReasonsAreReasons: RuleReasonsAreReasons = true;
 void ruleReasonsAreReasons;
-
-/**
- * The first row that fails verification, and why.
- *
- * @example
- * ```ts
- * const { firstBad } = await ledger.verify();
- * if (firstBad) console.error(`#${firstBad.sequence} ${firstBad.reason}`, firstBad.expected, firstBad.actual, firstBad.detail);
- * ```
- */
-export interface VerifyFault {
-  /**
-   * Sequence of the faulty (or, for `sequence_gap`, missing) row; for `head_sidecar` and
-   * `expected_head` the sequence the outside head names; 0 for a fault of the file as a whole
-   * (`schema`, an unreadable sidecar), reported before any row.
-   */
-  sequence: number;
-  reason: VerifyFaultReason;
-  /** What the row should hold: the expected sequence, link, version or stored hash. */
-  expected?: string | number;
-  /** What it holds: the sequence found instead, the stored link or version, the recomputed hash. */
-  actual?: string | number;
-  /** A sentence for `signature` faults: which rule the row breaks. */
-  detail?: string;
-  /** For `schema`: the objects added, missing or changed against the shipped schema of the file's version. */
-  schema?: SchemaDiff;
-}
 
 /** One range to check. */
 export interface ChainRange {

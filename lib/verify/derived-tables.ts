@@ -7,7 +7,7 @@
  * @internal
  */
 import type Database from 'better-sqlite3';
-import type { VerifyFault } from './chain-check.ts';
+import type { VerifyFault } from './verify-fault.ts';
 
 /** `ledger_meta` keys whose value the format fixes, and from which schema version. */
 const FIXED_META: Array<[key: string, value: RegExp, since: number]> = [

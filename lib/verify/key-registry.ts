@@ -64,7 +64,7 @@ export class KeyRegistry {
     if (keys.length === 0) return `no agent key of '${agentId}' was registered before this event`;
     const active = keys.filter((key) => !key.revoked);
     if (active.length === 0) return `every key of '${agentId}' was revoked before this event`;
-    let message: Buffer;
+    let message: Uint8Array;
     try {
       message = signedBytesOf(SIGNED_AT.map((index) => row[index]));
     } catch (error) {

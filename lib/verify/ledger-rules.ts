@@ -167,7 +167,7 @@ export class LedgerRules {
    * signature (and is trusted, when the verifier names trusted keys); under schema 6's rules also
    * of distinct public keys, so one key pair under two names counts once.
    */
-  #quorumFault(witnesses: unknown, bytes: Buffer, independent: boolean, fault: (detail: string) => RuleFault): RuleFault | undefined {
+  #quorumFault(witnesses: unknown, bytes: Uint8Array, independent: boolean, fault: (detail: string) => RuleFault): RuleFault | undefined {
     if (!Array.isArray(witnesses)) return fault('the ceremony has no witnesses array');
     const { quorum, trusted } = this.#witnesses;
     const ids = new Set<string>();

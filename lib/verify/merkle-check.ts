@@ -7,7 +7,7 @@
  */
 import type Database from 'better-sqlite3';
 import { merkleLeafHash, merkleNodeHash } from '../format/merkle-hash.ts';
-import type { VerifyFault } from './chain-check.ts';
+import type { VerifyFault } from './verify-fault.ts';
 
 /** The first node of the stored tree that differs from the recomputed one, up to `head`. */
 export function merkleTreeFault(db: Database.Database, head: number): VerifyFault | undefined {

@@ -9,7 +9,8 @@ import { LedgerError } from '../errors.ts';
 import { requireFilePath, requireFunction, requireInteger, requireOptions, requirePublicKeys } from '../arguments.ts';
 import { MAX_WITNESSES } from '../format/signing.ts';
 import type { LedgerHead } from '../event.ts';
-import type { OutsideWitnesses, VerifyFault } from './chain-check.ts';
+import type { OutsideWitnesses } from './chain-check.ts';
+import type { VerifyFault } from './verify-fault.ts';
 import type { RangeResult, RangeTask } from './verify-protocol.ts';
 import { openReadConnection } from '../sqlite/connections.ts';
 import { schemaVersionOf } from '../sqlite/migrations.ts';
@@ -20,7 +21,7 @@ import { readHeadSidecar } from '../writer/head-sidecar.ts';
 import { eventIdFault, keyTablesFault, ledgerMetaFault } from './derived-tables.ts';
 import { workerScript } from '../runtime/worker-script.ts';
 
-export type { VerifyFault, VerifyFaultReason } from './chain-check.ts';
+export type { VerifyFault, VerifyFaultReason } from './verify-fault.ts';
 
 /**
  * Progress of {@link verifyLedgerFile}: rows checked so far out of the rows in the range.

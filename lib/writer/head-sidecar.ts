@@ -49,11 +49,22 @@ export function writeHeadSidecar(ledgerPath: string, head: LedgerHead): void {
     closeSync(fd);
   }
   renameSync(tmp, path);
-  // The rename itself is durable only once the directory entry is.
-  const dir = openSync(dirname(path), 'r');
+  syncDirectory(dirname(path));
+}
+
+/**
+ * Makes a rename into `dir` durable: on POSIX systems the new directory entry survives a power
+ * loss only once the directory itself is fsynced. Windows cannot open a directory for fsync
+ * (EPERM/EISDIR) and journals the rename in NTFS metadata instead, so there it does nothing
+ * (README "Platforms": untested here). On macOS fsync does not flush the drive's cache
+ * (F_FULLFSYNC would), as for every file.
+ */
+export function syncDirectory(dir: string): void {
+  if (process.platform === 'win32') return;
+  const fd = openSync(dir, 'r');
   try {
-    fsyncSync(dir);
+    fsyncSync(fd);
   } finally {
-    closeSync(dir);
+    closeSync(fd);
   }
 }

@@ -35,4 +35,11 @@ JS
 node make-ledger.mjs
 node_modules/.bin/stele head cli.db --json
 node_modules/.bin/stele verify cli.db
+# A strict TypeScript app (skipLibCheck off) against the installed declarations, with what a user
+# has: no @types/better-sqlite3. In a folder of its own that is an ESM package, for nodenext.
+npm install --no-audit --no-fund --loglevel=error typescript@5.9.3 @types/node@20.19.9 zod@4.3.6
+test ! -e node_modules/@types/better-sqlite3
+mkdir typed && cp "$here/typed-consumer/"* typed/ && echo '{ "type": "module" }' > typed/package.json
+(cd typed && ../node_modules/.bin/tsc -p tsconfig.nodenext.json && ../node_modules/.bin/tsc -p tsconfig.bundler.json)
+echo "typed consumer: ok"
 echo "package check: ok"

@@ -57,6 +57,7 @@ const KNOWN_CODES: Record<LedgerErrorCode, true> = {
   REPLICATION_FAILED: true,
   SCHEMA_MISMATCH: true,
   UNSUPPORTED_FORMAT: true,
+  PACKAGE_FILES_MISSING: true,
 };
 
 /** Codes that bad input must never cause on a healthy ledger: they mean Stele itself broke. */
