@@ -87,6 +87,12 @@ export interface LedgerOptions {
   /** Open for reading only: no writer, no lock; works while another process writes. */
   readonly?: boolean;
   /**
+   * With `readonly: true`, open a ledger whose schema is not the one Stele ships for its version
+   * (a trigger dropped or rewritten; otherwise SCHEMA_MISMATCH), to investigate it: a `'warning'`
+   * event of kind `'schema_mismatch'` and a warn log say so. A writer never opens such a file.
+   */
+  allowSchemaMismatch?: boolean;
+  /**
    * Create a ledger when the file does not exist or is empty (default true). `false`: only an
    * existing ledger opens, anything else is NOT_A_LEDGER. Any other file that is not a ledger is
    * always refused with NOT_A_LEDGER and left untouched, never converted.
@@ -181,6 +187,7 @@ export interface ResolvedOptions {
   readonly startupVerifyRows: number;
   readonly expectedHead: { readonly sequence: number; readonly contentHash: string } | undefined;
   readonly readonly: boolean;
+  readonly allowSchemaMismatch: boolean;
   readonly create: boolean;
   readonly onInconsistency: 'fail' | 'halt';
   readonly witnessQuorum: number | undefined;
@@ -207,6 +214,7 @@ const DEFAULTS: ResolvedOptions = {
   startupVerifyRows: 1_000,
   expectedHead: undefined,
   readonly: false,
+  allowSchemaMismatch: false,
   create: true,
   onInconsistency: 'fail',
   witnessQuorum: undefined,
@@ -243,6 +251,7 @@ export function resolveOptions(options: LedgerOptions | undefined): ResolvedOpti
   if (given.driftThresholdMs !== undefined) resolved.driftThresholdMs = requireInteger('driftThresholdMs', given.driftThresholdMs, 1);
   if (given.requireSignatures !== undefined) resolved.requireSignatures = requireBoolean('requireSignatures', given.requireSignatures);
   if (given.readonly !== undefined) resolved.readonly = requireBoolean('readonly', given.readonly);
+  if (given.allowSchemaMismatch !== undefined) resolved.allowSchemaMismatch = requireBoolean('allowSchemaMismatch', given.allowSchemaMismatch);
   if (given.create !== undefined) resolved.create = requireBoolean('create', given.create);
   if (given.startupVerifyRows !== undefined) resolved.startupVerifyRows = requireInteger('startupVerifyRows', given.startupVerifyRows, 0);
   if (given.expectedHead !== undefined) {

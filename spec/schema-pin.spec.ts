@@ -57,6 +57,24 @@ describe('the pinned schema', () => {
     assert.notEqual(normaliseSql('x <= 1'), normaliseSql('x < = 1'.replace('< =', '<')));
   });
 
+  test('a reader opens a file with a dropped trigger only with allowSchemaMismatch, and hears of it', async (t) => {
+    const path = await ledgerFile(t);
+    raw(path, (db) => db.exec('DROP TRIGGER events_insert_not_halted'));
+    await assert.rejects(openLedger(path, { readonly: true }), mismatch('missing', 'events_insert_not_halted'));
+    const logged: Array<Record<string, unknown>> = [];
+    const quiet = () => {};
+    const logger = { debug: quiet, info: quiet, warn: (fields: object) => void logged.push(fields as Record<string, unknown>), error: quiet, fatal: quiet };
+    const reader = await openLedger(path, { readonly: true, allowSchemaMismatch: true, logger });
+    t.after(() => reader.close());
+    const warning = await new Promise<unknown>((resolve) => reader.once('warning', resolve));
+    assert.deepEqual((warning as { kind: string; code: string }).kind, 'schema_mismatch');
+    assert.ok(((warning as { details: { missing: string[] } }).details.missing).includes('events_insert_not_halted'));
+    assert.equal(logged[0]?.code, 'SCHEMA_MISMATCH');
+    assert.equal(reader.maxSequence(), 5);
+    assert.equal((await reader.verify()).firstBad?.reason, 'schema');
+    await assert.rejects(openLedger(path, { allowSchemaMismatch: true }), mismatch('missing', 'events_insert_not_halted'));
+  });
+
   test('a DROP TRIGGER from a raw connection is refused at open and reported by verify', async (t) => {
     const path = await ledgerFile(t);
     raw(path, (db) => db.exec('DROP TRIGGER events_insert_not_halted'));

@@ -122,8 +122,12 @@ export function integerArg(name: string, text: string, min: 0 | 1 = 1): number {
  * Opens a ledger file for reading only: no writer and no writer lock, so it works while another
  * process appends. Returns what `use` returns, and closes the ledger whatever happens.
  */
-export async function withReadonlyLedger<T>(path: string, use: (ledger: Ledger) => Promise<T> | T): Promise<T> {
-  const ledger = await openLedger(existingFile(path), { readonly: true });
+export async function withReadonlyLedger<T>(
+  path: string,
+  use: (ledger: Ledger) => Promise<T> | T,
+  options: Pick<LedgerOptions, 'allowSchemaMismatch'> = {},
+): Promise<T> {
+  const ledger = await openLedger(existingFile(path), { ...options, readonly: true });
   try {
     return await use(ledger);
   } finally {

@@ -124,6 +124,26 @@ export interface DegradedWarning {
 }
 
 /**
+ * Emitted as `'warning'` when `allowSchemaMismatch` opened, for reading, a ledger whose schema is
+ * not the one Stele ships for its version (a trigger dropped or rewritten): its rows may have been
+ * written without the rules. Run `verify()`, which reports the fault `schema`.
+ *
+ * @example
+ * ```ts
+ * const ledger = await openLedger('evidence.db', { readonly: true, allowSchemaMismatch: true });
+ * ledger.on('warning', (w) => {
+ *   if (w.kind === 'schema_mismatch') console.error('schema differs:', w.details.missing, w.details.changed);
+ * });
+ * ```
+ */
+export interface SchemaMismatchWarning {
+  kind: 'schema_mismatch';
+  code: 'SCHEMA_MISMATCH';
+  /** The file's `userVersion` and the objects `added`, `missing` or `changed`. */
+  details: Readonly<Record<string, unknown>>;
+}
+
+/**
  * Emitted as `'warning'` when a replica failed to confirm; `health().replicas` keeps its state.
  *
  * @example
@@ -151,7 +171,7 @@ export interface ReplicationWarning {
  * ```
  */
 export interface LedgerEvents {
-  warning: [ClockDriftWarning | DegradedWarning | ReplicationWarning];
+  warning: [ClockDriftWarning | DegradedWarning | ReplicationWarning | SchemaMismatchWarning];
   /** The writer crashed more than `maxRestarts` times in `restartWindowMs` and is not restarted. */
   error: [LedgerError];
 }

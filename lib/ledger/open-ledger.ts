@@ -49,7 +49,14 @@ export async function openLedger(path: string, options?: LedgerOptions): Promise
   const log = (level: LogLevel, fields: Record<string, unknown>, message: string) => logTo(resolved.logger, level, fields, message);
   if (resolved.readonly) {
     if (!existsSync(absolute)) throw new TypeError(`readonly: true needs an existing ledger file; ${absolute} does not exist`);
-    return new Ledger({ path: absolute, options: resolved, reader: new LedgerReader(absolute), writer: undefined, degradedBy: undefined, replicas: replicasOf() });
+    const reader = new LedgerReader(absolute);
+    const mismatch = schemaMismatchOf(reader, resolved.allowSchemaMismatch);
+    const ledger = new Ledger({ path: absolute, options: resolved, reader, writer: undefined, degradedBy: undefined, replicas: replicasOf() });
+    if (mismatch) {
+      log('warn', { code: mismatch.code, ...mismatch.details }, 'opened for reading although the schema is not the pinned one');
+      setImmediate(() => ledger.emit('warning', { kind: 'schema_mismatch', code: 'SCHEMA_MISMATCH', details: mismatch.details }));
+    }
+    return ledger;
   }
   let writer: WriterClient;
   try {
@@ -98,4 +105,23 @@ function realPath(path: string): string {
       return path;
     }
   }
+}
+
+/**
+ * A reader opens a file whose schema is not the pinned one only when asked to: its rows may have
+ * been written without the rules (SCHEMA_MISMATCH otherwise, the reader closed).
+ */
+function schemaMismatchOf(reader: LedgerReader, allowed: boolean): LedgerError | undefined {
+  let mismatch: LedgerError | undefined;
+  try {
+    mismatch = reader.schemaMismatch();
+  } catch (error) {
+    reader.close();
+    throw error;
+  }
+  if (mismatch && !allowed) {
+    reader.close();
+    throw mismatch;
+  }
+  return mismatch;
 }

@@ -12,6 +12,8 @@ import type { LedgerEvent, LedgerHead } from '../event.ts';
 import { openReadConnection } from '../sqlite/connections.ts';
 import { HEAD_SQL } from '../sqlite/queries.ts';
 import { requireTrustedQuorum } from '../sqlite/witness-trust.ts';
+import { schemaVersionOf } from '../sqlite/migrations.ts';
+import { assertPinnedSchema } from '../sqlite/schema-pin.ts';
 import type { WitnessSignature } from '../format/signing.ts';
 import type { HaltState } from './ledger-types.ts';
 
@@ -53,6 +55,17 @@ export class LedgerReader {
       .prepare<[number, number], number>('SELECT sequence FROM events WHERE sequence BETWEEN ? AND ? ORDER BY sequence')
       .pluck();
     this.#lastHaltEvent = this.#db.prepare(`${select} WHERE stream_id = '$halt' ORDER BY stream_version DESC LIMIT 1`);
+  }
+
+  /** The SCHEMA_MISMATCH of a file whose schema is not the pinned one for its version; UNSUPPORTED_FORMAT is thrown. */
+  schemaMismatch(): LedgerError | undefined {
+    try {
+      assertPinnedSchema(this.#db, schemaVersionOf(this.#db));
+      return undefined;
+    } catch (error) {
+      if (error instanceof LedgerError && error.code === 'SCHEMA_MISMATCH') return error;
+      throw error;
+    }
   }
 
   /** CEREMONY_REFUSED unless a quorum of `trusted` witness keys signed `bytes` (witness-trust.ts). */
