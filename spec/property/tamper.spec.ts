@@ -26,6 +26,14 @@
  *    point → key_registration at k; clearing a halt that does not exist → ceremony at k; a halt
  *    at k < size → the next row is appended while halted: halted at k+1 (stream_version when that
  *    row was in row k's old stream, whose versions it now skips).
+ *  - ceremony records (schema 6's independent witnesses), rows k.. rewritten and the chain
+ *    recomputed: a halt at k and a witness registered at k+1 → key_registration at k+1; one public
+ *    key registered as an agent at k and as a witness at k+1 → key_registration at k+1; one key
+ *    registered as two witnesses (k, k+1), a halt at k+2 and a ceremony at k+3 that both names
+ *    sign for real → ceremony at k+3.
+ *  - the tables that are not hashed, the chain intact: a valid key registration written into the
+ *    newest row behind the triggers (so `agent_keys` lacks its row) → derived_table at 0 after
+ *    every row passed; `ledger_meta.witness_quorum` rewritten → ledger_meta at 0 before any row.
  */
 import assert from 'node:assert/strict';
 import { randomBytes } from 'node:crypto';
@@ -33,6 +41,7 @@ import { join } from 'node:path';
 import { test } from 'node:test';
 import fc from 'fast-check';
 import type Database from 'better-sqlite3';
+import { generateAgentKeyPair, witnessClearHalt } from '../../lib/index.ts';
 import { verifyLedgerFile, type VerifyFaultReason } from '../../lib/verify/verify-ledger-file.ts';
 import { buildLedger, copyLedgerFile, flipHexDigit, readRow, rechain, rowAt, tamper } from '../helpers/tamper.ts';
 import { chainOf, tempDir } from '../helpers/temp-ledger.ts';
@@ -56,7 +65,12 @@ type Edit =
   | 'revoke_unknown_key'
   | 'register_invalid_key'
   | 'clear_without_halt'
-  | 'event_while_halted';
+  | 'event_while_halted'
+  | 'witness_while_halted'
+  | 'key_in_both_roles'
+  | 'one_key_two_witnesses'
+  | 'key_row_missing'
+  | 'meta_quorum';
 
 const EDITS: Edit[] = [
   'payload',
@@ -78,10 +92,22 @@ const EDITS: Edit[] = [
   'register_invalid_key',
   'clear_without_halt',
   'event_while_halted',
+  'witness_while_halted',
+  'key_in_both_roles',
+  'one_key_two_witnesses',
+  'key_row_missing',
+  'meta_quorum',
 ];
 
 /** Edits whose fault is not at k itself, or only a rule (not the chain) can see. */
-const RULE_EDITS = new Set<Edit>(['unknown_reserved_stream', 'agents_other_type', 'revoke_unknown_key', 'register_invalid_key', 'clear_without_halt', 'event_while_halted']);
+const RULE_EDITS = new Set<Edit>([
+  'unknown_reserved_stream', 'agents_other_type', 'revoke_unknown_key', 'register_invalid_key', 'clear_without_halt', 'event_while_halted',
+  'witness_while_halted', 'key_in_both_roles', 'one_key_two_witnesses',
+]);
+/** Edits of the tables that are not hashed: the fault is the file's (sequence 0). */
+const TABLE_EDITS = new Set<Edit>(['key_row_missing', 'meta_quorum']);
+/** Rows an edit rewrites from k on (1 unless said): k leaves room for them. */
+const SPAN: Partial<Record<Edit, number>> = { delete: 2, event_while_halted: 2, witness_while_halted: 2, key_in_both_roles: 2, one_key_two_witnesses: 4 };
 
 /** Applies `edit` to row `k` of a ledger of `size` rows; returns the reason verify must report, and where (k unless said). */
 function applyEdit(db: Database.Database, edit: Edit, k: number, size: number, digit: number): VerifyFaultReason | [VerifyFaultReason, number] {
@@ -92,7 +118,46 @@ function applyEdit(db: Database.Database, edit: Edit, k: number, size: number, d
     set('stream_id = ?, stream_version = 0, type = ?, payload = ?, payload_meta = NULL', streamId, type, JSON.stringify(payload));
     rechain(db, k);
   };
+  /** Row `at` rewritten as version `version` of a reserved stream (the chain is recomputed after). */
+  const reserveAt = (at: number, streamId: string, version: number, type: string, payload: unknown): void =>
+    void db
+      .prepare('UPDATE events SET stream_id = ?, stream_version = ?, type = ?, payload = ?, payload_meta = NULL WHERE sequence = ?')
+      .run(streamId, version, type, JSON.stringify(payload), at);
+  const registration = (agentId: string, publicKey: string, role: string) => ({ agentId, keyId: 'k1', publicKey, role });
   switch (edit) {
+    case 'witness_while_halted':
+      reserveAt(k, '$halt', 0, 'stele.halted', { reason: 'tampered' });
+      reserveAt(k + 1, '$agents', 0, 'stele.agent_key_registered', registration('mallory', generateAgentKeyPair().publicKey, 'witness'));
+      rechain(db, k);
+      return ['key_registration', k + 1];
+    case 'key_in_both_roles': {
+      const { publicKey } = generateAgentKeyPair();
+      reserveAt(k, '$agents', 0, 'stele.agent_key_registered', registration('bot', publicKey, 'agent'));
+      reserveAt(k + 1, '$agents', 1, 'stele.agent_key_registered', registration('mallory', publicKey, 'witness'));
+      rechain(db, k);
+      return ['key_registration', k + 1];
+    }
+    case 'one_key_two_witnesses': {
+      const mallory = generateAgentKeyPair();
+      reserveAt(k, '$agents', 0, 'stele.agent_key_registered', registration('w1', mallory.publicKey, 'witness'));
+      reserveAt(k + 1, '$agents', 1, 'stele.agent_key_registered', registration('w2', mallory.publicKey, 'witness'));
+      reserveAt(k + 2, '$halt', 0, 'stele.halted', { reason: 'tampered' });
+      reserveAt(k + 3, '$halt', 1, 'stele.halt_cleared', {});
+      rechain(db, k);
+      const halt = { sequence: k + 2, contentHash: rowAt(db, k + 2).content_hash };
+      const reason = 'one person, two names';
+      const witnesses = ['w1', 'w2'].map((name) => witnessClearHalt(halt, reason, name, mallory.secretKey));
+      reserveAt(k + 3, '$halt', 1, 'stele.halt_cleared', { reason, haltSequence: k + 2, witnesses });
+      rechain(db, k + 3);
+      return ['ceremony', k + 3];
+    }
+    case 'key_row_missing':
+      reserveAt(k, '$agents', 0, 'stele.agent_key_registered', registration('bot', generateAgentKeyPair().publicKey, 'agent'));
+      rechain(db, k);
+      return ['derived_table', 0];
+    case 'meta_quorum':
+      db.prepare("UPDATE ledger_meta SET value = 'two' WHERE key = 'witness_quorum'").run();
+      return ['ledger_meta', 0];
     case 'unknown_reserved_stream':
       reserve('$tampered', 'tick', { i: 1 });
       return 'reserved_stream';
@@ -171,7 +236,9 @@ const scenario = fc
   })
   .map((s) => {
     // Deleting the newest row is undetectable without an external head; pick among the others.
-    const rows = s.edit === 'delete' || s.edit === 'event_while_halted' ? s.size - 1 : s.size;
+    // A key row written into the newest row leaves no stream behind with a skipped version.
+    if (s.edit === 'key_row_missing') return { ...s, k: s.size };
+    const rows = s.size - (SPAN[s.edit] ?? 1) + 1;
     return { ...s, k: 1 + Math.floor(s.row * rows) };
   });
 
@@ -197,6 +264,12 @@ test('a random edit behind the triggers is reported at its row with the right re
       const result = await verifyLedgerFile(copy, { rangeSize });
       assert.equal(result.ok, false, `${edit} at ${k} went unnoticed`);
       assert.deepEqual({ sequence: result.firstBad?.sequence, reason: result.firstBad?.reason }, { sequence: at, reason });
+      if (TABLE_EDITS.has(edit)) {
+        // The chain itself is intact: every row passed (derived tables) or none was read (meta).
+        assert.equal(result.checked, reason === 'ledger_meta' ? 0 : size);
+        assert.deepEqual(chainOf(copy), { ok: true, checked: size });
+        return;
+      }
       assert.equal(result.checked, at - 1);
       if (RULE_EDITS.has(edit)) {
         // Recomputed chain: the sequential walk without rules (chainOf) sees nothing up to the fault.
@@ -213,7 +286,7 @@ test('a random edit behind the triggers is reported at its row with the right re
       if (reason === 'sequence_gap' && edit === 'delete') assert.equal(result.firstBad?.actual, k + 1);
       if (edit === 'prev_hash') assert.equal(result.firstBad?.expected, k === 1 ? '0'.repeat(64) : readRow(copy, k - 1).content_hash);
     }),
-    { numRuns: 25 },
+    { numRuns: 40 },
   );
 });
 
