@@ -4,9 +4,11 @@
  * (`sequence > last` or, within a stream, `stream_version > last`), so a page costs an index seek,
  * never an OFFSET scan, and nothing stays open between pages: appends go on beside it.
  *
- * `since`/`until` filter on `authority_timestamp` inside the paged scan; there is no index on that
- * column (adding one is a schema migration), so a time window over a large ledger reads the pages
- * of its whole sequence range. Bound it with `from`/`to` when the sequences are known.
+ * `since`/`until` first narrow the sequence range to the rows of the time window, through the
+ * index on `authority_timestamp` (007-event-time-index.sql), then filter inside the paged scan:
+ * authority timestamps follow the sequence only as far as the database clock does, so the window
+ * is bounded by its lowest and highest sequence, never assumed contiguous. A file opened for
+ * reading before its writer added the index is scanned instead, with the same result.
  */
 import { requireBoolean, requireInteger, requireKnownKeys, requireOptions } from '../arguments.ts';
 import { describeValue } from '../errors.ts';
@@ -117,20 +119,20 @@ function resolveQuery(given: EventQuery | undefined): ResolvedQuery {
  * sequence does; there the sequence bounds are written `+sequence` so that the planner filters
  * on them and never prefers the primary key's range to the stream's index.
  */
-function page(query: ResolvedQuery, to: number, cursor: number | undefined, size: number): { sql: string; params: unknown[] } {
+function page(query: ResolvedQuery, from: number, to: number, cursor: number | undefined, size: number): { sql: string; params: unknown[] } {
   const where: string[] = [];
   const params: unknown[] = [];
   let key: string;
   if (query.streamId === undefined) {
     key = 'sequence';
-    const low = cursor !== undefined && !query.reverse ? cursor + 1 : query.from;
+    const low = cursor !== undefined && !query.reverse ? cursor + 1 : from;
     const high = cursor !== undefined && query.reverse ? cursor - 1 : to;
     where.push('sequence >= ?', 'sequence <= ?');
     params.push(low, high);
   } else {
     key = 'stream_version';
     where.push('stream_id = ?', '+sequence >= ?', '+sequence <= ?');
-    params.push(query.streamId, query.from, to);
+    params.push(query.streamId, from, to);
     if (cursor !== undefined) {
       where.push(`stream_version ${query.reverse ? '<' : '>'} ?`);
       params.push(cursor);
@@ -140,14 +142,8 @@ function page(query: ResolvedQuery, to: number, cursor: number | undefined, size
     where.push('type IN (SELECT value FROM json_each(?))');
     params.push(query.typesJson);
   }
-  if (query.since !== undefined) {
-    where.push('authority_timestamp >= ?');
-    params.push(query.since);
-  }
-  if (query.until !== undefined) {
-    where.push('authority_timestamp < ?');
-    params.push(query.until);
-  }
+  // `+`: filters inside the keyset scan; the time index already bounded the range (timeWindow).
+  where.push(...timeFilter(query, '+authority_timestamp', params));
   params.push(size);
   const order = `${key} ${query.reverse ? 'DESC' : 'ASC'}`;
   return { sql: `SELECT ${EVENT_COLUMNS} FROM events WHERE ${where.join(' AND ')} ORDER BY ${order} LIMIT ?`, params };
@@ -163,14 +159,49 @@ export function queryEvents(connection: QueryConnection, given: EventQuery | und
   return iterate(connection, query, assertOpen);
 }
 
+/** The `since`/`until` conditions on `column`, their values pushed to `params`. */
+function timeFilter(query: ResolvedQuery, column: string, params: unknown[]): string[] {
+  const where: string[] = [];
+  if (query.since !== undefined) {
+    where.push(`${column} >= ?`);
+    params.push(query.since);
+  }
+  if (query.until !== undefined) {
+    where.push(`${column} < ?`);
+    params.push(query.until);
+  }
+  return where;
+}
+
+/**
+ * The lowest and highest sequence of the rows in the query's time window, read on the index of
+ * `authority_timestamp` (only the window's index entries); undefined when the window is empty.
+ */
+function timeWindow(connection: QueryConnection, query: ResolvedQuery): { low: number; high: number } | undefined {
+  const params: unknown[] = [];
+  const where = timeFilter(query, 'authority_timestamp', params);
+  const [row] = connection.queryPage(`SELECT min(sequence) AS low, max(sequence) AS high FROM events WHERE ${where.join(' AND ')}`, params) as unknown as Array<{
+    low: number | null;
+    high: number | null;
+  }>;
+  return row?.low == null || row.high == null ? undefined : { low: row.low, high: row.high };
+}
+
 function* iterate(connection: QueryConnection, query: ResolvedQuery, assertOpen: () => void): Generator<LedgerEvent, void, undefined> {
   assertOpen();
-  const to = query.to ?? connection.maxSequence();
+  let from = query.from;
+  let to = query.to ?? connection.maxSequence();
+  if (query.streamId === undefined && (query.since !== undefined || query.until !== undefined)) {
+    const window = timeWindow(connection, query);
+    if (!window) return;
+    from = Math.max(from, window.low);
+    to = Math.min(to, window.high);
+  }
   let remaining = query.limit;
   let cursor: number | undefined;
   while (remaining > 0) {
     const size = Math.min(query.pageSize, remaining);
-    const { sql, params } = page(query, to, cursor, size);
+    const { sql, params } = page(query, from, to, cursor, size);
     const rows = connection.queryPage(sql, params);
     for (const row of rows) {
       yield decodeRow(row);
