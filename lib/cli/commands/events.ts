@@ -72,10 +72,11 @@ Works while another process appends: it reads without taking the writer lock.`,
     const lines = integerArg('--lines', values.lines, 0);
     const render = (event: LedgerEvent): string => (json ? JSON.stringify(eventJson(event)) : eventLine(eventJson(event)));
     await withReadonlyLedger(args.file, async (ledger) => {
-      const from = Math.max(1, ledger.maxSequence() - lines + 1);
-      const events = ledger.readAll({ from, limit: lines });
-      await writeOut(events.map((event) => `${render(event)}\n`).join(''));
-      if (values.follow) await follow(ledger, events.at(-1)?.sequence ?? from - 1, render);
+      const head = ledger.maxSequence();
+      // The newest N, read newest first (a seek from the head), printed oldest first.
+      const newest = [...ledger.events({ to: head, reverse: true, limit: lines })].reverse();
+      await writeOut(newest.map((event) => `${render(event)}\n`).join(''));
+      if (values.follow) await follow(ledger, head, render);
     });
     return ExitCode.ok;
   },
@@ -132,13 +133,16 @@ constant whatever the size of the ledger, and appends made meanwhile are left fo
       const sink = out === undefined ? stdoutSink() : await fileSink(out);
       let events = 0;
       try {
-        for (let next = from; next <= to; ) {
-          const page = ledger.readAll({ from: next, limit: Math.min(PAGE_SIZE, to - next + 1) });
-          if (page.length === 0) break;
-          await sink.write(page.map((event) => `${JSON.stringify(eventJson(event))}\n`).join(''));
-          events += page.length;
-          next = page.at(-1)!.sequence + 1;
+        let lines: string[] = [];
+        for (const event of ledger.events({ from, to, pageSize: PAGE_SIZE })) {
+          lines.push(`${JSON.stringify(eventJson(event))}\n`);
+          if (lines.length < PAGE_SIZE) continue;
+          await sink.write(lines.join(''));
+          events += lines.length;
+          lines = [];
         }
+        if (lines.length > 0) await sink.write(lines.join(''));
+        events += lines.length;
         await sink.finish();
       } catch (error) {
         await sink.abort();
