@@ -277,9 +277,10 @@ export class Ledger<Events extends EventMap = UntypedEvents> extends LedgerReads
   }
 
   /**
-   * Flushes pending appends, then closes the writer and the read connection. What cannot be
-   * flushed within `timeoutMs` (default 2,000) rejects with LEDGER_CLOSED; nothing is ever
-   * half-written. Appends after `close()` reject with LEDGER_CLOSED. Calling it again returns the
+   * Flushes pending appends, then closes the writer and the read connection. Appends made
+   * before it that wait for backpressure room keep waiting within `timeoutMs` (default 2,000).
+   * What has not left the caller's thread by then rejects with LEDGER_CLOSED; what the writer had
+   * started gets its real outcome; nothing is ever half-written. Appends after `close()` reject with LEDGER_CLOSED. Calling it again returns the
    * same promise.
    *
    * @example
