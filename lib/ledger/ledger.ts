@@ -2,7 +2,7 @@
  * The public facade: {@link openLedger} and {@link Ledger}. Appends travel to the writer worker;
  * reads run synchronously on a read-only connection of the caller's thread.
  */
-import { requireNumber, requireOptions } from '../arguments.ts';
+import { requireKnownKeys, requireNumber, requireOptions } from '../arguments.ts';
 import { LedgerError } from '../errors.ts';
 import type { AppendResult } from '../event.ts';
 import type { WitnessSignature } from '../format/signing.ts';
@@ -349,7 +349,12 @@ export class Ledger<Events extends EventMap = UntypedEvents> extends LedgerReads
    * ```
    */
   verify(options: VerifyOptions = {}): Promise<VerifyResult> {
-    this.#assertOpen();
+    try {
+      this.#assertOpen();
+      requireOptions('verify(options)', options);
+    } catch (error) {
+      return Promise.reject(error);
+    }
     return observedVerify(this.#parts.path, options);
   }
 
@@ -433,6 +438,7 @@ export class Ledger<Events extends EventMap = UntypedEvents> extends LedgerReads
    */
   proofBundle(sequence: number, options: { checkpoint?: string } = {}): string {
     this.#assertOpen();
+    requireKnownKeys(requireOptions('proofBundle(options)', options), ['checkpoint'], 'proofBundle');
     return this.#transparency.proofBundle(sequence, options);
   }
 

@@ -5,7 +5,7 @@
 import { existsSync } from 'node:fs';
 import { resolve as resolvePath } from 'node:path';
 import type Database from 'better-sqlite3';
-import { requireFilePath } from '../arguments.ts';
+import { requireFilePath, requireKnownKeys, requireOptions, requireString } from '../arguments.ts';
 import { LedgerError } from '../errors.ts';
 import type { LedgerHead } from '../event.ts';
 import { systemEvent } from '../format/event-encoding.ts';
@@ -84,6 +84,8 @@ export function replicaInfo(path: string): ReplicaInfo {
  * ```
  */
 export async function openReplica(path: string, options: Pick<LedgerOptions, 'logger'> = {}): Promise<Ledger> {
+  // A copy opens read-only with the logger only: any other option would be silently dropped.
+  requireKnownKeys(requireOptions('openReplica(options)', options), ['logger'], 'openReplica');
   replicaInfo(path);
   return openLedger(path, { ...options, readonly: true });
 }
@@ -205,6 +207,7 @@ function openReadOnly(path: string, name = 'path'): Database.Database {
  * ```
  */
 export async function verifyReplicaFile(primaryPath: string, replicaPath: string, replicaId: string = replicaPath): Promise<VerificationResult> {
+  requireString('verifyReplicaFile: replicaId', replicaId);
   const primary = openReadOnly(primaryPath, 'verifyReplicaFile: primaryPath');
   const replica = openReadOnly(replicaPath, 'verifyReplicaFile: replicaPath');
   const errors: string[] = [];
