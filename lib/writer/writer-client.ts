@@ -169,7 +169,7 @@ export class WriterClient {
       this.stats.lastWriteAt = new Date();
       pending.resolve(outcome.events);
     } else {
-      if (outcome.error.code === 'WRITE_FAILED') this.stats.failedWriteCount++;
+      if (outcome.error.code === 'WRITE_FAILED' || outcome.error.code === 'DISK_FULL') this.stats.failedWriteCount++;
       pending.reject(fromWire(outcome.error));
     }
   }
