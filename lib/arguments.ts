@@ -49,6 +49,18 @@ export function requireFunction<T extends (...args: never[]) => unknown>(name: s
   return value as T;
 }
 
+/** An `AbortSignal` (anything with `aborted`, `reason` and the listener methods, as Node's own checks allow). */
+export function requireAbortSignal(name: string, value: unknown): AbortSignal {
+  const signal = value as AbortSignal | null;
+  if (
+    typeof signal !== 'object' || signal === null || typeof signal.aborted !== 'boolean' ||
+    typeof signal.addEventListener !== 'function' || typeof signal.removeEventListener !== 'function'
+  ) {
+    throw new TypeError(`${name} must be an AbortSignal, got ${describeValue(value)}`);
+  }
+  return signal;
+}
+
 /** One of a fixed set of strings. */
 export function requireOneOf<T extends string>(name: string, value: unknown, allowed: readonly T[]): T {
   const list = allowed.map((a) => `'${a}'`).join(', ');

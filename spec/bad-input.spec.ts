@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
 import { describe, test } from 'node:test';
-import { generateAgentKeyPair, openLedger, witnessClearHalt, type LedgerError } from '../lib/index.ts';
+import { generateAgentKeyPair, openLedger, openReplica, verifyLedgerFile, verifyReplicaFile, witnessClearHalt, type LedgerError } from '../lib/index.ts';
 import { chainOf, createLedger, tempLedgerPath } from './helpers/temp-ledger.ts';
 
 function invalid(field: string, extra: Record<string, unknown> = {}) {
@@ -126,6 +126,40 @@ describe('bad input fails that request only', () => {
     // A lone surrogate would be stored as U+FFFD in agent_keys, which then no longer matches the chain.
     await assert.rejects(ledger.registerAgentKey('YG\udc00', generateAgentKeyPair().publicKey), { name: 'RangeError', message: 'agentId contains a lone UTF-16 surrogate' });
     assert.equal(ledger.maxSequence(), 0);
+  });
+
+  test('read and verify arguments of the wrong shape are TypeErrors naming the argument, never a raw property read', async (t) => {
+    const ledger = await createLedger(t, { durability: 'normal' });
+    await ledger.append({ type: 't', streamId: 's' });
+    const type = (message: string) => ({ name: 'TypeError', message });
+    for (const bad of [null, 'x', 5, []]) {
+      const got = bad === null ? 'null' : Array.isArray(bad) ? 'an array' : typeof bad === 'string' ? "'x'" : '5';
+      assert.throws(() => ledger.readAll(bad as never), type(`readAll(options) must be an object, got ${got}`));
+      assert.throws(() => ledger.readStream('s', bad as never), type(`readStream(options) must be an object, got ${got}`));
+      assert.throws(() => ledger.proofBundle(1, bad as never), type(`proofBundle(options) must be an object, got ${got}`));
+      await assert.rejects(ledger.verify(bad as never), type(`verify(options) must be an object, got ${got}`));
+      await assert.rejects(verifyLedgerFile(ledger.path, bad as never), type(`verifyLedgerFile(options) must be an object, got ${got}`));
+    }
+    // A misspelled option would silently read or verify everything.
+    assert.throws(() => ledger.readAll({ form: 2 } as never), type('Misspelled option "form" should be "from"'));
+    assert.throws(() => ledger.readStream('s', { fromversion: 1 } as never), type('Misspelled option "fromversion" should be "fromVersion"'));
+    await assert.rejects(ledger.verify({ rangesize: 10 } as never), type('Misspelled option "rangesize" should be "rangeSize"'));
+    await assert.rejects(verifyLedgerFile(ledger.path, { sidecar: false } as never), /Unknown verify option "sidecar"; known options: from, to, signal/);
+    assert.throws(() => ledger.proofBundle(1, { checkpoints: 'x' } as never), type('Misspelled option "checkpoints" should be "checkpoint"'));
+    for (const signal of ['x', {}, null, 1]) {
+      const got = signal === null ? 'null' : typeof signal === 'string' ? "'x'" : signal === 1 ? '1' : 'an object';
+      await assert.rejects(ledger.verify({ signal: signal as never }), type(`signal must be an AbortSignal, got ${got}`));
+      await assert.rejects(verifyLedgerFile(ledger.path, { signal: signal as never }), type(`signal must be an AbortSignal, got ${got}`));
+    }
+    await assert.rejects(ledger.verify({ headSidecar: 'no' as never }), type("headSidecar must be a boolean, got 'no'"));
+    await assert.rejects(openReplica(ledger.path, null as never), type('openReplica(options) must be an object, got null'));
+    await assert.rejects(openReplica(ledger.path, { durability: 'normal' } as never), /Unknown openReplica option "durability"; known options: logger/);
+    await assert.rejects(verifyReplicaFile(ledger.path, ledger.path, 7 as never), type('verifyReplicaFile: replicaId must be a string, got 7'));
+    // The right shapes still work, an aborted signal included.
+    assert.equal(ledger.readAll({ from: 1, limit: 1 }).length, 1);
+    assert.equal(ledger.readStream('s', { fromVersion: 0 }).length, 1);
+    assert.deepEqual(await ledger.verify({ signal: new AbortController().signal, headSidecar: false }), { ok: true, checked: 1 });
+    await assert.rejects(ledger.verify({ signal: AbortSignal.abort(new Error('stop')) }), { message: 'stop' });
   });
 
   test('a bad value is described in the error, never stringified: an array of length 2^32 - 1 costs nothing', async (t) => {

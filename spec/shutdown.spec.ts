@@ -109,6 +109,65 @@ describe('close', () => {
   });
 });
 
+describe('close with appends waiting for backpressure room', () => {
+  test('close({ timeoutMs }) lets appends made before it wait for room within the timeout: all 40 commit, in order', async (t) => {
+    const path = tempLedgerPath(t);
+    // Room for 4 events: 36 singles and a batch wait in the FIFO when close() is called.
+    const ledger = await openLedger(path, { maxPendingAppends: 4 });
+    const singles = Array.from({ length: 40 }, (_, i) => ledger.append({ type: 'waiting', eventId: `w${i}`, payload: i }));
+    const batch = ledger.appendBatch([{ type: 'b', eventId: 'b0' }, { type: 'b', eventId: 'b1' }]);
+    assert.ok(ledger.health().pendingAppends <= 4);
+    const closing = ledger.close({ timeoutMs: 10_000 });
+    // Made after close(): refused even though room will free up.
+    const late = ledger.append({ type: 'late', eventId: 'late' }).then(
+      () => assert.fail('an append made after close() was accepted'),
+      (error: LedgerError) => error,
+    );
+    const outcomes = await Promise.allSettled([...singles, batch]);
+    await closing;
+    const refused = outcomes.filter((o) => o.status === 'rejected').map((o) => String((o as PromiseRejectedResult).reason));
+    assert.deepEqual(refused, [], 'appends made before close() with time left were refused');
+    const sequences = outcomes.slice(0, 40).map((o) => (o as PromiseFulfilledResult<{ sequence: number }>).value.sequence);
+    assert.deepEqual(sequences, Array.from({ length: 40 }, (_, i) => i + 1), 'admitted oldest first');
+    closedError(await late);
+
+    const again = await reopen(t, path);
+    assert.equal(again.maxSequence(), 42);
+    assert.equal(again.getByEventId('late'), undefined);
+    assert.deepEqual(chainOf(path), { ok: true, checked: 42 });
+  });
+
+  test('when time runs out, appends still waiting for room are LEDGER_CLOSED and not written; those the writer had are refused by it', async (t) => {
+    const path = tempLedgerPath(t);
+    const ledger = await openLedger(path, { maxPendingAppends: 2, retry: { attempts: 10, delayMs: 100 } });
+    t.after(() => ledger.close());
+    await ledger.append({ type: 'before' });
+    const holder = await holdWriteLock(t, path);
+    const settled = (p: Promise<unknown>) => p.then(() => undefined, (error: unknown) => error as LedgerError);
+    const sent = [0, 1].map((i) => settled(ledger.append({ type: 'stuck', eventId: `sent${i}` })));
+    const waiting = [0, 1, 2, 3].map((i) => settled(ledger.append({ type: 'stuck', eventId: `waiting${i}` })));
+    const waitingBatch = settled(ledger.appendBatch([{ type: 'stuck', eventId: 'wb0' }, { type: 'stuck', eventId: 'wb1' }]));
+    await sleep(50);
+    const started = performance.now();
+    await ledger.close({ timeoutMs: 300 });
+    const elapsed = performance.now() - started;
+    assert.ok(elapsed >= 290, `close gave up after ${Math.round(elapsed)} ms, before its timeout`);
+    assert.ok(elapsed < 2_500, `close took ${Math.round(elapsed)} ms`);
+    for (const error of await Promise.all(sent)) {
+      assert.equal(error?.code, 'WRITE_FAILED');
+      assert.equal(error.details.closing, true);
+    }
+    for (const error of await Promise.all([...waiting, waitingBatch])) {
+      assert.equal(error?.code, 'LEDGER_CLOSED');
+      assert.equal(error.details.outcome, undefined, 'it never left the caller: not "unknown"');
+    }
+    holder.release();
+    await holder.released;
+    const again = await reopen(t, path);
+    assert.equal(again.maxSequence(), 1);
+  });
+});
+
 interface AckLine {
   kind: 'ack';
   batchId: string;

@@ -51,6 +51,13 @@ export class Appends {
   append(input: AppendInput): Promise<AppendResult> {
     // Where the app called: an error from the writer thread gets this stack (errors.ts atCallSite).
     const site = callSite(this.append);
+    // Open or closing is decided when the app calls: an append made before close() that waits for
+    // room may use close's timeout (admitted then, it is written); one made after it is refused.
+    try {
+      this.#context.assertOpen();
+    } catch (error) {
+      return this.#logged(1, () => Promise.reject(error));
+    }
     const room = this.#room(1);
     if (room instanceof Promise) return room.then((admitted) => this.#append(input, admitted, site));
     return this.#append(input, room, site);
@@ -60,7 +67,6 @@ export class Appends {
     return this.#logged(1, async () => {
       let events: EncodedEvent[];
       try {
-        this.#context.assertOpen();
         const writer = this.#writerOrThrow();
         // An input the ledger would refuse anyway says so before backpressure or a closing writer does.
         await this.#validate([input]);
@@ -139,7 +145,10 @@ export class Appends {
     }
   }
 
-  /** Takes room for already encoded events (waiting for it if need be), then submits them. */
+  /**
+   * Takes room for already encoded events (waiting for it if need be), then submits them. The
+   * ledger was open when the batch was made; a close() since then leaves it its timeout.
+   */
   async #submitEncoded(events: EncodedEvent[], site: Error): Promise<StoredEvent[]> {
     const writer = this.#writerOrThrow();
     let room = this.#room(events.length);

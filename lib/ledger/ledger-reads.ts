@@ -3,7 +3,7 @@
  * connection of {@link LedgerReader}, each consistent with every acknowledged append.
  */
 import { EventEmitter } from 'node:events';
-import { requireInteger, requireString } from '../arguments.ts';
+import { requireInteger, requireKnownKeys, requireOptions, requireString } from '../arguments.ts';
 import { DEFAULT_STREAM, type LedgerHead } from '../event.ts';
 import type { HaltState, LedgerEvents, ReadAllOptions, ReadStreamOptions } from './ledger-types.ts';
 import type { LedgerReader } from './reader.ts';
@@ -57,6 +57,7 @@ export class LedgerReads<Events extends EventMap = UntypedEvents> extends EventE
   /** Events in sequence order, from `from` (default 1), at most `limit`. */
   readAll(options: ReadAllOptions = {}): EventOf<Events>[] {
     const reader = this.#open();
+    requireKnownKeys(requireOptions('readAll(options)', options), ['from', 'limit'], 'readAll');
     const from = options.from === undefined ? 1 : requireInteger('from', options.from, 1);
     return reader.readAll(from, limitOf(options.limit)) as EventOf<Events>[];
   }
@@ -88,6 +89,7 @@ export class LedgerReads<Events extends EventMap = UntypedEvents> extends EventE
   readStream(streamId: string, options: ReadStreamOptions = {}): EventOf<Events>[] {
     const reader = this.#open();
     requireString('streamId', streamId);
+    requireKnownKeys(requireOptions('readStream(options)', options), ['fromVersion', 'limit'], 'readStream');
     const fromVersion = options.fromVersion === undefined ? 0 : requireInteger('fromVersion', options.fromVersion, 0);
     return reader.readStream(streamId, fromVersion, limitOf(options.limit)) as EventOf<Events>[];
   }

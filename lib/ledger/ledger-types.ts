@@ -199,7 +199,7 @@ export interface LedgerHealth {
   lastWriteAt: Date | undefined;
   /** Events appended through this ledger object. */
   appendedCount: number;
-  /** Requests that failed with WRITE_FAILED. */
+  /** Requests that failed with WRITE_FAILED or DISK_FULL. */
   failedWriteCount: number;
   pendingAppends: number;
   restarts: number;

@@ -2,7 +2,7 @@
  * The public facade: {@link openLedger} and {@link Ledger}. Appends travel to the writer worker;
  * reads run synchronously on a read-only connection of the caller's thread.
  */
-import { requireNumber, requireOptions } from '../arguments.ts';
+import { requireKnownKeys, requireNumber, requireOptions } from '../arguments.ts';
 import { LedgerError } from '../errors.ts';
 import type { AppendResult } from '../event.ts';
 import type { WitnessSignature } from '../format/signing.ts';
@@ -278,9 +278,10 @@ export class Ledger<Events extends EventMap = UntypedEvents> extends LedgerReads
   }
 
   /**
-   * Flushes pending appends, then closes the writer and the read connection. What cannot be
-   * flushed within `timeoutMs` (default 2,000) rejects with LEDGER_CLOSED; nothing is ever
-   * half-written. Appends after `close()` reject with LEDGER_CLOSED. Calling it again returns the
+   * Flushes pending appends, then closes the writer and the read connection. Appends made
+   * before it that wait for backpressure room keep waiting within `timeoutMs` (default 2,000).
+   * What has not left the caller's thread by then rejects with LEDGER_CLOSED; what the writer had
+   * started gets its real outcome; nothing is ever half-written. Appends after `close()` reject with LEDGER_CLOSED. Calling it again returns the
    * same promise.
    *
    * @example
@@ -349,7 +350,12 @@ export class Ledger<Events extends EventMap = UntypedEvents> extends LedgerReads
    * ```
    */
   verify(options: VerifyOptions = {}): Promise<VerifyResult> {
-    this.#assertOpen();
+    try {
+      this.#assertOpen();
+      requireOptions('verify(options)', options);
+    } catch (error) {
+      return Promise.reject(error);
+    }
     return observedVerify(this.#parts.path, options);
   }
 
@@ -433,6 +439,7 @@ export class Ledger<Events extends EventMap = UntypedEvents> extends LedgerReads
    */
   proofBundle(sequence: number, options: { checkpoint?: string } = {}): string {
     this.#assertOpen();
+    requireKnownKeys(requireOptions('proofBundle(options)', options), ['checkpoint'], 'proofBundle');
     return this.#transparency.proofBundle(sequence, options);
   }
 

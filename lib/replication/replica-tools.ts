@@ -5,7 +5,7 @@
 import { existsSync } from 'node:fs';
 import { resolve as resolvePath } from 'node:path';
 import type Database from 'better-sqlite3';
-import { requireFilePath, requireKnownKeys, requireOptions, requirePublicKeys } from '../arguments.ts';
+import { requireFilePath, requireKnownKeys, requireOptions, requirePublicKeys, requireString } from '../arguments.ts';
 import { LedgerError } from '../errors.ts';
 import type { LedgerHead } from '../event.ts';
 import { systemEvent } from '../format/event-encoding.ts';
@@ -86,6 +86,8 @@ export function replicaInfo(path: string): ReplicaInfo {
  * ```
  */
 export async function openReplica(path: string, options: Pick<LedgerOptions, 'logger'> = {}): Promise<Ledger> {
+  // A copy opens read-only with the logger only: any other option would be silently dropped.
+  requireKnownKeys(requireOptions('openReplica(options)', options), ['logger'], 'openReplica');
   replicaInfo(path);
   return openLedger(path, { ...options, readonly: true });
 }
@@ -172,7 +174,7 @@ export interface PromoteReplicaOptions {
 export async function promoteReplica(path: string, ceremony: PromotionCeremony, options: PromoteReplicaOptions = {}): Promise<LedgerHead> {
   const absolute = requireLedgerFile('path', path);
   const witnesses = checkWitnesses('promoteReplica', ceremony);
-  requireKnownKeys(requireOptions('promoteReplica options', options), ['trustedWitnesses'], 'promoteReplica options');
+  requireKnownKeys(requireOptions('promoteReplica(path, ceremony, options)', options), ['trustedWitnesses'], 'promoteReplica');
   const trusted = options.trustedWitnesses === undefined ? undefined : requirePublicKeys('trustedWitnesses', options.trustedWitnesses);
   const info = replicaInfo(absolute);
   if (info.promoted) throw LedgerError.of('NOT_A_REPLICA', { path: absolute, promoted: true });
@@ -229,6 +231,7 @@ function openReadOnly(path: string, name = 'path'): Database.Database {
  * ```
  */
 export async function verifyReplicaFile(primaryPath: string, replicaPath: string, replicaId: string = replicaPath): Promise<VerificationResult> {
+  requireString('verifyReplicaFile: replicaId', replicaId);
   const primary = openReadOnly(primaryPath, 'verifyReplicaFile: primaryPath');
   const replica = openReadOnly(replicaPath, 'verifyReplicaFile: replicaPath');
   const errors: string[] = [];

@@ -3,6 +3,7 @@
  * subscriptions, and the read-write one of a writer (or of a replica copy being written).
  * @internal
  */
+import { closeSync, existsSync, openSync, readSync } from 'node:fs';
 import Database from 'better-sqlite3';
 import { LedgerError } from '../errors.ts';
 import { ledgerFileState, openFailure, requireLedgerSchema, requireSqliteHeader } from './ledger-file.ts';
@@ -40,9 +41,59 @@ export function openReadConnection(path: string): Database.Database {
     db.pragma(`mmap_size = ${READ_MMAP_BYTES}`);
   } catch (error) {
     db.close();
-    throw openFailure(error, path);
+    throw walIndexRefusal(error, path) ?? openFailure(error, path);
   }
   return db;
+}
+
+/**
+ * A WAL-mode file with no `-shm` beside it can be read only where SQLite may create that file
+ * (better-sqlite3 is built without URI filenames, so `?immutable=1` is not available). Stele's
+ * writer leaves a cleanly closed ledger in rollback mode, which needs none; a file closed in WAL
+ * mode (by an older Stele, or by SQLite's own tools) and then put on read-only media gets this.
+ */
+function walIndexRefusal(error: unknown, path: string): LedgerError | undefined {
+  if (!String((error as { code?: unknown }).code).startsWith('SQLITE_CANTOPEN') || !isWalModeFile(path) || existsSync(`${path}-shm`)) return undefined;
+  return LedgerError.of(
+    'FILE_NOT_WRITABLE',
+    { path, reason: 'wal_index', sqliteCode: (error as { code?: string }).code },
+    `${path} was last closed in WAL mode, and SQLite must create ${path}-shm to read it, which its folder does not allow: ` +
+      'open and close it once with a writer where it is writable (a cleanly closed ledger then needs no -shm), or copy it to writable storage',
+  );
+}
+
+/** Whether the file's header says WAL mode (bytes 18 and 19, the write and read versions, are 2). */
+function isWalModeFile(path: string): boolean {
+  let fd: number | undefined;
+  try {
+    fd = openSync(path, 'r');
+    const versions = Buffer.alloc(2);
+    return readSync(fd, versions, 0, 2, 18) === 2 && versions[0] === 2 && versions[1] === 2;
+  } catch {
+    return false;
+  } finally {
+    if (fd !== undefined) closeSync(fd);
+  }
+}
+
+/**
+ * Closes the writer's connection, leaving a cleanly closed ledger readable on read-only media.
+ * A WAL-mode file can be read only by a connection that can create its `-shm` (or finds one),
+ * which a read-only mount or an unwritable folder does not allow. So when this is the file's
+ * only connection, it switches the file to rollback mode first: SQLite checkpoints the whole WAL
+ * into the file and syncs it, rewrites the header's two mode bytes in a journalled write, and
+ * deletes `-wal` and `-shm` (each step crash-safe: SQLite recovers a WAL, or rolls back a hot
+ * journal, at the next open). A read then needs no file beside the ledger. While any other
+ * connection has the file open SQLite refuses the switch (SQLITE_BUSY, or the mode stays 'wal')
+ * and the file stays as it was. The next writer switches back to WAL when it opens.
+ */
+export function closeWriteConnection(db: Database.Database): void {
+  try {
+    db.pragma('journal_mode = DELETE');
+  } catch {
+    // Another connection holds the file: it stays in WAL mode, as it always was before.
+  }
+  db.close();
 }
 
 /**

@@ -78,13 +78,21 @@ export function openFailure(error: unknown, path: string): LedgerError {
   const message = error instanceof Error ? error.message : String(error);
   const details = { path, sqliteCode: code.startsWith('SQLITE_') ? code : undefined, errno: code.startsWith('SQLITE_') ? undefined : code || undefined };
   if (code === 'SQLITE_NOTADB' || code.startsWith('SQLITE_CORRUPT')) return LedgerError.of('NOT_A_LEDGER', details, message);
-  if (code.startsWith('SQLITE_FULL') || code === 'ENOSPC' || code === 'EDQUOT') return LedgerError.of('DISK_FULL', details, message);
+  if (isDiskFull(code, message)) return LedgerError.of('DISK_FULL', details, message);
   if (code.startsWith('SQLITE_READONLY') || code.startsWith('SQLITE_CANTOPEN') || code.startsWith('SQLITE_PERM') || ['EACCES', 'EPERM', 'EROFS', 'EISDIR', 'ENOENT'].includes(code)) {
     return LedgerError.of('FILE_NOT_WRITABLE', details, message);
   }
-  if (code.startsWith('SQLITE_IOERR')) {
-    // SQLite reports ENOSPC while writing as an I/O error of the write.
-    if (/full|space/i.test(message)) return LedgerError.of('DISK_FULL', details, message);
-  }
   return LedgerError.of('WRITE_FAILED', details, message);
+}
+
+/**
+ * Whether an SQLite or file-system error code means the disk (or the user's quota) is full.
+ * SQLite turns ENOSPC on a write into SQLITE_FULL, but ENOSPC while growing the `-shm` file
+ * (at open, or when the WAL index needs another 32 KiB) into SQLITE_IOERR_SHMSIZE, whose
+ * message is only "disk I/O error": SQLite's documentation gives a full volume as its cause.
+ * @internal
+ */
+export function isDiskFull(code: string, message: string): boolean {
+  if (code.startsWith('SQLITE_FULL') || code === 'SQLITE_IOERR_SHMSIZE' || code === 'ENOSPC' || code === 'EDQUOT') return true;
+  return code.startsWith('SQLITE_IOERR') && /\b(full|no space)\b/i.test(message);
 }

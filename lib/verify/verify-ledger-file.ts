@@ -6,7 +6,7 @@ import { availableParallelism } from 'node:os';
 import { Piscina } from 'piscina';
 import { GENESIS_HASH } from '../format/columns.ts';
 import { LedgerError } from '../errors.ts';
-import { requireFilePath, requireFunction, requireInteger, requireOptions, requirePublicKeys } from '../arguments.ts';
+import { requireAbortSignal, requireBoolean, requireFilePath, requireFunction, requireInteger, requireKnownKeys, requireOptions, requirePublicKeys } from '../arguments.ts';
 import { MAX_WITNESSES } from '../format/signing.ts';
 import type { LedgerHead } from '../event.ts';
 import type { OutsideWitnesses } from './chain-check.ts';
@@ -112,6 +112,7 @@ export interface VerifyResult {
   firstBad?: VerifyFault;
 }
 
+const VERIFY_OPTIONS: readonly (keyof VerifyOptions)[] = ['from', 'to', 'signal', 'onProgress', 'rangeSize', 'expectedHead', 'headSidecar', 'trustedWitnesses', 'witnessQuorum'];
 const MAX_THREADS = 4;
 const MIN_RANGE_ROWS = 1_024;
 const MAX_RANGE_ROWS = 50_000;
@@ -166,7 +167,8 @@ function poolThreads(): number {
  */
 export async function verifyLedgerFile(path: string, options: VerifyOptions = {}): Promise<VerifyResult> {
   requireFilePath('verifyLedgerFile: the path', path);
-  const { signal, onProgress } = requireOptions('verifyLedgerFile options', options) as VerifyOptions;
+  const { signal, onProgress } = requireOptions('verifyLedgerFile(options)', options) as VerifyOptions;
+  requireKnownKeys(options, VERIFY_OPTIONS, 'verify');
   const from = requireInteger('from', options.from ?? 1, 1);
   if (options.to !== undefined) {
     requireInteger('to', options.to, 1);
@@ -174,7 +176,8 @@ export async function verifyLedgerFile(path: string, options: VerifyOptions = {}
   }
   if (options.rangeSize !== undefined) requireInteger('rangeSize', options.rangeSize, 1);
   if (onProgress !== undefined) requireFunction('onProgress', onProgress);
-  signal?.throwIfAborted();
+  if (options.headSidecar !== undefined) requireBoolean('headSidecar', options.headSidecar);
+  if (signal !== undefined && requireAbortSignal('signal', signal).aborted) throw abortReason(signal);
 
   if (options.expectedHead !== undefined) requireHead('expectedHead', options.expectedHead);
   const witnesses = outsideWitnesses(options);

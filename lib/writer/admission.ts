@@ -67,9 +67,12 @@ export class Admission {
     }
   }
 
-  /** After requests were rejected wholesale: `outstanding` events remain, and every waiter is released without room. */
-  reset(outstanding: number): void {
-    this.#pending = outstanding;
+  /**
+   * After requests were rejected wholesale: gives back their `size` events, and releases every
+   * waiter without room. Room taken by callers that have not submitted yet stays theirs to give back.
+   */
+  releaseAll(size: number): void {
+    this.#pending -= size;
     for (const waiter of this.#waiters.drain()) waiter.wake(false);
   }
 

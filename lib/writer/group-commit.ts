@@ -10,6 +10,7 @@ import type Database from 'better-sqlite3';
 import { LedgerError, toWire, type WireError } from '../errors.ts';
 import type { EncodedEvent } from '../format/event-encoding.ts';
 import { APPEND_SQL, appendArgs, raisedError } from '../sqlite/append-statement.ts';
+import { isDiskFull } from '../sqlite/ledger-file.ts';
 import { MAX_SEQUENCE_SQL } from '../sqlite/queries.ts';
 import type { AppendRequest, RequestOutcome, StoredEvent, WriterSettings } from './protocol.ts';
 import type { LogLevel } from '../options.ts';
@@ -32,14 +33,16 @@ function isTransient(code: string | undefined): boolean {
 
 /**
  * What the writer thread threw, as the coded error its caller gets: a LedgerError as it is, what
- * a trigger raised with its code (plus `facts`), anything else WRITE_FAILED with SQLite's code.
+ * a trigger raised with its code (plus `facts`), a full disk DISK_FULL (SQLite rolled back: the
+ * next append after space frees works), anything else WRITE_FAILED with SQLite's code.
  */
 export function wireErrorOf(error: unknown, facts?: (code: WireError['code']) => Record<string, unknown>): WireError {
   const coded = raisedError(error, facts);
   if (coded) return toWire(coded);
-  const sqliteCode = (error as { code?: unknown }).code;
+  const code = (error as { code?: unknown }).code;
+  const sqliteCode = typeof code === 'string' ? code : undefined;
   const message = error instanceof Error ? error.message : String(error);
-  return toWire(LedgerError.of('WRITE_FAILED', { sqliteCode: typeof sqliteCode === 'string' ? sqliteCode : undefined }, message));
+  return toWire(LedgerError.of(isDiskFull(sqliteCode ?? '', message) ? 'DISK_FULL' : 'WRITE_FAILED', { sqliteCode }, message));
 }
 
 export class GroupCommit {

@@ -170,7 +170,7 @@ export class WriterClient {
       this.stats.lastWriteAt = new Date();
       pending.resolve(outcome.events);
     } else {
-      if (outcome.error.code === 'WRITE_FAILED') this.stats.failedWriteCount++;
+      if (outcome.error.code === 'WRITE_FAILED' || outcome.error.code === 'DISK_FULL') this.stats.failedWriteCount++;
       pending.reject(fromWire(outcome.error));
     }
   }
@@ -297,14 +297,17 @@ export class WriterClient {
     }
   }
 
-  /** Resolves once nothing is queued, in flight or waiting for room. */
+  /**
+   * Resolves once nothing is queued, in flight, waiting for room, or holding room on its way to
+   * {@link submit} (a caller just admitted is still validating and encoding).
+   */
   drain(): Promise<void> {
     if (this.#isIdle()) return Promise.resolve();
     return new Promise((resolve) => this.#idleWaiters.push(resolve));
   }
 
   #isIdle(): boolean {
-    return this.#pending.size === 0 && this.admission.waiting === 0;
+    return this.#pending.size === 0 && this.admission.waiting === 0 && this.admission.pending === 0;
   }
 
   #settleIdle(): void {
@@ -318,12 +321,19 @@ export class WriterClient {
    * ever half-written, since each request commits whole or not at all.
    */
   async close(timeoutMs: number): Promise<void> {
-    this.#refusal ??= LedgerError.of('LEDGER_CLOSED');
+    const closing = LedgerError.of('LEDGER_CLOSED');
+    this.#refusal ??= closing;
     let timer: NodeJS.Timeout | undefined;
     const deadline = new Promise<false>((resolve) => (timer = setTimeout(() => resolve(false), timeoutMs)));
     const drained = await Promise.race([this.drain().then(() => true as const), deadline]);
     clearTimeout(timer);
-    if (!drained) this.#rejectAll(LedgerError.of('LEDGER_CLOSED', { timeoutMs }, 'not flushed before the close timeout'), { unsentOnly: true });
+    if (!drained) {
+      // What is still on the caller's thread (queued, waiting for room, or admitted and not yet
+      // submitted) is refused and never written; what the writer has gets its real outcome.
+      const late = LedgerError.of('LEDGER_CLOSED', { timeoutMs }, 'not flushed before the close timeout');
+      if (this.#refusal === closing) this.#refusal = late;
+      this.#rejectAll(late, { unsentOnly: true });
+    }
     if (this.#restartTimer) clearTimeout(this.#restartTimer);
     const connection = this.#connection;
     this.#state = 'closed';
@@ -346,14 +356,16 @@ export class WriterClient {
   }
 
   #rejectAll(error: LedgerError, { unsentOnly = false } = {}): void {
+    let rejected = 0;
     for (const [id, pending] of this.#pending) {
       if (unsentOnly && pending.sent) continue;
       this.#pending.delete(id);
+      rejected += pending.size;
       pending.reject(error);
     }
     this.#queue = this.#queue.filter((request) => this.#pending.has(request.id));
     this.#queuedEvents = this.#queue.reduce((sum, request) => sum + request.events.length, 0);
-    this.admission.reset([...this.#pending.values()].reduce((sum, pending) => sum + pending.size, 0));
+    this.admission.releaseAll(rejected);
     this.#settleIdle();
     this.#updateRef();
   }

@@ -14,7 +14,7 @@ import { receiveMessageOnPort, workerData } from 'node:worker_threads';
 import { LedgerError, toWire, type WireError } from '../errors.ts';
 import { systemEvent } from '../format/event-encoding.ts';
 import { APPEND_SQL, appendArgs } from '../sqlite/append-statement.ts';
-import { openWriteConnection } from '../sqlite/connections.ts';
+import { closeWriteConnection, openWriteConnection } from '../sqlite/connections.ts';
 import { readHead } from '../sqlite/queries.ts';
 import { GroupCommit, wireErrorOf } from './group-commit.ts';
 import { FileIdentity } from './file-identity.ts';
@@ -227,9 +227,10 @@ function recordDurableHead(): void {
 
 function shutDown(): void {
   if (sidecarTimer) clearTimeout(sidecarTimer);
-  // Closing the last connection checkpoints and syncs the WAL, so the head is durable after it.
+  // Closing checkpoints and syncs the WAL (leaving the file in rollback mode when this is its
+  // last connection, readable on read-only media), so the head is durable after it.
   const head = readHead(db);
-  db.close();
+  closeWriteConnection(db);
   try {
     if (head && fileIsOurs()) writeHeadSidecar(settings.path, head);
   } catch (error) {
