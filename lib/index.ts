@@ -32,16 +32,8 @@ export { LedgerError, isLedgerError } from './errors.ts';
 export type { LedgerErrorCode } from './errors.ts';
 export type { LedgerOptions, CheckpointOptions } from './options.ts';
 export type { HaltState, RegisterAgentKeyOptions } from './ledger/ledger-types.ts';
-export {
-  generateAgentKeyPair,
-  signableBytes,
-  signEvent,
-  witnessClearHalt,
-  clearHaltSignableBytes,
-  witnessPromotion,
-  promoteReplicaSignableBytes,
-} from './format/signing.ts';
-export type { AgentKeyPair, WitnessSignature, PromotionSubject } from './format/signing.ts';
+// The signing helpers, as the browser entry `stele/signing` exports them.
+export * from './signing.ts';
 export { FileCopyReplicator } from './replication/file-copy-replicator.ts';
 export type { FileCopyReplicatorOptions } from './replication/file-copy-replicator.ts';
 export type { Replicator, PrimarySource, ReplicationReceipt, VerificationResult } from './replication/replicator.ts';

@@ -129,51 +129,7 @@ test('a wrong typed payload fails to compile (TS2345 on the append), in both set
   });
   try {
     const line = mark + 2;
-    /**
- * The packages the declarations of one entry reach, each with the chain of files that leads to
- * it: the graph of `import`/`export ... from`/`import()` in the emitted .d.ts files (comments,
- * such as the examples in JSDoc, are not imports).
- */
-function packagesReached(entry: string): Map<string, string> {
-  const reached = new Map<string, string>();
-  const seen = new Set<string>();
-  const stack: [string, string[]][] = [[entry, []]];
-  while (stack.length > 0) {
-    const [file, chain] = stack.pop()!;
-    if (seen.has(file)) continue;
-    seen.add(file);
-    const here = [...chain, relative(join(app.dir, 'node_modules/stele'), file)];
-    for (const { fileName } of ts.preProcessFile(readFileSync(file, 'utf8'), true, true).importedFiles) {
-      if (!fileName.startsWith('.')) {
-        if (!reached.has(fileName)) reached.set(fileName, here.join(' > '));
-        continue;
-      }
-      const target = resolve(dirname(file), fileName).replace(/\.(js|ts)$/, '.d.ts');
-      assert.ok(existsSync(target), `${file} imports ${fileName}, which is not shipped`);
-      stack.push([target, here]);
-    }
-  }
-  return reached;
-}
-
-test('the declarations of each entry reach no package a user may lack: stele only node: builtins, stele/proofs and stele/signing nothing', () => {
-  const pkg = JSON.parse(readFileSync(join(ROOT, 'package.json'), 'utf8')) as { exports: Record<string, { types?: string }> };
-  const entries = Object.entries(pkg.exports).filter(([, target]) => typeof target === 'object' && target.types);
-  assert.deepEqual(entries.map(([name]) => name), ['.', './proofs', './signing', './postgres']);
-  const allowed: Record<string, (name: string) => boolean> = {
-    '.': (name) => name.startsWith('node:'),
-    './proofs': () => false,
-    './signing': () => false,
-    './postgres': (name) => name.startsWith('node:'),
-  };
-  for (const [name, target] of entries) {
-    const reached = packagesReached(join(app.dir, 'node_modules/stele', target.types!));
-    const outside = [...reached].filter(([spec]) => !allowed[name]!(spec)).map(([spec, chain]) => `${spec} via ${chain}`);
-    assert.deepEqual(outside, [], `the declarations of ${name}`);
-  }
-});
-
-for (const config of ['nodenext', 'bundler']) {
+    for (const config of ['nodenext', 'bundler']) {
       const { code, errors } = await tsc(wrong.dir, ['-p', `tsconfig.${config}.json`]);
       assert.equal(code, 2, config);
       assert.equal(errors.length, 1, errors.join('\n'));
