@@ -83,5 +83,26 @@ export function portableWriteUtf8(bytes: Uint8Array, text: string, offset: numbe
   return o - offset;
 }
 
-/** Standard padded base64 (RFC 4648 §4), as `Buffer.toString('base64')` writes it: the proof layer's, which needs no platform either. */
-export { toBase64 } from '../proofs/bytes.ts';
+const ALPHABET = 'ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/';
+
+/**
+ * Standard padded base64 (RFC 4648 §4), as `Buffer.toString('base64')` writes it. The same as
+ * lib/proofs/bytes.ts writes: the proof layer takes nothing from the rest of lib/, by design.
+ */
+export function toBase64(bytes: Uint8Array): string {
+  let out = '';
+  let i = 0;
+  for (; i + 2 < bytes.length; i += 3) {
+    const n = (bytes[i]! << 16) | (bytes[i + 1]! << 8) | bytes[i + 2]!;
+    out += ALPHABET[n >> 18]! + ALPHABET[(n >> 12) & 63]! + ALPHABET[(n >> 6) & 63]! + ALPHABET[n & 63]!;
+  }
+  const rest = bytes.length - i;
+  if (rest === 1) {
+    const n = bytes[i]! << 16;
+    out += ALPHABET[n >> 18]! + ALPHABET[(n >> 12) & 63]! + '==';
+  } else if (rest === 2) {
+    const n = (bytes[i]! << 16) | (bytes[i + 1]! << 8);
+    out += ALPHABET[n >> 18]! + ALPHABET[(n >> 12) & 63]! + ALPHABET[(n >> 6) & 63]! + '=';
+  }
+  return out;
+}

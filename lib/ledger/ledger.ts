@@ -175,10 +175,9 @@ export class Ledger<Events extends EventMap = UntypedEvents> extends LedgerReads
   }
 
   /**
-   * Clears a halt: a ceremony event carrying the reason and the signatures of at least a quorum
-   * (`witnessQuorum`, default 2) of distinct registered witnesses with distinct keys over the halt
-   * record and the reason; with `trustedWitnesses`, only those keys count. The trigger checks
-   * every signature; without a quorum it is CEREMONY_REFUSED.
+   * Clears a halt: a ceremony event with the reason and the signatures, over the halt record and
+   * the reason, of a quorum (`witnessQuorum`, default 2) of distinct witnesses with distinct keys
+   * (only `trustedWitnesses` keys count when set); otherwise CEREMONY_REFUSED.
    *
    * @example
    * ```ts

@@ -47,9 +47,10 @@ const LOCK_NAMESPACE = 1400136044;
  * SQLite schema versions whose rows a PostgreSQL copy of a given version can hold: schema 5 added
  * only the Merkle nodes, which are derived from the rows (a PostgreSQL copy keeps the rows and the
  * chain; its tree is not mirrored yet); schema 6 added ceremony rules (independent witnesses) that
- * the primary enforces before a row reaches the copy, while the copy re-checks the schema-4 rules.
+ * the primary enforces before a row reaches the copy, while the copy re-checks the schema-4 rules;
+ * schema 7 added only an index.
  */
-const SAME_EVENT_RULES: ReadonlyMap<number, readonly number[]> = new Map([[4, [4, 5, 6]]]);
+const SAME_EVENT_RULES: ReadonlyMap<number, readonly number[]> = new Map([[4, [4, 5, 6, 7]]]);
 
 /**
  * Keeps a copy of the ledger in a PostgreSQL database, in the ledger's own schema there (install
