@@ -6,6 +6,7 @@
  * written past the triggers.
  */
 import assert from 'node:assert/strict';
+import { execFile } from 'node:child_process';
 import { copyFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, test } from 'node:test';
@@ -30,6 +31,7 @@ import { configureWriterConnection } from '../lib/sqlite/connections.ts';
 import { registerNativeFunctions } from '../lib/sqlite/native-functions.ts';
 import { chainOf, createLedger, reopen, tempDir, tempLedgerPath } from './helpers/temp-ledger.ts';
 
+const CLI = new URL('../lib/cli/stele.ts', import.meta.url).pathname;
 const codeOf = (error: unknown): string | undefined => (error instanceof LedgerError ? error.code : undefined);
 const refusedWith = (code: string, details?: Record<string, unknown>) => (error: unknown) => {
   assert.equal(codeOf(error), code, String(error));
@@ -258,6 +260,29 @@ describe('trusted witnesses, held outside the file', () => {
     const higher = await verifyLedgerFile(path, { witnessQuorum: 3, rangeSize: 2 });
     assert.deepEqual([higher.firstBad?.sequence, higher.firstBad?.reason], [cleared.sequence, 'ceremony']);
     assert.match(higher.firstBad!.detail!, /the quorum is 3$/);
+  });
+
+  test('stele verify takes the same outside anchors: --trusted-witness and --witness-quorum', async (t) => {
+    const keys = { alice: generateAgentKeyPair(), bob: generateAgentKeyPair(), mallory: generateAgentKeyPair() };
+    const path = tempLedgerPath(t);
+    const ledger = await openLedger(path);
+    for (const [name, pair] of Object.entries(keys)) await ledger.registerAgentKey(name, pair.publicKey, { role: 'witness' });
+    await ledger.halt('incident');
+    const cleared = await ledger.clearHalt(clearing(ledger, 'mallory helps', [['alice', keys.alice], ['mallory', keys.mallory]]));
+    await ledger.close();
+    const stele = (...args: string[]) =>
+      new Promise<{ code: number; stdout: string }>((done) =>
+        execFile(process.execPath, ['--import', 'tsx', CLI, 'verify', path, '--json', ...args], (error, stdout) =>
+          done({ code: error ? Number(error.code) : 0, stdout }),
+        ),
+      );
+    const plain = await stele();
+    assert.deepEqual([plain.code, JSON.parse(plain.stdout).ok], [0, true]);
+    const trusted = await stele('--trusted-witness', keys.alice.publicKey, '--trusted-witness', keys.bob.publicKey);
+    assert.equal(trusted.code, 1);
+    assert.deepEqual([JSON.parse(trusted.stdout).firstBad.sequence, JSON.parse(trusted.stdout).firstBad.reason], [cleared.sequence, 'ceremony']);
+    const higher = await stele('--witness-quorum', '3');
+    assert.deepEqual([higher.code, JSON.parse(higher.stdout).firstBad.reason], [1, 'ceremony']);
   });
 
   test('promoteReplica counts only trusted keys and verifies the copy with them', async (t) => {
