@@ -8,6 +8,7 @@
 import type Database from 'better-sqlite3';
 import { merkleLeafHash, merkleNodeHash } from '../format/merkle-hash.ts';
 import type { VerifyFault } from './verify-fault.ts';
+import { registerMerkleFunctions } from '../sqlite/native-functions.ts';
 
 /** The first node of the stored tree that differs from the recomputed one, up to `head`. */
 export function merkleTreeFault(db: Database.Database, head: number): VerifyFault | undefined {
@@ -44,7 +45,13 @@ export function merkleTreeFault(db: Database.Database, head: number): VerifyFaul
     }
     open.push(node);
   }
-  // Nodes closed by appends after `head` (made while this check ran) are not counted.
+  return merkleNodeCountFault(db, head);
+}
+
+/** merkle_nodes holds exactly the nodes the appends up to `head` completed, no more (nodes closed after `head`, while the check ran, are not counted). */
+export function merkleNodeCountFault(db: Database.Database, head: number): VerifyFault | undefined {
+  const hasTree = db.prepare("SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = 'merkle_nodes'").pluck().get() === 1;
+  if (!hasTree) return undefined;
   const count = db.prepare('SELECT count(*) FROM merkle_nodes WHERE ((idx + 1) << level) <= ?').pluck().get(head) as number;
   let expectedCount = 0;
   for (let level = 0; level < 63 && head >> level > 0; level++) expectedCount += Math.floor(head / 2 ** level);
@@ -52,4 +59,40 @@ export function merkleTreeFault(db: Database.Database, head: number): VerifyFaul
     return { sequence: head, reason: 'merkle_node', expected: expectedCount, actual: count, detail: 'merkle_nodes holds rows no event completed' };
   }
   return undefined;
+}
+
+/**
+ * The nodes completed by the appends [from, to], checked in SQL on one range's connection (a
+ * verify pool thread): each leaf against its event's content hash, each parent against its two
+ * stored children, so that by induction from the leaves every node is the recomputed one. True
+ * when all of them match; `merkleTreeFault` then needs to run only when a range says false, to
+ * name the first faulty node (and, over the whole file, for nodes no append completed).
+ */
+export function treeRangeMatches(db: Database.Database, from: number, to: number): boolean {
+  const hasTree = db.prepare("SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = 'merkle_nodes'").pluck().get() === 1;
+  if (!hasTree) return true;
+  registerMerkleFunctions(db);
+  const badLeaves = db
+    .prepare<[number, number], number>(
+      `SELECT count(*) FROM events AS e LEFT JOIN merkle_nodes AS m ON m.level = 0 AND m.idx = e.sequence - 1
+        WHERE e.sequence BETWEEN ? AND ? AND m.hash IS NOT stele_merkle_leaf(e.content_hash)`,
+    )
+    .pluck();
+  if (badLeaves.get(from, to) !== 0) return false;
+  // The node (level, idx) is completed by the append of sequence (idx + 1) << level.
+  const badParents = db
+    .prepare<[number, number, number], number>(
+      `SELECT count(*) FROM merkle_nodes AS l
+         JOIN merkle_nodes AS r ON r.level = l.level AND r.idx = l.idx + 1
+         LEFT JOIN merkle_nodes AS p ON p.level = l.level + 1 AND p.idx = l.idx / 2
+        WHERE l.level = ? AND l.idx BETWEEN ? AND ? AND l.idx % 2 = 0 AND p.hash IS NOT stele_merkle_node(l.hash, r.hash)`,
+    )
+    .pluck();
+  for (let level = 1; level < 63 && 2 ** level <= to; level++) {
+    const low = Math.ceil(from / 2 ** level) - 1;
+    const high = Math.floor(to / 2 ** level) - 1;
+    if (low > high) continue;
+    if (badParents.get(level - 1, 2 * low, 2 * high) !== 0) return false;
+  }
+  return true;
 }

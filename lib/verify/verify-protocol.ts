@@ -10,5 +10,7 @@ export interface RangeTask extends ChainRange {
   path: string;
 }
 
-/** What a range found. */
-export type RangeResult = ChainRangeResult;
+/** What a range found: the chain's verdict, and whether the Merkle nodes its appends completed match. */
+export interface RangeResult extends ChainRangeResult {
+  treeMatches: boolean;
+}

@@ -6,13 +6,16 @@
  */
 import { openReadConnection } from '../sqlite/connections.ts';
 import { checkRange } from './chain-check.ts';
+import { treeRangeMatches } from './merkle-check.ts';
 import type { RangeResult, RangeTask } from './verify-protocol.ts';
 
 /** Checks one range; the piscina task handler. */
 export default function verifyRange(task: RangeTask): RangeResult {
   const db = openReadConnection(task.path);
   try {
-    return checkRange(db, task);
+    const result = checkRange(db, task);
+    // The tree matters only when the chain passed; a chain fault is reported first anyway.
+    return { ...result, treeMatches: result.fault !== undefined || treeRangeMatches(db, task.from, task.to) };
   } finally {
     db.close();
   }
