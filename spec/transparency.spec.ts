@@ -231,4 +231,40 @@ describe('verify() recomputes the tree', () => {
     assert.equal(result.firstBad?.sequence, 8);
     assert.equal(result.firstBad?.actual, '0'.repeat(64));
   });
+
+  test('property: any node edited or deleted behind the triggers is found at the append that wrote it, whatever the range size', async (t) => {
+    const path = tempLedgerPath(t);
+    const ledger = await openLedger(path, { durability: 'normal' });
+    await ledger.appendBatch(Array.from({ length: 300 }, (_, i) => ({ type: 'e', payload: { i } })));
+    await ledger.close();
+    const nodes = (() => {
+      const db = new Database(path, { readonly: true });
+      try {
+        return db.prepare('SELECT level, idx FROM merkle_nodes ORDER BY level, idx').all() as Array<{ level: number; idx: number }>;
+      } finally {
+        db.close();
+      }
+    })();
+    let run = 0;
+    await fc.assert(
+      fc.asyncProperty(fc.constantFrom(...nodes), fc.boolean(), fc.option(fc.integer({ min: 1, max: 200 }), { nil: undefined }), async ({ level, idx }, remove, rangeSize) => {
+        const copy = `${path}.${++run}.db`;
+        copyFileSync(path, copy);
+        const db = new Database(copy);
+        const guard = db.prepare('SELECT sql FROM sqlite_schema WHERE name = ?').pluck();
+        const name = remove ? 'merkle_nodes_no_delete' : 'merkle_nodes_no_update';
+        const sql = guard.get(name) as string;
+        db.exec(`DROP TRIGGER ${name}`);
+        if (remove) db.prepare('DELETE FROM merkle_nodes WHERE level = ? AND idx = ?').run(level, idx);
+        else db.prepare('UPDATE merkle_nodes SET hash = randomblob(32) WHERE level = ? AND idx = ?').run(level, idx);
+        db.exec(sql);
+        db.close();
+        const result = await verifyLedgerFile(copy, { rangeSize, headSidecar: false });
+        assert.equal(result.firstBad?.reason, 'merkle_node', `${remove ? 'deleted' : 'edited'} (${level}, ${idx})`);
+        assert.equal(result.firstBad?.sequence, (idx + 1) * 2 ** level);
+        if (remove) assert.equal(result.firstBad?.actual, 'missing');
+      }),
+      { numRuns: 25 },
+    );
+  });
 });

@@ -7,8 +7,9 @@
  */
 import { hash } from 'node:crypto';
 
-const LEAF_PREFIX = Buffer.of(0x00);
-const NODE_PREFIX = Buffer.of(0x01);
+/** Scratch inputs, prefix in place: filled and hashed synchronously, so one of each serves every call. */
+const leafInput = Buffer.alloc(33, 0x00);
+const nodeInput = Buffer.alloc(65, 0x01);
 const CONTENT_HASH = /^[0-9a-f]{64}$/;
 
 /**
@@ -24,7 +25,8 @@ export function merkleLeafHash(contentHash: unknown): Buffer {
   if (typeof contentHash !== 'string' || !CONTENT_HASH.test(contentHash)) {
     throw new TypeError(`a Merkle leaf needs a content hash of 64 lowercase hex characters, got ${String(contentHash)}`);
   }
-  return hash('sha256', Buffer.concat([LEAF_PREFIX, Buffer.from(contentHash, 'hex')]), 'buffer');
+  leafInput.write(contentHash, 1, 'hex');
+  return hash('sha256', leafInput, 'buffer');
 }
 
 /**
@@ -39,5 +41,7 @@ export function merkleNodeHash(left: unknown, right: unknown): Buffer {
   if (!(left instanceof Uint8Array) || left.length !== 32 || !(right instanceof Uint8Array) || right.length !== 32) {
     throw new TypeError('a Merkle node needs two 32-byte child hashes');
   }
-  return hash('sha256', Buffer.concat([NODE_PREFIX, left, right]), 'buffer');
+  nodeInput.set(left, 1);
+  nodeInput.set(right, 33);
+  return hash('sha256', nodeInput, 'buffer');
 }

@@ -55,7 +55,7 @@ export function registerNativeFunctions(db: Database.Database, settings: NativeF
  * The tree functions of `005-merkle-tree.sql`. A missing input (NULL: no such event or child
  * row) gives NULL, which the guard of merkle_nodes refuses as a wrong hash.
  */
-export function registerMerkleFunctions(db: Database.Database): void {
+function registerMerkleFunctions(db: Database.Database): void {
   // One-entry memos: the guard of merkle_nodes recomputes, from the same inputs, the hash the
   // trigger that inserts the row computed a moment before.
   let lastContentHash: unknown;

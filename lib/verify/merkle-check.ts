@@ -8,7 +8,6 @@
 import type Database from 'better-sqlite3';
 import { merkleLeafHash, merkleNodeHash } from '../format/merkle-hash.ts';
 import type { VerifyFault } from './verify-fault.ts';
-import { registerMerkleFunctions } from '../sqlite/native-functions.ts';
 
 /** The first node of the stored tree that differs from the recomputed one, up to `head`. */
 export function merkleTreeFault(db: Database.Database, head: number): VerifyFault | undefined {
@@ -61,38 +60,39 @@ export function merkleNodeCountFault(db: Database.Database, head: number): Verif
   return undefined;
 }
 
+/** Nodes compared per query: one page of expected hashes against one string of stored ones. */
+const NODE_PAGE = 4096;
+
 /**
- * The nodes completed by the appends [from, to], checked in SQL on one range's connection (a
- * verify pool thread): each leaf against its event's content hash, each parent against its two
- * stored children, so that by induction from the leaves every node is the recomputed one. True
- * when all of them match; `merkleTreeFault` then needs to run only when a range says false, to
- * name the first faulty node (and, over the whole file, for nodes no append completed).
+ * The nodes completed by the appends [from, to], checked on one range's connection (a verify
+ * pool thread): each leaf against its event's content hash, each parent against its two stored
+ * children, so that by induction from the leaves every node is the recomputed one. A page of
+ * stored nodes is read as one hex string (a Buffer per node would cost more than the hashing) and
+ * compared with the page recomputed. True when all match; `merkleTreeFault` then needs to run only
+ * when a range says false, to name the first faulty node.
  */
 export function treeRangeMatches(db: Database.Database, from: number, to: number): boolean {
   const hasTree = db.prepare("SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = 'merkle_nodes'").pluck().get() === 1;
   if (!hasTree) return true;
-  registerMerkleFunctions(db);
-  const badLeaves = db
-    .prepare<[number, number], number>(
-      `SELECT count(*) FROM events AS e LEFT JOIN merkle_nodes AS m ON m.level = 0 AND m.idx = e.sequence - 1
-        WHERE e.sequence BETWEEN ? AND ? AND m.hash IS NOT stele_merkle_leaf(e.content_hash)`,
-    )
+  const contentHashes = db.prepare<[number, number], string>('SELECT content_hash FROM events WHERE sequence BETWEEN ? AND ? ORDER BY sequence').pluck();
+  const stored = db
+    .prepare<[number, number, number], string | null>("SELECT string_agg(lower(hex(hash)), '' ORDER BY idx) FROM merkle_nodes WHERE level = ? AND idx BETWEEN ? AND ?")
     .pluck();
-  if (badLeaves.get(from, to) !== 0) return false;
+  for (let start = from; start <= to; start += NODE_PAGE) {
+    const end = Math.min(to, start + NODE_PAGE - 1);
+    const expected = contentHashes.all(start, end).map((contentHash) => merkleLeafHash(contentHash).toString('hex'));
+    if (expected.length !== end - start + 1 || stored.get(0, start - 1, end - 1) !== expected.join('')) return false;
+  }
   // The node (level, idx) is completed by the append of sequence (idx + 1) << level.
-  const badParents = db
-    .prepare<[number, number, number], number>(
-      `SELECT count(*) FROM merkle_nodes AS l
-         JOIN merkle_nodes AS r ON r.level = l.level AND r.idx = l.idx + 1
-         LEFT JOIN merkle_nodes AS p ON p.level = l.level + 1 AND p.idx = l.idx / 2
-        WHERE l.level = ? AND l.idx BETWEEN ? AND ? AND l.idx % 2 = 0 AND p.hash IS NOT stele_merkle_node(l.hash, r.hash)`,
-    )
-    .pluck();
   for (let level = 1; level < 63 && 2 ** level <= to; level++) {
-    const low = Math.ceil(from / 2 ** level) - 1;
-    const high = Math.floor(to / 2 ** level) - 1;
-    if (low > high) continue;
-    if (badParents.get(level - 1, 2 * low, 2 * high) !== 0) return false;
+    for (let low = Math.ceil(from / 2 ** level) - 1, high = Math.floor(to / 2 ** level) - 1; low <= high; low += NODE_PAGE) {
+      const last = Math.min(high, low + NODE_PAGE - 1);
+      const children = Buffer.from(stored.get(level - 1, 2 * low, 2 * last + 1) ?? '', 'hex');
+      if (children.length !== (last - low + 1) * 64) return false;
+      let expected = '';
+      for (let at = 0; at < children.length; at += 64) expected += merkleNodeHash(children.subarray(at, at + 32), children.subarray(at + 32, at + 64)).toString('hex');
+      if (stored.get(level, low, last) !== expected) return false;
+    }
   }
   return true;
 }
