@@ -9,7 +9,7 @@ import assert from 'node:assert/strict';
 import { execFile } from 'node:child_process';
 import { copyFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { describe, test } from 'node:test';
+import { describe, test, type TestContext } from 'node:test';
 import Database from 'better-sqlite3';
 import nacl from 'tweetnacl';
 import {
@@ -230,6 +230,21 @@ describe('witnessQuorum', () => {
   });
 });
 
+/**
+ * A closed ledger whose halt was cleared by alice and mallory, all three witnesses registered in
+ * the file; an app or verifier that trusts only alice and bob must not accept that ceremony.
+ */
+async function clearedWithMallory(t: TestContext) {
+  const keys = { alice: generateAgentKeyPair(), bob: generateAgentKeyPair(), mallory: generateAgentKeyPair() };
+  const path = tempLedgerPath(t);
+  const ledger = await openLedger(path);
+  for (const [name, pair] of Object.entries(keys)) await ledger.registerAgentKey(name, pair.publicKey, { role: 'witness' });
+  await ledger.halt('incident');
+  const cleared = await ledger.clearHalt(clearing(ledger, 'mallory helps', [['alice', keys.alice], ['mallory', keys.mallory]]));
+  await ledger.close();
+  return { keys, path, cleared };
+}
+
 describe('trusted witnesses, held outside the file', () => {
   test('clearHalt counts only the trusted keys: a witness the holder of the Ledger registered does not vouch', async (t) => {
     const keys = { alice: generateAgentKeyPair(), bob: generateAgentKeyPair(), mallory: generateAgentKeyPair() };
@@ -246,13 +261,7 @@ describe('trusted witnesses, held outside the file', () => {
   });
 
   test('verify with trustedWitnesses or a higher witnessQuorum rejects a ceremony the file alone accepts', async (t) => {
-    const keys = { alice: generateAgentKeyPair(), bob: generateAgentKeyPair(), mallory: generateAgentKeyPair() };
-    const path = tempLedgerPath(t);
-    const ledger = await openLedger(path);
-    for (const [name, pair] of Object.entries(keys)) await ledger.registerAgentKey(name, pair.publicKey, { role: 'witness' });
-    await ledger.halt('incident');
-    const cleared = await ledger.clearHalt(clearing(ledger, 'mallory helps', [['alice', keys.alice], ['mallory', keys.mallory]]));
-    await ledger.close();
+    const { keys, path, cleared } = await clearedWithMallory(t);
     assert.deepEqual(await verifyLedgerFile(path), { ok: true, checked: 5 });
     const trusted = await verifyLedgerFile(path, { trustedWitnesses: [keys.alice.publicKey, keys.bob.publicKey] });
     assert.deepEqual([trusted.firstBad?.sequence, trusted.firstBad?.reason], [cleared.sequence, 'ceremony']);
@@ -263,13 +272,7 @@ describe('trusted witnesses, held outside the file', () => {
   });
 
   test('stele verify takes the same outside anchors: --trusted-witness and --witness-quorum', async (t) => {
-    const keys = { alice: generateAgentKeyPair(), bob: generateAgentKeyPair(), mallory: generateAgentKeyPair() };
-    const path = tempLedgerPath(t);
-    const ledger = await openLedger(path);
-    for (const [name, pair] of Object.entries(keys)) await ledger.registerAgentKey(name, pair.publicKey, { role: 'witness' });
-    await ledger.halt('incident');
-    const cleared = await ledger.clearHalt(clearing(ledger, 'mallory helps', [['alice', keys.alice], ['mallory', keys.mallory]]));
-    await ledger.close();
+    const { keys, path, cleared } = await clearedWithMallory(t);
     const stele = (...args: string[]) =>
       new Promise<{ code: number; stdout: string }>((done) =>
         execFile(process.execPath, ['--import', 'tsx', CLI, 'verify', path, '--json', ...args], (error, stdout) =>
