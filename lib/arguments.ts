@@ -153,3 +153,18 @@ export function requirePublicKeys(name: string, value: unknown): string[] {
   }
   return keys;
 }
+
+/**
+ * A list of event types to filter by: an array of at least one non-empty string, every index
+ * checked (holes included; a length set to 2^32 - 1 is walked only until its first hole). Returns
+ * it as JSON for `json_each`. `omitted` says what leaving it out does.
+ */
+export function requireTypeList(value: unknown, omitted: string): string {
+  if (!Array.isArray(value)) throw new TypeError(`types must be an array of non-empty strings, got ${describeValue(value)}`);
+  for (let index = 0; index < value.length; index++) {
+    const type: unknown = value[index];
+    if (typeof type !== 'string' || type.length === 0) throw new TypeError(`types[${index}] must be a non-empty string, got ${describeValue(type)}`);
+  }
+  if (value.length === 0) throw new RangeError(`types must list at least one type; omit it to ${omitted}`);
+  return JSON.stringify(value);
+}

@@ -10,7 +10,7 @@
  * is bounded by its lowest and highest sequence, never assumed contiguous. A file opened for
  * reading before its writer added the index is scanned instead, with the same result.
  */
-import { requireBoolean, requireInteger, requireKnownKeys, requireOptions } from '../arguments.ts';
+import { requireBoolean, requireInteger, requireKnownKeys, requireOptions, requireTypeList } from '../arguments.ts';
 import { describeValue } from '../errors.ts';
 import type { LedgerEvent } from '../event.ts';
 import { EVENT_COLUMNS, type EventRow } from '../format/columns.ts';
@@ -87,16 +87,7 @@ function resolveQuery(given: EventQuery | undefined): ResolvedQuery {
     streamId = query.streamId;
   }
   let typesJson: string | undefined;
-  if (query.types !== undefined) {
-    const types: unknown = query.types;
-    if (!Array.isArray(types)) throw new TypeError(`types must be an array of non-empty strings, got ${describeValue(types)}`);
-    for (let index = 0; index < types.length; index++) {
-      const type: unknown = types[index];
-      if (typeof type !== 'string' || type.length === 0) throw new TypeError(`types[${index}] must be a non-empty string, got ${describeValue(type)}`);
-    }
-    if (types.length === 0) throw new RangeError('types must list at least one type; omit it to read every type');
-    typesJson = JSON.stringify(types);
-  }
+  if (query.types !== undefined) typesJson = requireTypeList(query.types, 'read every type');
   return {
     from,
     to,

@@ -1,7 +1,7 @@
 /**
  * The public shapes of {@link Ledger.subscribe}, and its options resolved and checked.
  */
-import { requireFunction, requireInteger, requireKnownKeys, requireOptions } from '../arguments.ts';
+import { requireFunction, requireInteger, requireKnownKeys, requireOptions, requireTypeList } from '../arguments.ts';
 import { describeValue } from '../errors.ts';
 import type { LedgerEvent } from '../event.ts';
 
@@ -162,17 +162,7 @@ export function resolveSubscribeOptions(given: SubscribeOptions | undefined): Re
     streamId = options.streamId;
   }
   let typesJson: string | null = null;
-  if (options.types !== undefined) {
-    const types: unknown = options.types;
-    if (!Array.isArray(types)) throw new TypeError(`types must be an array of non-empty strings, got ${describeValue(types)}`);
-    // Every index, holes included: forEach would skip holes, and walk a length set to 2^32 - 1.
-    for (let index = 0; index < types.length; index++) {
-      const type: unknown = types[index];
-      if (typeof type !== 'string' || type.length === 0) throw new TypeError(`types[${index}] must be a non-empty string, got ${describeValue(type)}`);
-    }
-    if (types.length === 0) throw new RangeError('types must list at least one type; omit it to receive every type');
-    typesJson = JSON.stringify(types);
-  }
+  if (options.types !== undefined) typesJson = requireTypeList(options.types, 'receive every type');
   if (options.onCaughtUp !== undefined) requireFunction('onCaughtUp', options.onCaughtUp);
   return Object.freeze({
     from,

@@ -12,6 +12,11 @@ export const HASH_AT_SQL = 'SELECT content_hash FROM events WHERE sequence = ?';
 /** The highest sequence; 0 when the ledger is empty. */
 export const MAX_SEQUENCE_SQL = 'SELECT coalesce(max(sequence), 0) FROM events';
 
+/** `ledger_meta.witness_quorum`: the signatures a ceremony needs (2 in a file before schema 2 wrote it). */
+export function witnessQuorumOf(db: Database.Database): number {
+  return Number(db.prepare<[], string>("SELECT value FROM ledger_meta WHERE key = 'witness_quorum'").pluck().get() ?? 2);
+}
+
 /** The newest event's sequence and content hash, or undefined when the ledger is empty. */
 export function readHead(db: Database.Database): LedgerHead | undefined {
   return db.prepare<[], LedgerHead>(HEAD_SQL).get();

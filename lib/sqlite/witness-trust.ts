@@ -9,6 +9,7 @@ import type Database from 'better-sqlite3';
 import { LedgerError } from '../errors.ts';
 import { verifyEd25519 } from '../format/ed25519.ts';
 import type { WitnessSignature } from '../format/signing.ts';
+import { witnessQuorumOf } from './queries.ts';
 
 const ACTIVE_WITNESS_KEYS_SQL = `SELECT public_key FROM agent_keys AS k
   WHERE k.agent_id = ? AND k.role = 'witness'
@@ -19,7 +20,7 @@ const ACTIVE_WITNESS_KEYS_SQL = `SELECT public_key FROM agent_keys AS k
  * active keys, signed `bytes`.
  */
 export function requireTrustedQuorum(db: Database.Database, trusted: readonly string[], witnesses: readonly WitnessSignature[], bytes: Uint8Array): void {
-  const quorum = Number(db.prepare("SELECT value FROM ledger_meta WHERE key = 'witness_quorum'").pluck().get() ?? 2);
+  const quorum = witnessQuorumOf(db);
   const activeKeys = db.prepare<[string], string>(ACTIVE_WITNESS_KEYS_SQL).pluck();
   const trust = new Set(trusted);
   const ids = new Set<string>();

@@ -16,7 +16,7 @@
 import type Database from 'better-sqlite3';
 import { AT, EVENT_COLUMNS, GENESIS_HASH, HASHED_COLUMNS, type RawRow } from '../format/columns.ts';
 import { eventHash } from '../format/hash-bytes.ts';
-import { HASH_AT_SQL, MAX_SEQUENCE_SQL } from '../sqlite/queries.ts';
+import { HASH_AT_SQL, MAX_SEQUENCE_SQL, witnessQuorumOf } from '../sqlite/queries.ts';
 import type { VerifyFault, VerifyFaultReason } from './verify-fault.ts';
 import { KeyRegistry } from './key-registry.ts';
 import { INTEGER_STORAGE_SQL, LedgerRules, type HaltRow, type RuleFault, type WitnessRules } from './ledger-rules.ts';
@@ -163,7 +163,7 @@ function haltBefore(db: Database.Database, from: number): HaltRow | undefined {
  */
 function witnessRules(db: Database.Database, outside: OutsideWitnesses | undefined): WitnessRules {
   const meta = db.prepare<[string], string>('SELECT value FROM ledger_meta WHERE key = ?').pluck();
-  const quorum = Number(meta.get('witness_quorum') ?? 2);
+  const quorum = witnessQuorumOf(db);
   const since = meta.get('independent_witnesses_since');
   return {
     quorum: Math.max(quorum, outside?.quorum ?? 0),

@@ -11,8 +11,7 @@ import type { VerifyFault } from './verify-fault.ts';
 
 /** The first node of the stored tree that differs from the recomputed one, up to `head`. */
 export function merkleTreeFault(db: Database.Database, head: number): VerifyFault | undefined {
-  const hasTree = db.prepare("SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = 'merkle_nodes'").pluck().get() === 1;
-  if (!hasTree) return undefined;
+  if (!hasStoredTree(db)) return undefined;
   const stored = db.prepare<[number, number], Buffer>('SELECT hash FROM merkle_nodes WHERE level = ? AND idx = ?').pluck();
   const leaves = db.prepare<[number], string>('SELECT content_hash FROM events WHERE sequence <= ? ORDER BY sequence').pluck();
   /** The complete subtrees not yet closed into a parent, lowest level last: a binary counter. */
@@ -49,8 +48,7 @@ export function merkleTreeFault(db: Database.Database, head: number): VerifyFaul
 
 /** merkle_nodes holds exactly the nodes the appends up to `head` completed, no more (nodes closed after `head`, while the check ran, are not counted). */
 export function merkleNodeCountFault(db: Database.Database, head: number): VerifyFault | undefined {
-  const hasTree = db.prepare("SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = 'merkle_nodes'").pluck().get() === 1;
-  if (!hasTree) return undefined;
+  if (!hasStoredTree(db)) return undefined;
   const count = db.prepare('SELECT count(*) FROM merkle_nodes WHERE ((idx + 1) << level) <= ?').pluck().get(head) as number;
   let expectedCount = 0;
   for (let level = 0; level < 63 && head >> level > 0; level++) expectedCount += Math.floor(head / 2 ** level);
@@ -72,8 +70,7 @@ const NODE_PAGE = 4096;
  * when a range says false, to name the first faulty node.
  */
 export function treeRangeMatches(db: Database.Database, from: number, to: number): boolean {
-  const hasTree = db.prepare("SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = 'merkle_nodes'").pluck().get() === 1;
-  if (!hasTree) return true;
+  if (!hasStoredTree(db)) return true;
   const contentHashes = db.prepare<[number, number], string>('SELECT content_hash FROM events WHERE sequence BETWEEN ? AND ? ORDER BY sequence').pluck();
   const stored = db
     .prepare<[number, number, number], string | null>("SELECT string_agg(lower(hex(hash)), '' ORDER BY idx) FROM merkle_nodes WHERE level = ? AND idx BETWEEN ? AND ?")
@@ -95,4 +92,9 @@ export function treeRangeMatches(db: Database.Database, from: number, to: number
     }
   }
   return true;
+}
+
+/** Files before schema 5 have no stored tree. */
+function hasStoredTree(db: Database.Database): boolean {
+  return db.prepare("SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = 'merkle_nodes'").pluck().get() === 1;
 }

@@ -15,7 +15,7 @@ import { LedgerError, toWire, type WireError } from '../errors.ts';
 import { systemEvent } from '../format/event-encoding.ts';
 import { APPEND_SQL, appendArgs } from '../sqlite/append-statement.ts';
 import { closeWriteConnection, openWriteConnection } from '../sqlite/connections.ts';
-import { readHead } from '../sqlite/queries.ts';
+import { readHead, witnessQuorumOf } from '../sqlite/queries.ts';
 import { GroupCommit, wireErrorOf } from './group-commit.ts';
 import { FileIdentity } from './file-identity.ts';
 import { writeHeadSidecar } from './head-sidecar.ts';
@@ -92,7 +92,7 @@ function applyEventTypes(db: Database.Database, types: string[] | undefined): vo
  * ledger holds no event, and only confirmed after.
  */
 function applyWitnessQuorum(db: Database.Database, quorum: number): void {
-  const recorded = Number(db.prepare("SELECT value FROM ledger_meta WHERE key = 'witness_quorum'").pluck().get());
+  const recorded = witnessQuorumOf(db);
   if (recorded === quorum) return;
   if (db.prepare('SELECT EXISTS (SELECT 1 FROM events)').pluck().get() === 1) {
     throw LedgerError.of('WITNESS_QUORUM_FIXED', { path: settings.path, quorum: recorded, given: quorum });
