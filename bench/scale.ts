@@ -23,7 +23,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { performance } from 'node:perf_hooks';
 import { openLedger, type Ledger } from '../lib/index.ts';
-import { migrations } from '../lib/sqlite/migrations.ts';
+import { schemaSql } from '../lib/sqlite/migrations.ts';
 import { fillLedger, INPUT, PAYLOAD_JSON, percentiles, timeInFlight, type Ratio } from './append.ts';
 
 export interface ScaleBenchSettings {
@@ -127,7 +127,7 @@ function pointReads(ledger: Ledger, label: string, reads: number): ScaleScenario
  */
 async function cachedLedger(events: number, progress: (line: string) => void): Promise<ScaleBenchResult['cache']> {
   const fingerprint = createHash('sha256')
-    .update(migrations().map((m) => m.sql).join('\0'))
+    .update(schemaSql().join('\0'))
     .update(PAYLOAD_JSON)
     .digest('hex')
     .slice(0, 12);

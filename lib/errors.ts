@@ -89,7 +89,7 @@ const ADVICE: Record<LedgerErrorCode, string> = {
   BACKUP_FAILED: 'the copy did not verify and was removed; the ledger itself is untouched: run verify() on it, then retry',
   WITNESS_QUORUM_FIXED:
     'the witness quorum is recorded in the ledger when it is created and never changes; open it without witnessQuorum, or with the value details.quorum names',
-  UNKNOWN_EVENT_TYPE: 'this ledger accepts only the event types it was opened with; add the type to eventTypes',
+  UNKNOWN_EVENT_TYPE: 'this ledger accepts only the event types of its taxonomy (the eventTypes it was opened with, the types it records); add the type to eventTypes and record it with ledger.setEventTypes()',
   NOT_A_REPLICA: 'the file is a ledger of its own (a primary, or a promoted replica), not a copy; choose an empty path or an existing replica',
   REPLICA_NOT_PROMOTED: 'the file is a replica; read it with openReplica(), or promote it with the witnessed promoteReplica() ceremony before writing',
   REPLICA_DIVERGED: 'the replica holds a different row than its primary at some sequence; it is never overwritten: keep it as evidence and seed a new replica',

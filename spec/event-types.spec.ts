@@ -82,7 +82,7 @@ describe('closed taxonomy (eventTypes)', () => {
     const ledger = await createLedger(t, { eventTypes, maxPendingAppends: 1, onFull: 'reject' });
     await assert.rejects(ledger.append({ type: 'turn_ended', payload: {} }), unknownType('turn_ended'));
     await assert.rejects(ledger.append({ type: 'toString' }), unknownType('toString'), 'inherited names are not types');
-    assert.equal(ledger.maxSequence(), 0);
+    assert.equal(ledger.maxSequence(), 1, 'only the recorded taxonomy');
 
     // With the writer's queue full, anything that reached the writer would be BACKPRESSURE: an
     // unknown type is refused first, on the caller's thread.
@@ -91,8 +91,8 @@ describe('closed taxonomy (eventTypes)', () => {
     assert.equal(ledger.pendingAppends, 1);
     await assert.rejects(ledger.append({ type: 'turn_ended' }), unknownType('turn_ended'));
     await assert.rejects(ledger.append({ type: 'note' }), (err: LedgerError) => err.code === 'BACKPRESSURE', 'control: a known type is sent');
-    assert.equal((await inFlight).sequence, 1);
-    assert.equal(ledger.maxSequence(), 1);
+    assert.equal((await inFlight).sequence, 2);
+    assert.equal(ledger.maxSequence(), 2);
   });
 
   test('the trigger refuses unknown types from any connection that can append', async (t) => {
@@ -101,33 +101,88 @@ describe('closed taxonomy (eventTypes)', () => {
     const db = appendingConnection(t, ledger.path);
     assert.throws(() => rawAppend(db, 'turn_ended'), /STELE:UNKNOWN_EVENT_TYPE/);
     assert.throws(() => rawAppend(db, 'Note'), /STELE:UNKNOWN_EVENT_TYPE/, 'types are case-sensitive');
-    assert.equal(ledger.maxSequence(), 1);
+    assert.equal(ledger.maxSequence(), 2);
     assert.deepEqual(
       db.prepare('SELECT type FROM event_types ORDER BY type').pluck().all(),
       ['note', 'turn_detected'],
-      'the writer recorded the set it was opened with',
+      'the opening recorded the set it was opened with',
     );
 
     // Known types pass the trigger (schemas are the caller's check, not the database's).
     await ledger.close();
     rawAppend(db, 'note');
-    assert.deepEqual(chainOf(ledger.path), { ok: true, checked: 2 });
+    assert.deepEqual(chainOf(ledger.path), { ok: true, checked: 3 });
   });
 
-  test('reopened without eventTypes, any type is accepted again (by the facade and the trigger)', async (t) => {
+  test('the taxonomy is ledger state: a writer opened without eventTypes, and a raw connection, still honour it', async (t) => {
     const path = tempLedgerPath(t);
-    const closed = await reopen(t, path, { eventTypes });
-    await assert.rejects(closed.append({ type: 'anything' }), unknownType('anything'));
-    await closed.close();
+    const first = await reopen(t, path, { eventTypes });
+    const record = first.get(1)!;
+    assert.equal(record.streamId, '$types');
+    assert.equal(record.type, 'stele.event_types_set');
+    assert.deepEqual(record.payload, { types: ['note', 'turn_detected'] });
+    assert.deepEqual(first.recordedEventTypes(), ['note', 'turn_detected']);
+    await first.close();
 
-    const open = await reopen(t, path);
-    assert.equal((await open.append({ type: 'anything', payload: { free: 'form' } })).sequence, 1);
-    assert.equal((await open.append({ type: 'turn_detected', payload: 'not a turn at all' })).sequence, 2, 'no schema either');
+    const untyped = await reopen(t, path);
+    assert.deepEqual(untyped.recordedEventTypes(), ['note', 'turn_detected']);
+    await assert.rejects(untyped.append({ type: 'anything' }), (err: LedgerError) => err.code === 'UNKNOWN_EVENT_TYPE');
+    assert.equal((await untyped.append({ type: 'turn_detected', payload: 'no schema without eventTypes' })).sequence, 2);
     const db = appendingConnection(t, path);
+    assert.throws(() => rawAppend(db, 'also_anything'), /STELE:UNKNOWN_EVENT_TYPE/);
+    assert.equal(untyped.maxSequence(), 2);
+    assert.equal((await untyped.verify()).ok, true);
+  });
+
+  test('setEventTypes() changes the taxonomy by an append; [] accepts any type again', async (t) => {
+    const ledger = await createLedger(t, { eventTypes });
+    const changed = await ledger.setEventTypes(['turn_detected', 'note', 'note', 'zoë_spoke', 'Zeta']);
+    assert.deepEqual(ledger.get(changed.sequence)!.payload, { types: ['Zeta', 'note', 'turn_detected', 'zoë_spoke'] }, 'one set, in UTF-8 byte order');
+    const db = appendingConnection(t, ledger.path);
+    rawAppend(db, 'Zeta');
+    assert.throws(() => rawAppend(db, 'turn_ended'), /STELE:UNKNOWN_EVENT_TYPE/);
+
+    await ledger.setEventTypes([]);
+    assert.deepEqual(ledger.recordedEventTypes(), []);
+    rawAppend(db, 'turn_ended');
     assert.equal(db.prepare('SELECT count(*) FROM event_types').pluck().get(), 0);
-    rawAppend(db, 'also_anything');
-    assert.equal(open.maxSequence(), 3);
-    assert.equal((await open.verify()).ok, true);
+    await assert.rejects(ledger.setEventTypes(['ok', ' ']), (err: LedgerError) => err.code === 'INVALID_EVENT' && err.details.field === 'types' && err.details.index === 1);
+    await assert.rejects(ledger.setEventTypes('note' as never), TypeError);
+    assert.equal(ledger.maxSequence(), 5);
+    assert.equal((await ledger.verify()).ok, true);
+  });
+
+  test('opened with other eventTypes, the recorded taxonomy stays and a warning says so', async (t) => {
+    const path = tempLedgerPath(t);
+    await (await reopen(t, path, { eventTypes })).close();
+    const other = await reopen(t, path, { eventTypes: { note: true, refund_issued: true } });
+    const warning = await new Promise((resolve) => other.once('warning', resolve));
+    assert.deepEqual(warning, { kind: 'event_types_mismatch', recorded: ['note', 'turn_detected'], given: ['note', 'refund_issued'] });
+    assert.deepEqual(other.recordedEventTypes(), ['note', 'turn_detected']);
+    assert.equal(other.maxSequence(), 1, 'nothing was appended by the opening');
+    await assert.rejects(other.append({ type: 'refund_issued' }), (err: LedgerError) => err.code === 'UNKNOWN_EVENT_TYPE', 'the trigger holds the recorded set');
+    await other.setEventTypes(['note', 'refund_issued']);
+    assert.equal((await other.append({ type: 'refund_issued' })).sequence, 3);
+  });
+
+  test('event_types changes only with the chain: the shell cannot add, remove or rewrite a type', async (t) => {
+    const ledger = await createLedger(t, { eventTypes });
+    await ledger.append({ type: 'note' });
+    const db = appendingConnection(t, ledger.path);
+    assert.throws(() => db.prepare("INSERT INTO event_types (type) VALUES ('smuggled')").run(), /STELE:APPEND_ONLY_VIOLATION:event_types/);
+    assert.throws(() => db.prepare("DELETE FROM event_types WHERE type = 'note'").run(), /STELE:APPEND_ONLY_VIOLATION:delete/);
+    assert.throws(() => db.prepare('DELETE FROM event_types').run(), /STELE:APPEND_ONLY_VIOLATION:delete/);
+    assert.throws(() => db.prepare("UPDATE event_types SET type = 'other' WHERE type = 'note'").run(), /STELE:APPEND_ONLY_VIOLATION:update/);
+    const types = (payload: string) =>
+      db.prepare(
+        `INSERT INTO append_event (event_id, stream_id, type, payload, payload_meta, metadata, metadata_meta, agent_id, signature, local_timestamp, expected_version)
+         VALUES (?, '$types', 'stele.event_types_set', ?, NULL, NULL, NULL, NULL, NULL, ?, NULL)`,
+      ).run(randomUUID(), payload, Date.now());
+    for (const bad of ['{"types":["b","a"]}', '{"types":["a","a"]}', '{"types":[""]}', '{"types":[1]}', '{"types":"a"}', '{"types":["a"],"more":1}', '[]', 'not json']) {
+      assert.throws(() => types(bad), /STELE:INVALID_EVENT:\{"field":"types"\}/, bad);
+    }
+    assert.deepEqual(db.prepare('SELECT type FROM event_types ORDER BY type').pluck().all(), ['note', 'turn_detected']);
+    assert.equal(ledger.maxSequence(), 2);
   });
 
   test('a zod schema checks the payload: every missing field is listed with its path', async (t) => {
@@ -147,12 +202,12 @@ describe('closed taxonomy (eventTypes)', () => {
     await assert.rejects(ledger.append({ type: 'turn_detected', payload: turn({ session_uuid: 'not-a-uuid' }) }), invalidPayload(['session_uuid']));
     await assert.rejects(ledger.append({ type: 'turn_detected', payload: turn({ actor: 42 }) }), invalidPayload(['actor']));
     await assert.rejects(ledger.append({ type: 'turn_detected' }), invalidPayload(['']), 'no payload at all: an issue at the root');
-    assert.equal(ledger.maxSequence(), 0);
+    assert.equal(ledger.maxSequence(), 1);
 
     const payload = turn();
     const ok = await ledger.append({ type: 'turn_detected', streamId: `session-${String(payload.session_uuid)}`, payload });
-    assert.equal(ok.sequence, 1);
-    assert.deepEqual(ledger.get(1)!.payload, payload);
+    assert.equal(ok.sequence, 2);
+    assert.deepEqual(ledger.get(2)!.payload, payload);
   });
 
   test('`true` accepts any payload', async (t) => {
@@ -160,7 +215,7 @@ describe('closed taxonomy (eventTypes)', () => {
     for (const payload of [undefined, null, 'text', 42, [1, 2], { nested: { deep: new Date(0) } }, 10n]) {
       await ledger.append({ type: 'note', payload });
     }
-    assert.equal(ledger.maxSequence(), 7);
+    assert.equal(ledger.maxSequence(), 8);
   });
 
   test('an async Standard Schema works too', async (t) => {
@@ -181,13 +236,13 @@ describe('closed taxonomy (eventTypes)', () => {
     };
     const ledger = await createLedger(t, { eventTypes: { deposited: positiveCents } });
     await assert.rejects(ledger.append({ type: 'deposited', payload: { cents: -5 } }), invalidPayload(['cents']));
-    assert.equal((await ledger.append({ type: 'deposited', payload: { cents: 500 } })).sequence, 1);
+    assert.equal((await ledger.append({ type: 'deposited', payload: { cents: 500 } })).sequence, 2);
     await assert.rejects(
       ledger.appendBatch([{ type: 'deposited', payload: { cents: 1 } }, { type: 'deposited', payload: {} }]),
       invalidPayload(['cents'], 1),
     );
     assert.equal(calls, 4);
-    assert.equal(ledger.maxSequence(), 1);
+    assert.equal(ledger.maxSequence(), 2);
   });
 
   test('in a batch, one bad payload or unknown type fails the whole batch, with its index', async (t) => {
@@ -202,9 +257,9 @@ describe('closed taxonomy (eventTypes)', () => {
       invalidPayload(['actor'], 2),
     );
     await assert.rejects(ledger.appendBatch([{ type: 'note' }, { type: 'turn_ended' }]), unknownType('turn_ended', 1));
-    assert.equal(ledger.maxSequence(), 0);
+    assert.equal(ledger.maxSequence(), 1);
     const results = await ledger.appendBatch([{ type: 'turn_detected', payload: turn() }, { type: 'note' }], { streamId: 'session-1' });
-    assert.deepEqual(results.map((r) => r.sequence), [1, 2]);
+    assert.deepEqual(results.map((r) => r.sequence), [2, 3]);
   });
 
   test('Stele’s reserved streams are outside the taxonomy: agent keys and halt still work', async (t) => {

@@ -6,6 +6,7 @@
  */
 import assert from 'node:assert/strict';
 import { copyFileSync, readdirSync } from 'node:fs';
+import Database from 'better-sqlite3';
 import { join } from 'node:path';
 import { describe, test } from 'node:test';
 import { openLedger, verifyLedgerFile } from '../lib/index.ts';
@@ -28,8 +29,41 @@ test('a fixture exists for every schema version from the first one kept to the c
   assert.ok(versions.length > 0);
 });
 
+/**
+ * A file's schema as SQLite holds it: every object's type, table and exact SQL by name, and the
+ * triggers of each table in the order they were created, which is the order SQLite runs them in
+ * (the newest first) and so decides which error an insert that breaks two rules reports.
+ */
+function schemaOf(path: string): { objects: Record<string, unknown[]>; triggerOrder: Record<string, string[]> } {
+  const db = new Database(path, { readonly: true });
+  try {
+    const rows = db.prepare<[], { type: string; name: string; tbl_name: string; sql: string | null }>('SELECT type, name, tbl_name, sql FROM sqlite_schema ORDER BY rowid').all();
+    const objects: Record<string, unknown[]> = {};
+    const triggerOrder: Record<string, string[]> = {};
+    for (const row of rows) {
+      objects[row.name] = [row.type, row.tbl_name, row.sql];
+      if (row.type === 'trigger') (triggerOrder[row.tbl_name] ??= []).push(row.name);
+    }
+    return { objects, triggerOrder };
+  } finally {
+    db.close();
+  }
+}
+
 for (const { file, version } of fixtures) {
   describe(`a schema-${version} ledger`, () => {
+    test('upgraded, it has exactly the schema of a new file: the same objects, the same SQL, triggers in the same order', async (t) => {
+      const dir = tempDir(t);
+      const upgraded = join(dir, file);
+      copyFileSync(join(FIXTURES, file), upgraded);
+      await (await openLedger(upgraded)).close();
+      const fresh = join(dir, 'new.db');
+      await (await openLedger(fresh)).close();
+      const expected = schemaOf(fresh);
+      assert.deepEqual(schemaOf(upgraded), expected);
+      assert.ok(Object.keys(expected.objects).length > 60);
+    });
+
     test('verifies as it was written, opens, reads back every value, takes an append and verifies again', async (t) => {
       // A copy: the committed file must never change, even by a migration.
       const path = join(tempDir(t), file);

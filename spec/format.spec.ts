@@ -157,8 +157,10 @@ type FaultReason =
   | 'reserved'
   | 'signature'
   | 'ceremony'
+  | 'event_type'
   | 'agent_keys'
-  | 'agent_key_revocations';
+  | 'agent_key_revocations'
+  | 'event_types';
 interface Fault {
   sequence: bigint;
   reason: FaultReason;
@@ -189,19 +191,31 @@ interface Settings {
   independentSince: bigint | undefined;
 }
 
+/** FORMAT.md "The taxonomy": the types of a `$types` payload, if it is one (ascending UTF-8 bytes, non-empty strings, the only member). */
+function taxonomyOfPayload(row: Row): string[] | undefined {
+  const p = payloadOf(row);
+  if (row.payload_meta !== null || !p || Object.keys(p).length !== 1 || !Array.isArray(p.types)) return undefined;
+  const types = p.types as unknown[];
+  const ascending = types.every((type, i) => typeof type === 'string' && type !== '' && (i === 0 || Buffer.compare(Buffer.from(types[i - 1] as string), Buffer.from(type)) < 0));
+  return ascending ? (types as string[]) : undefined;
+}
+
 /** FORMAT.md "Verifying a ledger", steps 7–9 for one row: the halt rule, reserved streams, signatures. Mutates the replay state. */
 function integrityFault(
   row: Row,
   keys: Map<string, ReplayedKey>,
   halt: { sequence: bigint; hash: string; type: string } | undefined,
   settings: Settings,
+  taxonomy: { types: string[] | undefined },
 ): FaultReason | undefined {
   const streamId = row.stream_id as string;
   const type = row.type as string;
   const halted = halt?.type === 'stele.halted';
   const independent = settings.independentSince !== undefined && (row.sequence as bigint) >= settings.independentSince;
   // FORMAT.md step 7: rows of $halt, $agents and $replication are allowed while halted.
-  if (halted && (!streamId.startsWith('$') || streamId === '$default')) return 'halted';
+  if (halted && (!streamId.startsWith('$') || streamId === '$default' || streamId === '$types')) return 'halted';
+  // FORMAT.md step 8: outside Stele's streams, a type of the taxonomy in force (if it is not empty).
+  if ((!streamId.startsWith('$') || streamId === '$default') && taxonomy.types?.length && !taxonomy.types.includes(type)) return 'event_type';
   const keyName = (agentId: unknown, keyId: unknown) => JSON.stringify([agentId, keyId]);
   /** The quorum over `message`: distinct witnesses, and from schema 6's rules on distinct keys too. */
   const quorumMet = (p: Record<string, unknown>, message: Buffer): boolean => {
@@ -223,9 +237,15 @@ function integrityFault(
     const allowed =
       (streamId === '$agents' && (type === 'stele.agent_key_registered' || type === 'stele.agent_key_revoked')) ||
       (streamId === '$halt' && (type === 'stele.halted' || type === 'stele.halt_cleared')) ||
-      (streamId === '$replication' && type === 'stele.replica_promoted');
+      (streamId === '$replication' && type === 'stele.replica_promoted') ||
+      (streamId === '$types' && type === 'stele.event_types_set');
     if (!allowed) return 'reserved';
     const p = payloadOf(row);
+    if (streamId === '$types') {
+      const types = taxonomyOfPayload(row);
+      if (!types) return 'event_type';
+      taxonomy.types = types;
+    }
     if (type === 'stele.agent_key_registered') {
       if (!p || typeof p.agentId !== 'string' || typeof p.keyId !== 'string' || !publicKeyOf(p.publicKey)) return 'reserved';
       if ((p.role !== 'agent' && p.role !== 'witness') || keys.has(keyName(p.agentId, p.keyId))) return 'reserved';
@@ -277,6 +297,7 @@ function verifyLedgerFile(path: string): { checked: number; faults: Fault[] } {
     const lastVersion = new Map<string, bigint>();
     const keys = new Map<string, ReplayedKey>();
     let halt: { sequence: bigint; hash: string; type: string } | undefined;
+    const taxonomy: { types: string[] | undefined } = { types: undefined };
     const faults: Fault[] = [];
     let nextSequence = 1n;
     let previousHash = GENESIS;
@@ -291,7 +312,7 @@ function verifyLedgerFile(path: string): { checked: number; faults: Fault[] } {
       else if (row.prev_hash !== previousHash) reason = 'prev_hash';
       else if (version !== (streamLast === undefined ? 0n : streamLast + 1n)) reason = 'stream_version';
       else if (contentHash(row) !== row.content_hash) reason = 'content_hash';
-      const integrity = integrityFault(row, keys, halt, settings);
+      const integrity = integrityFault(row, keys, halt, settings, taxonomy);
       reason ??= integrity;
       if (reason) faults.push({ sequence, reason });
       if (streamId === '$halt') halt = { sequence, hash: row.content_hash as string, type: row.type as string };
@@ -318,6 +339,11 @@ function verifyLedgerFile(path: string): { checked: number; faults: Fault[] } {
     }
     for (const k of replayed) {
       if (k.revoked !== undefined && !actualRevs.has(revRow(k.agentId, k.keyId, k.revoked, k.revokeReason))) faults.push({ sequence: k.revoked, reason: 'agent_key_revocations' });
+    }
+    // From schema 8 on, event_types holds the set of the newest $types row.
+    if ((db.pragma('user_version', { simple: true }) as bigint) >= 8n) {
+      const table = (db.prepare('SELECT type FROM event_types ORDER BY type').pluck().all() as string[]).join('\n');
+      if (table !== (taxonomy.types ?? []).join('\n')) faults.push({ sequence: 0n, reason: 'event_types' });
     }
     return { checked, faults };
   } finally {
@@ -662,14 +688,31 @@ describe('FORMAT.md signature test vectors', () => {
     assert.equal(CLEAR_HALT_DOMAIN, 'stele/ceremony/clear-halt/v1');
   });
 
+  test('FORMAT.md states the order the guards on events run in, as a new file has them', async (t) => {
+    const paragraph = /\*\*Precedence\.\*\*([\s\S]*?)\n\n/.exec(FORMAT_MD)![1]!;
+    const stated = [...paragraph.matchAll(/`(events_insert_[a-z_]+)`/g)].map((match) => match[1]);
+    const path = tempLedgerPath(t);
+    await (await reopen(t, path)).close();
+    const db = new Database(path, { readonly: true });
+    t.after(() => db.close());
+    // SQLite runs the triggers of one event newest first: the reverse of their creation order.
+    const running = db
+      .prepare("SELECT name FROM sqlite_schema WHERE type = 'trigger' AND tbl_name = 'events' AND sql LIKE '%BEFORE INSERT ON events%' ORDER BY rowid DESC")
+      .pluck()
+      .all();
+    assert.deepEqual(stated, running);
+  });
+
   test('FORMAT.md lists every error message the triggers raise', () => {
-    const sqlDir = new URL('../native-sql/', import.meta.url);
     const raised = new Set<string>();
-    // FORMAT.md documents every shipped migration.
-    const files = readdirSync(sqlDir).filter((file) => /^\d{3}-.*\.sql$/.test(file));
-    assert.ok(files.length >= 4);
+    // FORMAT.md documents the current schema and every upgrade step that shipped.
+    const files = ['schema/', 'upgrades/'].flatMap((folder) => {
+      const dir = new URL(`../native-sql/${folder}`, import.meta.url);
+      return readdirSync(dir).filter((file) => file.endsWith('.sql')).map((file) => new URL(file, dir));
+    });
+    assert.ok(files.length >= 16);
     for (const file of files) {
-      for (const match of readFileSync(new URL(file, sqlDir), 'utf8').matchAll(/RAISE\(ABORT, '([^']*)'\)/g)) raised.add(match[1]!);
+      for (const match of readFileSync(file, 'utf8').matchAll(/RAISE\(ABORT, '([^']*)'\)/g)) raised.add(match[1]!);
     }
     assert.ok(raised.size > 10);
     for (const message of raised) {
@@ -733,9 +776,9 @@ describe('real ledger files verified with the independent implementation', () =>
 
     const db = new Database(path, { readonly: true, fileMustExist: true });
     t.after(() => db.close());
-    // user_version is the number of the last native-sql/NNN-*.sql file.
+    // user_version is the number of the last native-sql/upgrades/NNN-*.sql file.
     const lastMigration = Math.max(
-      ...readdirSync(new URL('../native-sql/', import.meta.url)).filter((f) => /^\d{3}-.*\.sql$/.test(f)).map((f) => Number(f.slice(0, 3))),
+      ...readdirSync(new URL('../native-sql/upgrades/', import.meta.url)).filter((f) => /^\d{3}-.*\.sql$/.test(f)).map((f) => Number(f.slice(0, 3))),
     );
     assert.ok(lastMigration >= 1);
     assert.equal(db.pragma('user_version', { simple: true }), lastMigration);

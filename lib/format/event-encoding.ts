@@ -94,7 +94,8 @@ function encodeEvent(input: AppendInput, index: number | undefined, maxEventByte
   };
 }
 
-function requireName(value: unknown, field: string, where: object): string {
+/** A type, stream id or event id as Stele stores them: INVALID_EVENT naming `field` otherwise. */
+export function requireName(value: unknown, field: string, where: object): string {
   if (typeof value !== 'string' || value.length === 0 || value.length > MAX_NAME_LENGTH) {
     throw LedgerError.of('INVALID_EVENT', { ...where, field }, `${field} must be a non-empty string of at most ${MAX_NAME_LENGTH} characters`);
   }

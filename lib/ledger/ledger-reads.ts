@@ -9,12 +9,14 @@ import type { HaltState, LedgerEvents, ReadAllOptions, ReadStreamOptions } from 
 import type { LedgerReader } from './reader.ts';
 import { queryEvents, type EventQuery } from './event-query.ts';
 import type { EventMap, EventOf, UntypedEvents } from './typed-events.ts';
+import type { Transparency } from './transparency.ts';
 
 const MAX_CONTINUITY_RANGE = 10_000_000;
 
 /**
- * What every open ledger reads: events by sequence, id and stream, the head, continuity and the
- * halt state. {@link Ledger} extends it with appends, ceremonies, replication and lifecycle.
+ * What every open ledger reads: events by sequence, id and stream, the head, continuity, the
+ * halt state, the recorded taxonomy, and the transparency log's checkpoints and proofs.
+ * {@link Ledger} extends it with appends, ceremonies, replication and lifecycle.
  * Typed with an {@link EventMap}, its reads return {@link EventOf} that map.
  *
  * @example
@@ -28,12 +30,14 @@ const MAX_CONTINUITY_RANGE = 10_000_000;
 export class LedgerReads<Events extends EventMap = UntypedEvents> extends EventEmitter<LedgerEvents> {
   readonly #reader: LedgerReader;
   readonly #assertOpen: () => void;
+  readonly #transparency: Transparency;
 
   /** @internal Use {@link openLedger}. */
-  constructor(reader: LedgerReader, assertOpen: () => void) {
+  constructor(reader: LedgerReader, assertOpen: () => void, transparency: Transparency) {
     super();
     this.#reader = reader;
     this.#assertOpen = assertOpen;
+    this.#transparency = transparency;
   }
 
   /** The reader, once the ledger is known to be open (LEDGER_CLOSED otherwise). */
@@ -125,6 +129,84 @@ export class LedgerReads<Events extends EventMap = UntypedEvents> extends EventE
   /** Whether the ledger is halted, since when and why. */
   haltState(): HaltState {
     return this.#open().haltState();
+  }
+
+  /**
+   * The taxonomy recorded in the ledger ({@link Ledger.setEventTypes}), in UTF-8 byte order: the
+   * only event types the database accepts outside Stele's own streams. `[]` when the newest record
+   * accepts any type again, undefined when no taxonomy was ever recorded.
+   *
+   * @example
+   * ```ts
+   * const types = ledger.recordedEventTypes();
+   * if (types && !types.includes('refund_issued')) await ledger.setEventTypes([...types, 'refund_issued']);
+   * ```
+   */
+  recordedEventTypes(): string[] | undefined {
+    return this.#open().recordedEventTypes();
+  }
+
+  /**
+   * The signed C2SP checkpoint of the ledger's Merkle tree at its current size (`<origin>`,
+   * size, base64 root, then the log's signature line), signed with the `checkpoint` option's key.
+   *
+   * @example
+   * ```ts
+   * const ledger = await openLedger('audit.db', { checkpoint: { origin: 'example.com/audit', secretKey: logSkey } });
+   * const signed = ledger.checkpoint(); // keep it elsewhere; pass it back as trustedCheckpoint
+   * ```
+   */
+  checkpoint(): string {
+    this.#assertOpen();
+    return this.#transparency.checkpoint();
+  }
+
+  /**
+   * The RFC 9162 inclusion proof of the event at `sequence` (leaf `sequence - 1`) in the tree of
+   * `treeSize` events (default: all): the sibling hashes, 32 bytes each, the leaf's first.
+   *
+   * @example
+   * ```ts
+   * const proof = ledger.inclusionProof(42);
+   * verifyInclusion(leafHash(eventLeaf(event.contentHash)), 41, ledger.maxSequence(), proof, root);
+   * ```
+   */
+  inclusionProof(sequence: number, treeSize?: number): Uint8Array[] {
+    this.#assertOpen();
+    return this.#transparency.inclusionProof(sequence, treeSize);
+  }
+
+  /**
+   * The RFC 9162 consistency proof from the tree of `fromSize` events to that of `toSize`
+   * (default: all): it shows the larger tree extends the smaller one. Empty from size 0 or for
+   * equal sizes.
+   *
+   * @example
+   * ```ts
+   * const proof = ledger.consistencyProof(old.size);
+   * verifyConsistency(old.size, ledger.maxSequence(), old.rootHash, newRoot, proof);
+   * ```
+   */
+  consistencyProof(fromSize: number, toSize?: number): Uint8Array[] {
+    this.#assertOpen();
+    return this.#transparency.consistencyProof(fromSize, toSize);
+  }
+
+  /**
+   * A C2SP tlog-proof of one event: its leaf index, its inclusion proof and a signed checkpoint
+   * (`options.checkpoint`, e.g. one cosigned by witnesses, or a new one). Anyone with the event's
+   * content hash and the log's key verifies it offline with `verifyProofBundle` of `stele/proofs`.
+   *
+   * @example
+   * ```ts
+   * const bundle = ledger.proofBundle(42, { checkpoint: cosigned });
+   * verifyProofBundle(bundle, { leaf: eventLeaf(ledger.get(42)!.contentHash), logKey, witnessKeys, quorum: 2 });
+   * ```
+   */
+  proofBundle(sequence: number, options: { checkpoint?: string } = {}): string {
+    this.#assertOpen();
+    requireKnownKeys(requireOptions('proofBundle(options)', options), ['checkpoint'], 'proofBundle');
+    return this.#transparency.proofBundle(sequence, options);
   }
 }
 

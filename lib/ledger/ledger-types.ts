@@ -144,6 +144,26 @@ export interface SchemaMismatchWarning {
 }
 
 /**
+ * Emitted as `'warning'` when a ledger opened with `eventTypes` records a different taxonomy:
+ * the recorded one stays in force (the database refuses types outside it) until
+ * `ledger.setEventTypes()` records another.
+ *
+ * @example
+ * ```ts
+ * ledger.on('warning', (w) => {
+ *   if (w.kind === 'event_types_mismatch') console.error('recorded', w.recorded, 'given', w.given);
+ * });
+ * ```
+ */
+export interface EventTypesMismatchWarning {
+  kind: 'event_types_mismatch';
+  /** The taxonomy the ledger records, in force. */
+  recorded: readonly string[];
+  /** The names of this opening's `eventTypes`. */
+  given: readonly string[];
+}
+
+/**
  * Emitted as `'warning'` when a replica failed to confirm; `health().replicas` keeps its state.
  *
  * @example
@@ -171,7 +191,7 @@ export interface ReplicationWarning {
  * ```
  */
 export interface LedgerEvents {
-  warning: [ClockDriftWarning | DegradedWarning | ReplicationWarning | SchemaMismatchWarning];
+  warning: [ClockDriftWarning | DegradedWarning | ReplicationWarning | SchemaMismatchWarning | EventTypesMismatchWarning];
   /** The writer crashed more than `maxRestarts` times in `restartWindowMs` and is not restarted. */
   error: [LedgerError];
 }

@@ -2,7 +2,7 @@
  * The public facade: {@link openLedger} and {@link Ledger}. Appends travel to the writer worker;
  * reads run synchronously on a read-only connection of the caller's thread.
  */
-import { requireKnownKeys, requireNumber, requireOptions } from '../arguments.ts';
+import { requireNumber, requireOptions } from '../arguments.ts';
 import { LedgerError } from '../errors.ts';
 import type { AppendResult } from '../event.ts';
 import type { WitnessSignature } from '../format/signing.ts';
@@ -25,7 +25,7 @@ import { openSubscription } from './subscription.ts';
 import type { SubscribeOptions, Subscription, SubscriptionHandler, SubscriptionStream } from './subscription-options.ts';
 import { closeAll, closeOnSignals } from './shutdown.ts';
 import { Transparency } from './transparency.ts';
-import { agentKeyRegistration, agentKeyRevocation, clearHaltCeremony, haltRecord } from './system-events.ts';
+import { agentKeyRegistration, agentKeyRevocation, clearHaltCeremony, eventTypesRecord, haltRecord } from './system-events.ts';
 import type { EventMap, EventOf, InputOf, UntypedEvents } from './typed-events.ts';
 
 /**
@@ -49,9 +49,10 @@ export class Ledger<Events extends EventMap = UntypedEvents> extends LedgerReads
 
   /** @internal Use {@link openLedger}. */
   constructor(parts: LedgerParts) {
-    super(parts.reader, () => this.#assertOpen());
+    const transparency = new Transparency(parts.path, parts.options);
+    super(parts.reader, () => this.#assertOpen(), transparency);
     this.#parts = parts;
-    this.#transparency = new Transparency(parts.path, parts.options);
+    this.#transparency = transparency;
     registerWriter(this, parts.writer);
     parts.replicas.onFailure((receipt) => {
       this.#log('warn', { replicaId: receipt.replicaId, sequence: receipt.sequence, code: receipt.error?.code }, 'replica did not confirm');
@@ -191,6 +192,23 @@ export class Ledger<Events extends EventMap = UntypedEvents> extends LedgerReads
    */
   clearHalt(ceremony: { reason: string; witnesses: WitnessSignature[] }): Promise<AppendResult> {
     return this.#appends.appendSystem(() => clearHaltCeremony(ceremony, this.#parts.reader, this.#parts.options.trustedWitnesses));
+  }
+
+  /**
+   * Records the ledger's taxonomy: from the next append on, the database accepts only these event
+   * types outside Stele's own streams, from every writer that opens the file, until the next
+   * call; `[]` accepts any type again. The change is an event of the `$types` stream, so it is
+   * hash-chained and verified like every other. Opening with `eventTypes` records their names
+   * when the ledger has no taxonomy yet; a different recorded one stays, with a warning.
+   *
+   * @example
+   * ```ts
+   * await ledger.setEventTypes(['order_placed', 'order_shipped', 'refund_issued']);
+   * await ledger.append({ type: 'order_lost' }); // rejects with UNKNOWN_EVENT_TYPE
+   * ```
+   */
+  setEventTypes(types: readonly string[]): Promise<AppendResult> {
+    return this.#appends.appendSystem(() => eventTypesRecord(types));
   }
 
   /**
@@ -377,69 +395,6 @@ export class Ledger<Events extends EventMap = UntypedEvents> extends LedgerReads
       return Promise.reject(error);
     }
     return backupLedger(this.#parts.path, path);
-  }
-
-  /**
-   * The signed C2SP checkpoint of the ledger's Merkle tree at its current size (`<origin>`,
-   * size, base64 root, then the log's signature line), signed with the `checkpoint` option's key.
-   *
-   * @example
-   * ```ts
-   * const ledger = await openLedger('audit.db', { checkpoint: { origin: 'example.com/audit', secretKey: logSkey } });
-   * const signed = ledger.checkpoint(); // keep it elsewhere; pass it back as trustedCheckpoint
-   * ```
-   */
-  checkpoint(): string {
-    this.#assertOpen();
-    return this.#transparency.checkpoint();
-  }
-
-  /**
-   * The RFC 9162 inclusion proof of the event at `sequence` (leaf `sequence - 1`) in the tree of
-   * `treeSize` events (default: all): the sibling hashes, 32 bytes each, the leaf's first.
-   *
-   * @example
-   * ```ts
-   * const proof = ledger.inclusionProof(42);
-   * verifyInclusion(leafHash(eventLeaf(event.contentHash)), 41, ledger.maxSequence(), proof, root);
-   * ```
-   */
-  inclusionProof(sequence: number, treeSize?: number): Uint8Array[] {
-    this.#assertOpen();
-    return this.#transparency.inclusionProof(sequence, treeSize);
-  }
-
-  /**
-   * The RFC 9162 consistency proof from the tree of `fromSize` events to that of `toSize`
-   * (default: all): it shows the larger tree extends the smaller one. Empty from size 0 or for
-   * equal sizes.
-   *
-   * @example
-   * ```ts
-   * const proof = ledger.consistencyProof(old.size);
-   * verifyConsistency(old.size, ledger.maxSequence(), old.rootHash, newRoot, proof);
-   * ```
-   */
-  consistencyProof(fromSize: number, toSize?: number): Uint8Array[] {
-    this.#assertOpen();
-    return this.#transparency.consistencyProof(fromSize, toSize);
-  }
-
-  /**
-   * A C2SP tlog-proof of one event: its leaf index, its inclusion proof and a signed checkpoint
-   * (`options.checkpoint`, e.g. one cosigned by witnesses, or a new one). Anyone with the event's
-   * content hash and the log's key verifies it offline with `verifyProofBundle` of `stele/proofs`.
-   *
-   * @example
-   * ```ts
-   * const bundle = ledger.proofBundle(42, { checkpoint: cosigned });
-   * verifyProofBundle(bundle, { leaf: eventLeaf(ledger.get(42)!.contentHash), logKey, witnessKeys, quorum: 2 });
-   * ```
-   */
-  proofBundle(sequence: number, options: { checkpoint?: string } = {}): string {
-    this.#assertOpen();
-    requireKnownKeys(requireOptions('proofBundle(options)', options), ['checkpoint'], 'proofBundle');
-    return this.#transparency.proofBundle(sequence, options);
   }
 
   #assertOpen(): void {

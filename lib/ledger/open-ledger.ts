@@ -1,16 +1,17 @@
 /**
  * {@link openLedger}: options resolved, the writer started (or the reasons it could not be),
- * the read connection opened, the replicas attached.
+ * the read connection opened, the replicas attached, the taxonomy of `eventTypes` recorded.
  */
 import { existsSync, realpathSync } from 'node:fs';
 import { basename, dirname, join, resolve as resolvePath } from 'node:path';
 import { requireFilePath } from '../arguments.ts';
 import { LedgerError } from '../errors.ts';
-import { logTo, resolveOptions, type LedgerOptions, type LogLevel } from '../options.ts';
+import { logTo, resolveOptions, type LedgerOptions, type LogLevel, type ResolvedOptions } from '../options.ts';
 import { ReplicaSet } from '../replication/replica-set.ts';
 import { WriterClient } from '../writer/writer-client.ts';
 import { Ledger } from './ledger.ts';
 import { LedgerReader } from './reader.ts';
+import { eventTypeSet, sameEventTypes } from './system-events.ts';
 import type { EventMap, EventsOf, EventTypeSchemas, UntypedEvents } from './typed-events.ts';
 
 /**
@@ -83,11 +84,30 @@ export async function openLedger(path: string, options?: LedgerOptions): Promise
   const ledger = new Ledger({ path: absolute, options: resolved, reader, writer, degradedBy: undefined, replicas });
   try {
     await replicas.attach(absolute);
+    await recordEventTypes(ledger, resolved, log);
   } catch (error) {
     await ledger.close();
     throw error;
   }
   return ledger;
+}
+
+/**
+ * The `eventTypes` of this opening against the taxonomy the ledger records: recorded when it has
+ * none yet; a different recorded one is never replaced by an opening (only by
+ * `setEventTypes()`), and the ledger says so with a warning.
+ */
+async function recordEventTypes(ledger: Ledger, options: ResolvedOptions, log: (level: LogLevel, fields: Record<string, unknown>, message: string) => void): Promise<void> {
+  if (!options.eventTypes) return;
+  const given = eventTypeSet(Object.keys(options.eventTypes));
+  const recorded = ledger.recordedEventTypes();
+  if (recorded === undefined) {
+    await ledger.setEventTypes(given);
+  } else if (!sameEventTypes(recorded, given)) {
+    const details = { recorded, given };
+    log('warn', details, 'eventTypes differ from the taxonomy the ledger records, which stays in force; change it with setEventTypes()');
+    setImmediate(() => ledger.emit('warning', { kind: 'event_types_mismatch', ...details }));
+  }
 }
 
 /**

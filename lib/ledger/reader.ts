@@ -27,6 +27,7 @@ export class LedgerReader {
   #head!: Database.Statement<[], LedgerHead>;
   #sequencesBetween!: Database.Statement<[number, number], number>;
   #lastHaltEvent!: Database.Statement<[], EventRow>;
+  #lastTypesPayload!: Database.Statement<[], string>;
   /** The statements of `events()` queries, one per shape of query (a few dozen at most). */
   readonly #pages = new Map<string, Database.Statement<unknown[], EventRow>>();
 
@@ -55,6 +56,13 @@ export class LedgerReader {
       .prepare<[number, number], number>('SELECT sequence FROM events WHERE sequence BETWEEN ? AND ? ORDER BY sequence')
       .pluck();
     this.#lastHaltEvent = this.#db.prepare(`${select} WHERE stream_id = '$halt' ORDER BY stream_version DESC LIMIT 1`);
+    this.#lastTypesPayload = this.#db.prepare<[], string>("SELECT payload FROM events WHERE stream_id = '$types' ORDER BY stream_version DESC LIMIT 1").pluck();
+  }
+
+  /** The taxonomy the newest `$types` event recorded ([] when it accepts any type), or undefined when none was ever recorded. */
+  recordedEventTypes(): string[] | undefined {
+    const payload = this.#lastTypesPayload.get();
+    return payload === undefined ? undefined : (JSON.parse(payload) as { types: string[] }).types;
   }
 
   /** The SCHEMA_MISMATCH of a file whose schema is not the pinned one for its version; UNSUPPORTED_FORMAT is thrown. */

@@ -1,46 +1,76 @@
 /**
- * The schema shipped in `native-sql/`: its migrations, in order, and applying them to a file.
+ * The schema shipped in `native-sql/`, and bringing a file to it.
+ *
+ * - `native-sql/schema/N-concern.sql`: the current schema, each table, index, view and trigger
+ *   defined once, in the file of its concern, applied in order of N to a new file.
+ * - `native-sql/upgrades/NNN-name.sql`: the step that took files from version NNN-1 to NNN.
+ *   Steps up to 007 are the full migrations of those versions as they shipped (so they also
+ *   build the schema a file of that version must have); later steps change only tables and rows.
+ *   A file of an older version runs every later step, then has its triggers and views replaced by
+ *   `schema/`'s, so an upgraded file and a new one have the same schema (a spec compares them).
  * @internal
  */
 import { existsSync, readdirSync, readFileSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
-import type Database from 'better-sqlite3';
+import Database from 'better-sqlite3';
 import { LedgerError } from '../errors.ts';
 import { packageFile, packageFilesMissing } from '../runtime/worker-script.ts';
+import { registerNativeFunctions } from './native-functions.ts';
 
 /** `lib/` and `dist/` sit at the same depth below the package root; no URL in a CommonJS bundle. */
 const NATIVE_SQL_URL = packageFile('../native-sql/');
 
-/** `native-sql/` of this package ('' where Stele cannot know it: see {@link migrations}). */
+/** `native-sql/` of this package ('' where Stele cannot know it: see {@link upgrades}). */
 export const NATIVE_SQL_DIR = NATIVE_SQL_URL === undefined ? '' : fileURLToPath(NATIVE_SQL_URL);
 
-/** One file of `native-sql/`: `NNN-name.sql`, applied in order of NNN. */
-export interface Migration {
+/** One file of `native-sql/upgrades/`: `NNN-name.sql`, applied in order of NNN. */
+export interface Upgrade {
   version: number;
   name: string;
   sql: string;
 }
 
-let cached: Migration[] | undefined;
+/** The last version whose upgrade step is a whole migration; later steps change only tables and rows. */
+const LAST_FULL_MIGRATION = 7;
 
-/** The migrations shipped with this version of Stele, in order. */
-export function migrations(): Migration[] {
+let cachedUpgrades: Upgrade[] | undefined;
+let cachedSchema: string[] | undefined;
+
+/** The SQL files of one `native-sql/` folder whose names match, in numeric order of their prefix. */
+function sqlFiles(folder: string, name: RegExp): { file: string; sql: string }[] {
   // A bundle that inlined Stele has no native-sql/ beside it: say so, not ENOENT.
-  if (cached === undefined && (NATIVE_SQL_URL === undefined || !existsSync(NATIVE_SQL_URL))) throw packageFilesMissing('native-sql/', NATIVE_SQL_URL);
-  cached ??= readdirSync(NATIVE_SQL_DIR)
-    .filter((file) => /^\d{3}-[a-z0-9-]+\.sql$/.test(file))
-    .sort()
-    .map((file) => ({
-      version: Number(file.slice(0, 3)),
-      name: file.slice(4, -4),
-      sql: readFileSync(NATIVE_SQL_DIR + file, 'utf8'),
-    }));
-  return cached;
+  if (NATIVE_SQL_URL === undefined || !existsSync(NATIVE_SQL_URL)) throw packageFilesMissing('native-sql/', NATIVE_SQL_URL);
+  const dir = `${NATIVE_SQL_DIR}${folder}/`;
+  return readdirSync(dir)
+    .filter((file) => name.test(file))
+    .sort((a, b) => parseInt(a, 10) - parseInt(b, 10))
+    .map((file) => ({ file, sql: readFileSync(dir + file, 'utf8') }));
 }
 
-/** The schema version this build writes: the number of the last migration. */
+/** The upgrade steps shipped with this version of Stele, in order. */
+export function upgrades(): Upgrade[] {
+  cachedUpgrades ??= sqlFiles('upgrades', /^\d{3}-[a-z0-9-]+\.sql$/).map(({ file, sql }) => ({
+    version: Number(file.slice(0, 3)),
+    name: file.slice(4, -4),
+    sql,
+  }));
+  return cachedUpgrades;
+}
+
+/** The files of `native-sql/schema/`, in the order a new file applies them. */
+export function schemaSql(): string[] {
+  cachedSchema ??= sqlFiles('schema', /^\d+-[a-z0-9-]+\.sql$/).map(({ sql }) => sql);
+  return cachedSchema;
+}
+
+/** The schema version this build writes: the number of the last upgrade step. */
 export function currentSchemaVersion(): number {
-  return migrations().at(-1)?.version ?? 0;
+  return upgrades().at(-1)?.version ?? 0;
+}
+
+/** Whether this Stele knows the schema version: a shipped upgrade step has exactly that number. */
+export function isKnownSchemaVersion(version: number): boolean {
+  return upgrades().some((upgrade) => upgrade.version === version);
 }
 
 /** The file's schema version, as recorded in `PRAGMA user_version` (0 for a new file). */
@@ -49,8 +79,24 @@ export function schemaVersionOf(db: Database.Database): number {
 }
 
 /**
- * Brings the file up to {@link currentSchemaVersion}, one transaction per migration, recording
- * the version in `PRAGMA user_version`. A file from a newer Stele is refused, never downgraded.
+ * Builds the schema of `version` on a connection with no objects: `schema/` for the current
+ * version, the full migrations 001..`version` for an older one. Stele's functions must be
+ * registered: a step that fills a derived table prepares statements that name them.
+ */
+export function createSchema(db: Database.Database, version: number): void {
+  if (version === currentSchemaVersion()) {
+    for (const sql of schemaSql()) db.exec(sql);
+    return;
+  }
+  if (version < 1 || version > LAST_FULL_MIGRATION) throw new RangeError(`no full migration builds schema version ${version}`);
+  for (const upgrade of upgrades()) if (upgrade.version <= version) db.exec(upgrade.sql);
+}
+
+/**
+ * Brings the file up to {@link currentSchemaVersion}, recording the version in `PRAGMA
+ * user_version`: a new file in one transaction from `schema/`; an older one one step per
+ * transaction, the last of which also replaces its triggers and views with `schema/`'s. A file
+ * from a newer Stele is refused, never downgraded.
  */
 export function applyMigrations(db: Database.Database): number {
   const from = schemaVersionOf(db);
@@ -58,12 +104,46 @@ export function applyMigrations(db: Database.Database): number {
   if (from > latest) {
     throw LedgerError.of('UNSUPPORTED_FORMAT', { userVersion: from, supported: latest }, `ledger schema version ${from} is newer than this Stele understands (${latest}); upgrade stele`);
   }
-  for (const migration of migrations()) {
-    if (migration.version <= from) continue;
+  if (from === latest) return latest;
+  if (from === 0) {
     db.transaction(() => {
-      db.exec(migration.sql);
-      db.pragma(`user_version = ${migration.version}`);
+      createSchema(db, latest);
+      db.pragma(`user_version = ${latest}`);
+    }).immediate();
+    return latest;
+  }
+  for (const upgrade of upgrades()) {
+    if (upgrade.version <= from) continue;
+    db.transaction(() => {
+      db.exec(upgrade.sql);
+      if (upgrade.version === latest) replaceRules(db);
+      db.pragma(`user_version = ${upgrade.version}`);
     }).immediate();
   }
   return latest;
+}
+
+/**
+ * The last step of an upgrade: every trigger and view of the file is dropped, and `schema/`'s
+ * created in its order (the order SQLite fires triggers in: the newest first), with any table or
+ * index of `schema/` the file lacks. Their text is taken from a new schema built in memory, so
+ * it is byte for byte what a new file holds.
+ */
+function replaceRules(db: Database.Database): void {
+  const fresh = new Database(':memory:');
+  let objects: { type: string; name: string; sql: string }[];
+  try {
+    registerNativeFunctions(fresh, { driftThresholdMs: 0 });
+    createSchema(fresh, currentSchemaVersion());
+    objects = fresh.prepare<[], { type: string; name: string; sql: string }>('SELECT type, name, sql FROM sqlite_schema WHERE sql IS NOT NULL ORDER BY rowid').all();
+  } finally {
+    fresh.close();
+  }
+  const existing = db.prepare<[], { type: string; name: string }>('SELECT type, name FROM sqlite_schema').all();
+  // A view's INSTEAD OF triggers go with it: IF EXISTS.
+  for (const { type, name } of existing) {
+    if (type === 'trigger' || type === 'view') db.exec(`DROP ${type.toUpperCase()} IF EXISTS "${name.replaceAll('"', '""')}"`);
+  }
+  const kept = new Set(existing.filter(({ type }) => type === 'table' || type === 'index').map(({ name }) => name));
+  for (const { name, sql } of objects) if (!kept.has(name)) db.exec(sql);
 }

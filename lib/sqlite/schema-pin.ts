@@ -1,6 +1,7 @@
 /**
  * The pinned schema: a ledger file's live `sqlite_schema` must be exactly what Stele's own
- * `native-sql/` migrations produce for the file's `user_version`. Triggers enforce the format only
+ * `native-sql/` produces for the file's `user_version` (`schema/` for the current version, the
+ * migrations of `upgrades/` for an older one). Triggers enforce the format only
  * while they are the shipped ones: a `DROP TRIGGER` from the sqlite3 shell, or a `PRAGMA
  * writable_schema` rewrite of a trigger's text, switches a rule off (or makes the database store
  * something other than what the app sent) without touching a single row. So the expected schema
@@ -12,7 +13,7 @@
 import Database from 'better-sqlite3';
 import { registerNativeFunctions } from './native-functions.ts';
 import { LedgerError } from '../errors.ts';
-import { currentSchemaVersion, migrations } from './migrations.ts';
+import { createSchema, currentSchemaVersion, isKnownSchemaVersion } from './migrations.ts';
 import type { SchemaDiff } from './schema-diff.ts';
 
 /** One row of `sqlite_schema`, its SQL normalised by {@link normaliseSql}. */
@@ -94,16 +95,11 @@ export function liveSchema(db: Database.Database): Map<string, SchemaObject> {
 
 const expectedByVersion = new Map<number, Map<string, SchemaObject>>();
 
-/** Whether this Stele knows the schema version: a shipped migration has exactly that number. */
-export function isKnownSchemaVersion(version: number): boolean {
-  return migrations().some((migration) => migration.version === version);
-}
-
 /**
- * The schema the shipped migrations 1..`version` produce, built once per version on an
- * in-memory database. Stele's functions are registered there as on a ledger file: a migration
- * that also fills a derived table (005 builds the Merkle nodes of existing rows) prepares
- * statements that name them, even when there is no row to run them on.
+ * The schema Stele's own files produce for `version` (migrations.ts `createSchema`), built once
+ * per version on an in-memory database. Stele's functions are registered there as on a ledger
+ * file: a migration that also fills a derived table (005 builds the Merkle nodes of existing
+ * rows) prepares statements that name them, even when there is no row to run them on.
  */
 export function expectedSchema(version: number): Map<string, SchemaObject> {
   let expected = expectedByVersion.get(version);
@@ -112,10 +108,7 @@ export function expectedSchema(version: number): Map<string, SchemaObject> {
   const db = new Database(':memory:');
   try {
     registerNativeFunctions(db, { driftThresholdMs: 0 });
-    for (const migration of migrations()) {
-      if (migration.version > version) break;
-      db.exec(migration.sql);
-    }
+    createSchema(db, version);
     expected = liveSchema(db);
   } finally {
     db.close();
@@ -146,7 +139,7 @@ export function schemaMatches(diff: SchemaDiff): boolean {
   return diff.added.length === 0 && diff.missing.length === 0 && diff.changed.length === 0;
 }
 
-/** UNSUPPORTED_FORMAT for a `user_version` no shipped migration has. */
+/** UNSUPPORTED_FORMAT for a `user_version` no shipped upgrade step has. */
 export function unsupportedFormat(version: number): LedgerError {
   return LedgerError.of(
     'UNSUPPORTED_FORMAT',

@@ -87,7 +87,7 @@ export function checkRange(db: Database.Database, { from, to, openBelow, signatu
     );
     for (const event of earlierKeyEvents.iterate(from)) keys.apply(event.type, event.payload);
   }
-  const rules = keys ? new LedgerRules(keys, witnessRules(db, witnesses), haltBefore(db, from)) : undefined;
+  const rules = keys ? new LedgerRules(keys, witnessRules(db, witnesses), haltBefore(db, from), typesBefore(db, from)) : undefined;
 
   const versions = new Map<string, number>();
   let expected = from;
@@ -153,6 +153,14 @@ export function checkRange(db: Database.Database, { from, to, openBelow, signatu
 function haltBefore(db: Database.Database, from: number): HaltRow | undefined {
   return db
     .prepare<[number], HaltRow>("SELECT sequence, content_hash AS contentHash, type FROM events WHERE stream_id = '$halt' AND sequence < ? ORDER BY sequence DESC LIMIT 1")
+    .get(from);
+}
+
+/** The payload of the newest `$types` row before `from`: the taxonomy the range starts in. */
+function typesBefore(db: Database.Database, from: number): string | undefined {
+  return db
+    .prepare<[number], string>("SELECT payload FROM events WHERE stream_id = '$types' AND sequence < ? ORDER BY sequence DESC LIMIT 1")
+    .pluck()
     .get(from);
 }
 

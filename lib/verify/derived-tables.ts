@@ -1,7 +1,8 @@
 /**
  * The tables that are not hashed, compared with what the chain says they must hold:
  * `ledger_meta`'s fixed settings, `agent_keys` (one row per registration) and
- * `agent_key_revocations` (one row per revocation). FORMAT.md "Verifying a ledger", steps 12-13.
+ * `agent_key_revocations` (one row per revocation), `event_types` (the newest `$types` set).
+ * FORMAT.md "Verifying a ledger", steps 12-13.
  * Run once per verification, on the main thread, after the chain passed: a table fault has no
  * sequence of its own (reported as 0), and a chain fault explains the table's anyway.
  * @internal
@@ -88,6 +89,23 @@ export function keyTablesFault(db: Database.Database, to: number): VerifyFault |
     .all(to)
     .map((row) => JSON.stringify(row));
   return tableFault('agent_keys', expectedKeys, keys) ?? tableFault('agent_key_revocations', expectedRevocations, revocations);
+}
+
+/** The schema version from which `event_types` is derived from the chain (upgrades/008). */
+const EVENT_TYPES_IN_CHAIN_SINCE = 8;
+
+/**
+ * `event_types` holds exactly the set of the newest `$types` row up to `to` (none: empty), when no
+ * later `$types` row changed it. Before schema 8 each writer wrote the table itself, unchecked.
+ */
+export function eventTypesTableFault(db: Database.Database, to: number): VerifyFault | undefined {
+  if ((db.pragma('user_version', { simple: true }) as number) < EVENT_TYPES_IN_CHAIN_SINCE) return undefined;
+  const newest = db.prepare<[], { sequence: number; payload: string | null }>("SELECT sequence, payload FROM events WHERE stream_id = '$types' ORDER BY sequence DESC LIMIT 1").get();
+  if (newest && newest.sequence > to) return undefined;
+  const types = parse(newest?.payload ?? null).types;
+  const expected = (Array.isArray(types) ? (types as unknown[]) : []).map((type) => JSON.stringify(type));
+  const actual = db.prepare<[], unknown>('SELECT type FROM event_types ORDER BY type').pluck().all().map((type) => JSON.stringify(type));
+  return tableFault('event_types', expected, actual);
 }
 
 function tableFault(table: string, expected: string[], actual: string[]): VerifyFault | undefined {

@@ -1,7 +1,7 @@
 /**
  * The rules the triggers enforced at append, replayed from the chain itself (the hashed rows,
  * never the derived tables): storage classes, the halt rule, the reserved streams, key
- * registrations and revocations, and the two witnessed ceremonies. FORMAT.md "Verifying a
+ * registrations and revocations, the taxonomy, and the two witnessed ceremonies. FORMAT.md "Verifying a
  * ledger", steps 5 to 8. A row is judged against the state the rows before it built (a
  * revocation signed by the key it revokes is judged with that key still active), then applied.
  *
@@ -16,7 +16,7 @@ import type { KeyRegistry } from './key-registry.ts';
 
 /** A rule a row breaks: the fault's reason and a sentence saying which rule. */
 export interface RuleFault {
-  reason: 'storage_class' | 'halted' | 'reserved_stream' | 'key_registration' | 'key_revocation' | 'ceremony';
+  reason: 'storage_class' | 'halted' | 'reserved_stream' | 'event_type' | 'key_registration' | 'key_revocation' | 'ceremony';
   detail: string;
 }
 
@@ -33,6 +33,7 @@ const TYPES_OF: Record<string, readonly string[]> = {
   $agents: ['stele.agent_key_registered', 'stele.agent_key_revoked'],
   $halt: ['stele.halted', 'stele.halt_cleared'],
   $replication: ['stele.replica_promoted'],
+  $types: ['stele.event_types_set'],
 };
 /** TEXT columns that may not be NULL, and those that may. */
 const TEXT_NOT_NULL = [AT.event_id, AT.stream_id, AT.type, AT.prev_hash, AT.content_hash];
@@ -67,11 +68,15 @@ export class LedgerRules {
   readonly #keys: KeyRegistry;
   readonly #witnesses: WitnessRules;
   #halt: HaltRow | undefined;
+  /** The taxonomy in force: undefined (or empty) accepts any type. */
+  #types: ReadonlySet<string> | undefined;
 
-  constructor(keys: KeyRegistry, witnesses: WitnessRules, halt: HaltRow | undefined) {
+  /** `typesPayload`: the payload of the newest `$types` row before the range, if any. */
+  constructor(keys: KeyRegistry, witnesses: WitnessRules, halt: HaltRow | undefined, typesPayload: string | undefined) {
     this.#keys = keys;
     this.#witnesses = witnesses;
     this.#halt = halt;
+    this.#types = typesPayload === undefined ? undefined : taxonomyOf(typesPayload);
   }
 
   /** The storage class of every column: TEXT where TEXT belongs (a BLOB is a fault), integers where INTEGER. */
@@ -88,13 +93,22 @@ export class LedgerRules {
   faultOf(row: RawRow): RuleFault | undefined {
     const streamId = row[AT.stream_id] as string;
     const halted = this.#halt?.type === 'stele.halted';
+    const type = row[AT.type] as string;
     if (streamId.charCodeAt(0) !== 36 /* $ */ || streamId === '$default') {
-      return halted ? { reason: 'halted', detail: `an event of '${streamId}' was appended while the ledger was halted` } : undefined;
+      if (halted) return { reason: 'halted', detail: `an event of '${streamId}' was appended while the ledger was halted` };
+      if (this.#types?.size && !this.#types.has(type)) return { reason: 'event_type', detail: `type '${type}' is not in the taxonomy in force` };
+      return undefined;
     }
     const types = TYPES_OF[streamId];
-    const type = row[AT.type] as string;
     if (!types) return { reason: 'reserved_stream', detail: `'${streamId}' is not a stream Stele reserves` };
     if (!types.includes(type)) return { reason: 'reserved_stream', detail: `type '${type}' is not allowed in '${streamId}'` };
+    if (streamId === '$types') {
+      if (halted) return { reason: 'halted', detail: "the taxonomy was changed while the ledger was halted" };
+      if (row[AT.payload_meta] !== null || !taxonomyOf(row[AT.payload] as string | null)) {
+        return { reason: 'event_type', detail: 'a $types payload must be {"types": [...]} of non-empty strings in strictly ascending UTF-8 byte order' };
+      }
+      return undefined;
+    }
     const body = parseObject(row[AT.payload] as string | null);
     const independent = (row[AT.sequence] as number) >= this.#witnesses.independentSince;
     switch (type) {
@@ -116,6 +130,7 @@ export class LedgerRules {
     const streamId = row[AT.stream_id] as string;
     if (streamId === '$agents') this.#keys.apply(row[AT.type] as string, row[AT.payload] as string | null);
     else if (streamId === '$halt') this.#halt = { sequence: row[AT.sequence] as number, contentHash: row[AT.content_hash] as string, type: row[AT.type] as string };
+    else if (streamId === '$types') this.#types = taxonomyOf(row[AT.payload] as string | null);
   }
 
   /** `independent`: schema 6's rules apply to this row. */
@@ -198,4 +213,22 @@ function parseObject(payload: string | null): Record<string, unknown> | undefine
   } catch {
     return undefined;
   }
+}
+
+/**
+ * The set a `$types` payload names, or undefined when it is not one: a JSON object whose only
+ * member `types` is an array of non-empty strings, each greater than the one before in UTF-8 byte
+ * order (the trigger of schema/5-event-types.sql compares them as SQLite compares text).
+ */
+export function taxonomyOf(payload: string | null): ReadonlySet<string> | undefined {
+  const body = parseObject(payload);
+  if (!body || Object.keys(body).length !== 1 || !Array.isArray(body.types)) return undefined;
+  let previous: Buffer | undefined;
+  for (const type of body.types as unknown[]) {
+    if (typeof type !== 'string' || type === '') return undefined;
+    const bytes = Buffer.from(type);
+    if (previous && Buffer.compare(previous, bytes) >= 0) return undefined;
+    previous = bytes;
+  }
+  return new Set(body.types as string[]);
 }

@@ -25,6 +25,7 @@ export type VerifyFaultReason =
   | 'storage_class'
   | 'halted'
   | 'reserved_stream'
+  | 'event_type'
   | 'key_registration'
   | 'key_revocation'
   | 'ceremony'

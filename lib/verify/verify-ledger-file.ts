@@ -16,9 +16,10 @@ import { openReadConnection } from '../sqlite/connections.ts';
 import { schemaVersionOf } from '../sqlite/migrations.ts';
 import { HASH_AT_SQL, MAX_SEQUENCE_SQL } from '../sqlite/queries.ts';
 import { merkleNodeCountFault, merkleTreeFault } from './merkle-check.ts';
-import { isKnownSchemaVersion, schemaDiff, schemaMatches, unsupportedFormat } from '../sqlite/schema-pin.ts';
+import { isKnownSchemaVersion } from '../sqlite/migrations.ts';
+import { schemaDiff, schemaMatches, unsupportedFormat } from '../sqlite/schema-pin.ts';
 import { readHeadSidecar } from '../writer/head-sidecar.ts';
-import { eventIdFault, keyTablesFault, ledgerMetaFault } from './derived-tables.ts';
+import { eventIdFault, eventTypesTableFault, keyTablesFault, ledgerMetaFault } from './derived-tables.ts';
 import { workerScript } from '../runtime/worker-script.ts';
 
 export type { VerifyFault, VerifyFaultReason } from './verify-fault.ts';
@@ -340,11 +341,11 @@ function readBounds(path: string, from: number, options: VerifyOptions): Bounds 
   }
 }
 
-/** The event_id index and the key tables against the chain [1, to] that just verified. */
+/** The event_id index, the key tables and the type table against the chain [1, to] that just verified. */
 function checkKeyTables(path: string, to: number, wholeFile: boolean): VerifyFault | undefined {
   const db = openReadConnection(path);
   try {
-    return (wholeFile ? eventIdFault(db, to) : undefined) ?? keyTablesFault(db, to);
+    return (wholeFile ? eventIdFault(db, to) : undefined) ?? keyTablesFault(db, to) ?? eventTypesTableFault(db, to);
   } finally {
     db.close();
   }

@@ -32,8 +32,6 @@ export interface WriterSettings {
   onInconsistency: 'fail' | 'halt';
   /** The quorum to record in a new (empty) file; a file with events must already have it. */
   witnessQuorum: number | undefined;
-  /** The closed set of event types, or undefined for any type. */
-  eventTypes: string[] | undefined;
   /** Create a ledger where there is no file or an empty one; false: NOT_A_LEDGER there too. */
   create: boolean;
 }

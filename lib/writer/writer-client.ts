@@ -46,7 +46,6 @@ function writerSettings(path: string, options: ResolvedOptions): WriterSettings 
     trustedCheckpoint: options.trustedCheckpoint,
     onInconsistency: options.onInconsistency,
     retry: options.retry,
-    eventTypes: options.eventTypes && Object.keys(options.eventTypes),
     witnessQuorum: options.witnessQuorum,
     create: options.create,
   };

@@ -57,7 +57,6 @@ function open(): { db: Database.Database; lock: Database.Database; group: GroupC
         "INSERT INTO ledger_meta (key, value) SELECT 'require_signatures', '1' WHERE NOT EXISTS (SELECT 1 FROM ledger_meta WHERE key = 'require_signatures')",
       ).run();
     }
-    applyEventTypes(db, settings.eventTypes);
     if (settings.witnessQuorum !== undefined) applyWitnessQuorum(db, settings.witnessQuorum);
     // Retries are ours (GroupCommit.commit), with their own budget: SQLite must not wait on its own.
     db.pragma('busy_timeout = 0');
@@ -76,15 +75,6 @@ function open(): { db: Database.Database; lock: Database.Database; group: GroupC
     port.close();
     return process.exit(0);
   }
-}
-
-/** The taxonomy of this opening: the given set, or none (any type) when no set is given. */
-function applyEventTypes(db: Database.Database, types: string[] | undefined): void {
-  db.transaction(() => {
-    db.prepare('DELETE FROM event_types').run();
-    const insert = db.prepare('INSERT INTO event_types (type) VALUES (?)');
-    for (const type of types ?? []) insert.run(type);
-  }).immediate();
 }
 
 /**

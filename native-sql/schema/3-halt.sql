@@ -1,0 +1,18 @@
+-- Halts. The halt flag is not a mutable row: the ledger is halted while the newest event of the
+-- reserved stream '$halt' is a 'stele.halted'. The ceremony that clears a halt is checked with the
+-- other reserved-stream rules (reserved-streams.sql) and by the witness rules (witnesses.sql).
+
+-- The newest event of '$halt', if any.
+CREATE VIEW newest_halt AS
+SELECT sequence, content_hash, type FROM events
+ WHERE stream_id = '$halt' ORDER BY stream_version DESC LIMIT 1;
+
+-- A halted ledger refuses every append except to Stele's own streams: '$halt' (a further halt,
+-- or the ceremony that clears it), '$agents' (revoking a compromised key, registering agents) and
+-- '$replication' (a halted replica can be promoted, and stays halted until the clearing
+-- ceremony). This runs for every connection that can append at all.
+CREATE TRIGGER events_insert_not_halted BEFORE INSERT ON events
+WHEN NEW.stream_id NOT IN ('$halt', '$agents', '$replication')
+BEGIN
+  SELECT RAISE(ABORT, 'STELE:LEDGER_HALTED') FROM newest_halt WHERE type = 'stele.halted';
+END;
