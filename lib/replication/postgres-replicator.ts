@@ -48,9 +48,13 @@ const LOCK_NAMESPACE = 1400136044;
  * only the Merkle nodes, which are derived from the rows (a PostgreSQL copy keeps the rows and the
  * chain; its tree is not mirrored yet); schema 6 added ceremony rules (independent witnesses) that
  * the primary enforces before a row reaches the copy, while the copy re-checks the schema-4 rules;
- * schema 7 added only an index.
+ * schema 7 added only an index. Schema 8 added the taxonomy in the chain ('$types' rows), which a
+ * copy of version 4 would refuse: a primary of schema 8 needs a copy of version 8.
  */
-const SAME_EVENT_RULES: ReadonlyMap<number, readonly number[]> = new Map([[4, [4, 5, 6, 7]]]);
+const SAME_EVENT_RULES: ReadonlyMap<number, readonly number[]> = new Map([
+  [4, [4, 5, 6, 7]],
+  [8, [8]],
+]);
 
 /**
  * Keeps a copy of the ledger in a PostgreSQL database, in the ledger's own schema there (install

@@ -1,4 +1,4 @@
--- Stele ledgers in PostgreSQL: the rules of native-sql/001-004 (FORMAT.md, schema version 4) in
+-- Stele ledgers in PostgreSQL: the event rules of native-sql/schema/ (FORMAT.md, schema version 8) in
 -- PL/pgSQL, for replicas that enforce them on every row they receive.
 --
 -- Run once per database, as a superuser, in a UTF8 database:
@@ -59,6 +59,11 @@ GRANT SELECT ON stele.ledgers TO PUBLIC;
 -- Encodings (FORMAT.md, "Content hash v1"): NULL = 00; integer = 01 + int64 big-endian;
 -- text = 02 + uint32 big-endian length in UTF-8 bytes + the bytes as stored.
 -- ---------------------------------------------------------------------------------------------
+
+-- Whether a '$types' payload's taxonomy accepts `type`: an empty list accepts any type.
+CREATE FUNCTION stele.type_allowed(types_payload text, type text) RETURNS boolean
+LANGUAGE sql IMMUTABLE PARALLEL SAFE
+RETURN jsonb_array_length(types_payload::jsonb -> 'types') = 0 OR (types_payload::jsonb -> 'types') ? type;
 
 CREATE FUNCTION stele.field_int(v bigint) RETURNS bytea
 LANGUAGE sql STABLE PARALLEL SAFE
@@ -471,6 +476,7 @@ BEGIN
       FOREIGN KEY (agent_id, key_id) REFERENCES agent_keys (agent_id, key_id)
     );
 
+    -- The layout of FORMAT.md; from schema 8 the taxonomy in force is read from the $types rows.
     CREATE TABLE event_types (type text COLLATE "C" PRIMARY KEY);
 
     -- FORMAT.md "replica_mode": one row while this copy is an unpromoted replica.
@@ -551,8 +557,25 @@ BEGIN
       -- events_insert_reserved_streams
       IF NEW.stream_id IN ('$agents', '$halt') OR (NEW.stream_id LIKE '$%' AND NEW.stream_id NOT IN ('$default', '$replication')) THEN
         IF NOT ((NEW.stream_id = '$agents' AND NEW.type IN ('stele.agent_key_registered', 'stele.agent_key_revoked'))
-             OR (NEW.stream_id = '$halt' AND NEW.type IN ('stele.halted', 'stele.halt_cleared'))) THEN
+             OR (NEW.stream_id = '$halt' AND NEW.type IN ('stele.halted', 'stele.halt_cleared'))
+             OR (NEW.stream_id = '$types' AND NEW.type = 'stele.event_types_set')) THEN
           RAISE EXCEPTION 'STELE:INVALID_EVENT:{"field":"type"}' USING DETAIL = raise_detail;
+        END IF;
+        -- events_insert_event_types (schema 8): the whole taxonomy, non-empty strings in strictly
+        -- ascending byte order. Nested IFs: PL/pgSQL does not promise to stop at the first OR.
+        IF NEW.stream_id = '$types' THEN
+          IF NEW.payload_meta IS NOT NULL OR jsonb_typeof(p) IS DISTINCT FROM 'object' OR jsonb_typeof(p -> 'types') IS DISTINCT FROM 'array'
+             OR (SELECT count(*) FROM jsonb_object_keys(p)) <> 1 THEN
+            RAISE EXCEPTION 'STELE:INVALID_EVENT:{"field":"types"}' USING DETAIL = raise_detail;
+          END IF;
+          IF EXISTS (SELECT 1 FROM jsonb_array_elements(p -> 'types') AS t(v) WHERE jsonb_typeof(t.v) <> 'string' OR t.v = '""'::jsonb) THEN
+            RAISE EXCEPTION 'STELE:INVALID_EVENT:{"field":"types"}' USING DETAIL = raise_detail;
+          END IF;
+          IF EXISTS (SELECT 1 FROM jsonb_array_elements_text(p -> 'types') WITH ORDINALITY AS a(v, i)
+                       JOIN jsonb_array_elements_text(p -> 'types') WITH ORDINALITY AS b(v, i) ON b.i = a.i + 1
+                      WHERE b.v COLLATE "C" <= a.v COLLATE "C") THEN
+            RAISE EXCEPTION 'STELE:INVALID_EVENT:{"field":"types"}' USING DETAIL = raise_detail;
+          END IF;
         END IF;
         IF NEW.type = 'stele.agent_key_registered' THEN
           IF NOT stele.stele_public_key_valid(stele.json_text(p -> 'publicKey')) THEN
@@ -650,7 +673,8 @@ BEGIN
       before_hash text;
       halt_before text;
       halts_added boolean;
-      typed boolean := EXISTS (SELECT 1 FROM event_types);
+      -- The taxonomy is the newest '$types' row's (schema 8); event_types is not kept here.
+      typed boolean := EXISTS (SELECT 1 FROM events WHERE stream_id = '$types');
       signatures_required boolean := EXISTS (SELECT 1 FROM ledger_meta WHERE key = 'require_signatures')
                                      AND NOT EXISTS (SELECT 1 FROM replica_mode);
       bad record;
@@ -676,10 +700,12 @@ BEGIN
           FROM (SELECT DISTINCT n.stream_id FROM added AS n) AS s),
       checked AS (
         SELECT a.sequence, CASE
-                 WHEN typed AND a.stream_id NOT IN ('$agents', '$halt', '$replication')
-                      AND NOT EXISTS (SELECT 1 FROM event_types AS t WHERE t.type = a.type)
+                 WHEN typed AND a.stream_id NOT IN ('$agents', '$halt', '$replication', '$types')
+                      AND NOT coalesce(stele.type_allowed(
+                            (SELECT t.payload FROM events AS t WHERE t.stream_id = '$types' AND t.sequence < a.sequence
+                              ORDER BY t.stream_version DESC LIMIT 1), a.type), true)
                    THEN 'STELE:UNKNOWN_EVENT_TYPE'
-                 WHEN signatures_required AND a.stream_id NOT IN ('$agents', '$halt', '$replication')
+                 WHEN signatures_required AND a.stream_id NOT IN ('$agents', '$halt', '$replication', '$types')
                       AND (a.signature IS NULL OR a.agent_id IS NULL)
                    THEN 'STELE:SIGNATURE_REQUIRED'
                  WHEN a.stream_id NOT IN ('$halt', '$agents', '$replication')
@@ -728,7 +754,7 @@ BEGIN
              (SELECT e.stream_version FROM events AS e WHERE e.stream_id = NEW.stream_id
                ORDER BY e.stream_id DESC, e.stream_version DESC LIMIT 1),
              EXISTS (SELECT 1 FROM events AS e WHERE e.event_id = NEW.event_id),
-             EXISTS (SELECT 1 FROM event_types),
+             EXISTS (SELECT 1 FROM events AS e WHERE e.stream_id = '$types'),
              EXISTS (SELECT 1 FROM ledger_meta WHERE key = 'require_signatures')
         INTO head_sequence, head_hash, last_version, id_taken, typed, signatures_required
         FROM (SELECT 1) AS one
@@ -736,12 +762,13 @@ BEGIN
       SELECT h.sequence, h.type, h.content_hash INTO halt FROM events AS h
        WHERE h.stream_id = '$halt' ORDER BY h.stream_version DESC LIMIT 1;
       -- events_insert_known_type
-      IF typed AND NEW.stream_id NOT IN ('$agents', '$halt', '$replication')
-         AND NOT EXISTS (SELECT 1 FROM event_types WHERE type = NEW.type) THEN
+      IF typed AND NEW.stream_id NOT IN ('$agents', '$halt', '$replication', '$types')
+         AND NOT coalesce(stele.type_allowed((SELECT t.payload FROM events AS t WHERE t.stream_id = '$types'
+                                               ORDER BY t.stream_version DESC LIMIT 1), NEW.type), true) THEN
         RAISE EXCEPTION 'STELE:UNKNOWN_EVENT_TYPE' USING DETAIL = raise_detail;
       END IF;
 
-      IF signatures_required AND NEW.stream_id NOT IN ('$agents', '$halt', '$replication')
+      IF signatures_required AND NEW.stream_id NOT IN ('$agents', '$halt', '$replication', '$types')
          AND (NEW.signature IS NULL OR NEW.agent_id IS NULL) AND NOT EXISTS (SELECT 1 FROM replica_mode) THEN
         RAISE EXCEPTION 'STELE:SIGNATURE_REQUIRED' USING DETAIL = raise_detail;
       END IF;
@@ -880,7 +907,7 @@ BEGIN
   EXECUTE format('GRANT INSERT ON %I.events, %I.ledger_meta TO %I', ledger, ledger, a);
   EXECUTE format('GRANT EXECUTE ON FUNCTION %I.events_before_insert(), %I.events_after_insert(), %I.derived_rows_only_from_events(), %I.ledger_meta_before_insert(), %I.apply_key_event(bigint, text, jsonb), %I.events_lock_appends(), %I.events_check_inserted(), %I.events_check_row() TO %I',
                  ledger, ledger, ledger, ledger, ledger, ledger, ledger, ledger, a);
-  INSERT INTO stele.ledgers (name, schema_version, owner_role, app_role, reader_role) VALUES (ledger, 4, o, a, r);
+  INSERT INTO stele.ledgers (name, schema_version, owner_role, app_role, reader_role) VALUES (ledger, 8, o, a, r);
 END $create$;
 
 -- Last: from here on, schema stele itself is guarded too.

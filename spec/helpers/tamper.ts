@@ -36,7 +36,7 @@ export function copyLedgerFile(from: string, to: string): void {
 }
 
 /** The guards an edit behind the triggers drops for a moment. */
-const GUARDS = ['events_no_update', 'events_no_delete', 'agent_keys_no_update', 'agent_keys_no_delete', 'agent_key_revocations_no_update', 'agent_key_revocations_no_delete', 'ledger_meta_no_update', 'ledger_meta_no_delete', 'events_insert_extends_chain'];
+const GUARDS = ['events_no_update', 'events_no_delete', 'agent_keys_no_update', 'agent_keys_no_delete', 'agent_key_revocations_no_update', 'agent_key_revocations_no_delete', 'ledger_meta_no_update', 'ledger_meta_no_delete', 'event_types_only_from_events', 'events_insert_extends_chain'];
 
 /**
  * Runs `edit` on a raw read-write connection to `path` with the guards that forbid updates,

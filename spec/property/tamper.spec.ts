@@ -70,7 +70,9 @@ type Edit =
   | 'key_in_both_roles'
   | 'one_key_two_witnesses'
   | 'key_row_missing'
-  | 'meta_quorum';
+  | 'meta_quorum'
+  | 'type_outside_taxonomy'
+  | 'type_row_smuggled';
 
 const EDITS: Edit[] = [
   'payload',
@@ -97,17 +99,19 @@ const EDITS: Edit[] = [
   'one_key_two_witnesses',
   'key_row_missing',
   'meta_quorum',
+  'type_outside_taxonomy',
+  'type_row_smuggled',
 ];
 
 /** Edits whose fault is not at k itself, or only a rule (not the chain) can see. */
 const RULE_EDITS = new Set<Edit>([
   'unknown_reserved_stream', 'agents_other_type', 'revoke_unknown_key', 'register_invalid_key', 'clear_without_halt', 'event_while_halted',
-  'witness_while_halted', 'key_in_both_roles', 'one_key_two_witnesses',
+  'witness_while_halted', 'key_in_both_roles', 'one_key_two_witnesses', 'type_outside_taxonomy',
 ]);
 /** Edits of the tables that are not hashed: the fault is the file's (sequence 0). */
-const TABLE_EDITS = new Set<Edit>(['key_row_missing', 'meta_quorum']);
+const TABLE_EDITS = new Set<Edit>(['key_row_missing', 'meta_quorum', 'type_row_smuggled']);
 /** Rows an edit rewrites from k on (1 unless said): k leaves room for them. */
-const SPAN: Partial<Record<Edit, number>> = { delete: 2, event_while_halted: 2, witness_while_halted: 2, key_in_both_roles: 2, one_key_two_witnesses: 4 };
+const SPAN: Partial<Record<Edit, number>> = { delete: 2, event_while_halted: 2, type_outside_taxonomy: 2, witness_while_halted: 2, key_in_both_roles: 2, one_key_two_witnesses: 4 };
 
 /** Applies `edit` to row `k` of a ledger of `size` rows; returns the reason verify must report, and where (k unless said). */
 function applyEdit(db: Database.Database, edit: Edit, k: number, size: number, digit: number): VerifyFaultReason | [VerifyFaultReason, number] {
@@ -158,6 +162,15 @@ function applyEdit(db: Database.Database, edit: Edit, k: number, size: number, d
     case 'meta_quorum':
       db.prepare("UPDATE ledger_meta SET value = 'two' WHERE key = 'witness_quorum'").run();
       return ['ledger_meta', 0];
+    case 'type_outside_taxonomy': {
+      // A taxonomy recorded behind the triggers: the ordinary rows after it break it.
+      const next = rowAt(db, k + 1);
+      reserve('$types', 'stele.event_types_set', { types: ['only_this'] });
+      return [next.stream_id === row.stream_id ? 'stream_version' : 'event_type', k + 1];
+    }
+    case 'type_row_smuggled':
+      db.prepare("INSERT INTO event_types (type) VALUES ('smuggled')").run();
+      return ['derived_table', 0];
     case 'unknown_reserved_stream':
       reserve('$tampered', 'tick', { i: 1 });
       return 'reserved_stream';
