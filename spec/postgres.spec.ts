@@ -85,6 +85,10 @@ async function appendVariety(ledger: Ledger): Promise<void> {
   });
   await ledger.revokeAgentKey('billing-bot', ((await ledger.readStream('$agents'))[0]!.payload as { keyId: string }).keyId, 'rotated');
   await ledger.appendBatch(Array.from({ length: 30 }, (_, i) => ({ streamId: `batch-${i % 3}`, type: 'tick', payload: { i } })));
+  // A taxonomy recorded, honoured, then lifted: the copy checks each type against the newest '$types' row before it.
+  await ledger.setEventTypes(['tick', 'zoë_spoke']);
+  await ledger.appendBatch([{ type: 'tick' }, { type: 'zoë_spoke' }]);
+  await ledger.setEventTypes([]);
 }
 
 function sqliteRows(path: string): { sequence: number; content_hash: string }[] {
