@@ -1,7 +1,7 @@
 /**
  * Group commit on the writer's connection: every request that has arrived runs in one
- * BEGIN IMMEDIATE..COMMIT, with a SAVEPOINT per batch (one INSERT is atomic by itself), and the
- * outcomes go back together. A request that fails rolls back alone and never fails the others;
+ * BEGIN IMMEDIATE..COMMIT, with a SAVEPOINT per batch (one INSERT is atomic by itself), each row
+ * proposed by {@link ProposedAppends} and checked by the guards, and the outcomes go back together. A request that fails rolls back alone and never fails the others;
  * the durable cost (one fsync at `durability: 'full'`) is paid once per group. Runs in-process
  * on any connection opened by `openWriteConnection`, so specs can drive it without a thread.
  * @internal
@@ -9,18 +9,13 @@
 import type Database from 'better-sqlite3';
 import { LedgerError, toWire, type WireError } from '../errors.ts';
 import type { EncodedEvent } from '../format/event-encoding.ts';
-import { APPEND_SQL, appendArgs, raisedError } from '../sqlite/append-statement.ts';
+import { raisedError } from '../sqlite/append-statement.ts';
 import { isDiskFull } from '../sqlite/ledger-file.ts';
-import { MAX_SEQUENCE_SQL } from '../sqlite/queries.ts';
 import type { AppendRequest, RequestOutcome, StoredEvent, WriterSettings } from './protocol.ts';
+import { ProposedAppends } from './proposed-appends.ts';
 import type { LogLevel } from '../options.ts';
 
 type Log = (level: LogLevel, fields: Record<string, unknown>, message: string) => void;
-
-/** The columns of {@link StoredEvent}, as the read-back after a group selects them. */
-const STORED_COLUMNS = `sequence, event_id AS eventId, stream_id AS streamId, stream_version AS streamVersion,
-       content_hash AS contentHash, prev_hash AS prevHash,
-       authority_timestamp AS authorityTimestamp, local_timestamp AS localTimestamp`;
 
 /**
  * SQLite result codes worth retrying: another connection (another process, the sqlite3 shell, a
@@ -51,6 +46,7 @@ export class GroupCommit {
   readonly #log: Log;
   readonly #statements;
   readonly #lookups;
+  readonly #appends: ProposedAppends;
 
   constructor(db: Database.Database, retry: WriterSettings['retry'], log: Log) {
     this.#db = db;
@@ -63,16 +59,9 @@ export class GroupCommit {
       savepoint: db.prepare('SAVEPOINT request'),
       release: db.prepare('RELEASE request'),
       rollbackTo: db.prepare('ROLLBACK TO request'),
-      append: db.prepare(APPEND_SQL),
-      // An INSTEAD OF trigger leaves changes() and lastInsertRowid at 0: read the assigned rows
-      // back in the same transaction, by sequence range or by unique event id.
-      maxSequence: db.prepare<[], number>(MAX_SEQUENCE_SQL).pluck(),
-      assignedSince: db.prepare<[number], StoredEvent>(`SELECT ${STORED_COLUMNS} FROM events WHERE sequence > ? ORDER BY sequence`),
-      assigned: db.prepare<[string], StoredEvent>(`SELECT ${STORED_COLUMNS} FROM events WHERE event_id = ?`),
     };
+    this.#appends = new ProposedAppends(db);
     this.#lookups = {
-      streamVersion: db.prepare<[string], { v: number | null }>('SELECT max(stream_version) AS v FROM events WHERE stream_id = ?'),
-      sequenceOf: db.prepare<[string], number>('SELECT sequence FROM events WHERE event_id = ?').pluck(),
       lastHalt: db.prepare<[], { sequence: number; reason: string | null }>(
         "SELECT sequence, json_extract(payload, '$.reason') AS reason FROM events WHERE stream_id = '$halt' ORDER BY stream_version DESC LIMIT 1",
       ),
@@ -112,7 +101,8 @@ export class GroupCommit {
 
   /** One transaction for the whole group, or `transient` when the write lock could not be had. */
   #commitOnce(requests: AppendRequest[]): RequestOutcome[] | { transient: string } {
-    const { begin, commit, rollback, savepoint, release, rollbackTo, append, maxSequence, assignedSince, assigned } = this.#statements;
+    const { begin, commit, rollback, savepoint, release, rollbackTo } = this.#statements;
+    const appends = this.#appends;
     try {
       begin.run();
     } catch (error) {
@@ -120,21 +110,29 @@ export class GroupCommit {
       if (isTransient(code)) return { transient: code! };
       return requests.map((request) => ({ id: request.id, ok: false, error: this.wireErrorOf(error) }));
     }
-    const headBefore = maxSequence.get()!;
-    const succeeded: AppendRequest[] = [];
+    const done = new Map<number, StoredEvent[]>();
     const failed = new Map<number, RequestOutcome>();
+    try {
+      appends.sync();
+    } catch (error) {
+      rollback.run();
+      return this.#failAll(requests, [], error);
+    }
     for (const request of requests) {
       // One INSERT statement is atomic by itself; only a batch needs its own savepoint.
       const batch = request.events.length > 1;
       if (batch) savepoint.run();
+      const mark = appends.mark();
       let current: EncodedEvent | undefined;
       try {
-        for (current of request.events) append.run(...appendArgs(current));
+        const stored: StoredEvent[] = [];
+        for (current of request.events) stored.push(appends.append(current));
         if (batch) release.run();
-        succeeded.push(request);
+        done.set(request.id, stored);
       } catch (error) {
         // Details are read before rolling back, so they describe what the failing event saw.
         failed.set(request.id, { id: request.id, ok: false, error: this.wireErrorOf(error, current) });
+        appends.undo(mark);
         if (!this.#db.inTransaction) return this.#failAll(requests, [...failed.values()], error);
         if (batch) {
           rollbackTo.run();
@@ -142,15 +140,12 @@ export class GroupCommit {
         }
       }
     }
-    // What the triggers assigned, read back in one range scan rather than one lookup per event.
-    // An idempotent retry inserted nothing new; its original row is looked up by id.
-    const byId = new Map(assignedSince.all(headBefore).map((row) => [row.eventId, row]));
-    const stored = (event: EncodedEvent) => byId.get(event.eventId) ?? assigned.get(event.eventId)!;
-    const done = new Map(succeeded.map((request) => [request.id, request.events.map(stored)]));
     try {
       commit.run();
     } catch (error) {
       if (this.#db.inTransaction) rollback.run();
+      // Nothing of the group was written: the rows the cache moved on to are gone.
+      this.#appends.reset();
       const code = (error as { code?: string }).code;
       if (isTransient(code)) return { transient: code! };
       return this.#failAll(requests, [...failed.values()], error);
@@ -163,6 +158,7 @@ export class GroupCommit {
    * that had succeeded inside it are not durable, so every request of the group fails.
    */
   #failAll(requests: AppendRequest[], outcomes: RequestOutcome[], cause: unknown): RequestOutcome[] {
+    this.#appends.reset();
     const error = this.wireErrorOf(cause);
     const failed = new Map(outcomes.filter((o) => !o.ok).map((o) => [o.id, o]));
     return requests.map((request) => failed.get(request.id) ?? { id: request.id, ok: false, error });
@@ -173,28 +169,13 @@ export class GroupCommit {
    * facts for `details` are looked up here, in the failing transaction.
    */
   wireErrorOf(error: unknown, event?: EncodedEvent): WireError {
-    const wire = wireErrorOf(error, event && ((code) => this.#detailsOf(code, event)));
-    if (wire.code === 'WRONG_EXPECTED_VERSION' && event) {
-      // The facts in the message too: a log line or the CLI's text output shows no details.
-      const { expected, actual } = wire.details;
-      const at = actual === 'no_stream' ? 'the stream does not exist' : `the stream is at version ${String(actual)}`;
-      wire.message = `${wire.message} (stream '${event.streamId}': expected ${String(expected)}, but ${at})`;
-    }
-    return wire;
+    return wireErrorOf(error, event && ((code) => this.#detailsOf(code, event)));
   }
 
   /** The facts behind a coded failure of `event`, read in the failing transaction. */
   #detailsOf(code: WireError['code'], event: EncodedEvent): Record<string, unknown> {
     const payload = () => (event.payload ? (JSON.parse(event.payload) as Record<string, unknown>) : {});
     switch (code) {
-      case 'WRONG_EXPECTED_VERSION':
-        return {
-          streamId: event.streamId,
-          expected: event.expectedVersion,
-          actual: this.#lookups.streamVersion.get(event.streamId)?.v ?? 'no_stream',
-        };
-      case 'DUPLICATE_EVENT_ID':
-        return { eventId: event.eventId, sequence: this.#lookups.sequenceOf.get(event.eventId) };
       case 'LEDGER_HALTED': {
         const halt = this.#lookups.lastHalt.get();
         return { haltSequence: halt?.sequence, reason: halt?.reason };
