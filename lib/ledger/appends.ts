@@ -49,8 +49,6 @@ export class Appends {
   }
 
   append(input: AppendInput): Promise<AppendResult> {
-    // Where the app called: an error from the writer thread gets this stack (errors.ts atCallSite).
-    const site = callSite(this.append);
     // Open or closing is decided when the app calls: an append made before close() that waits for
     // room may use close's timeout (admitted then, it is written); one made after it is refused.
     try {
@@ -59,11 +57,15 @@ export class Appends {
       return this.#logged(1, () => Promise.reject(error));
     }
     const room = this.#room(1);
-    if (room instanceof Promise) return room.then((admitted) => this.#append(input, admitted, site));
-    return this.#append(input, room, site);
+    // A caller waiting for room holds only its input and the wait: a captured stack is most of
+    // what a call would hold (a million waiting calls, over a gigabyte). Its errors from the
+    // writer thread carry the stack of its wake-up instead, the writer's error as their cause.
+    if (room instanceof Promise) return room.then((admitted) => this.#append(input, admitted, undefined));
+    // Where the app called: an error from the writer thread gets this stack (errors.ts atCallSite).
+    return this.#append(input, room, callSite(this.append));
   }
 
-  #append(input: AppendInput, room: boolean | LedgerError, site: Error): Promise<AppendResult> {
+  #append(input: AppendInput, room: boolean | LedgerError, site: Error | undefined): Promise<AppendResult> {
     return this.#logged(1, async () => {
       let events: EncodedEvent[];
       try {
@@ -76,7 +78,8 @@ export class Appends {
         if (room === true) this.#context.writer!.release(1);
         throw error;
       }
-      const [stored] = await this.#context.writer!.submit(events).catch((error: unknown) => Promise.reject(atCallSite(error, site)));
+      const submitted = this.#context.writer!.submit(events);
+      const [stored] = await (site ? submitted.catch((error: unknown) => Promise.reject(atCallSite(error, site))) : submitted);
       return this.#acknowledge(stored!);
     });
   }
