@@ -6,6 +6,8 @@
  */
 import assert from 'node:assert/strict';
 import { writeFileSync } from 'node:fs';
+import { createServer } from 'node:http';
+import type { AddressInfo } from 'node:net';
 import { join } from 'node:path';
 import { describe, test, type TestContext } from 'node:test';
 import Database from 'better-sqlite3';
@@ -67,6 +69,16 @@ async function rejectsWith(promise: Promise<unknown>, code: string, details: Rec
   assert.equal(error.code, code, error.message);
   for (const [key, value] of Object.entries(details)) assert.deepEqual(error.details[key], value, `details.${key}`);
   return error;
+}
+
+/** The statuses of the refused log-signed requests a state file keeps, in order. */
+function evidence(state: string): number[] {
+  const db = new Database(state, { readonly: true });
+  try {
+    return db.prepare('SELECT status FROM witness_evidence WHERE origin = ? ORDER BY id').pluck().all(ORIGIN) as number[];
+  } finally {
+    db.close();
+  }
 }
 
 const sizeOf = (checkpoint: string) => parseCheckpoint(parseNote(checkpoint).text).size;
@@ -138,6 +150,9 @@ describe('add-checkpoint', () => {
     await rejectsWith(requestCosignature(witness.url, { checkpoint: ledger.checkpoint(), oldSize: 6, consistencyProof: proof.slice(1) }), 'WITNESS_REFUSED', { status: 422 });
     await rejectsWith(requestCosignature(witness.url, { checkpoint: ledger.checkpoint(), oldSize: 6 }), 'WITNESS_REFUSED', { status: 422 });
     assert.equal(witness.recorded(ORIGIN)?.size, 6);
+    // The log signed those checkpoints: the witness keeps the refused requests as evidence.
+    await witness.close();
+    assert.deepEqual(evidence(join(dir, 'witness.db')), [422, 422, 422]);
   });
 
   test('a checkpoint without a valid signature by the log key is 403; an unknown origin is 404; a bad body is 400', async (t) => {
@@ -191,7 +206,7 @@ describe('add-checkpoint', () => {
     }
   });
 
-  test('an unreachable witness, or one that answers with another key, is WITNESS_FAILED', async (t) => {
+  test('no usable answer (another key\'s lines, no server, a 500, silence) is WITNESS_FAILED; the caller\'s abort rejects with its reason', async (t) => {
     const dir = tempDir(t);
     const witness = await startWitness(t, join(dir, 'witness.db'));
     const ledger = await logWith(t, join(dir, 'ledger.db'), 1);
@@ -200,6 +215,19 @@ describe('add-checkpoint', () => {
     const url = witness.url;
     await witness.close();
     await rejectsWith(requestCosignature(url, { checkpoint: ledger.checkpoint(), oldSize: 1 }), 'WITNESS_FAILED', { oldSize: 1 });
+
+    // A server that answers 500, or not at all.
+    const stub = createServer((request, response) => {
+      if (request.url === '/busy/add-checkpoint') return void response.writeHead(500).end('disk full');
+    });
+    await new Promise<void>((resolve) => stub.listen(0, '127.0.0.1', resolve));
+    t.after(() => new Promise<void>((resolve) => (stub.closeAllConnections(), stub.close(() => resolve()))));
+    const base = `http://127.0.0.1:${(stub.address() as AddressInfo).port}`;
+    await rejectsWith(requestCosignature(`${base}/busy/`, { checkpoint: ledger.checkpoint() }), 'WITNESS_FAILED', { status: 500, reason: 'disk full' });
+    await rejectsWith(requestCosignature(`${base}/silent`, { checkpoint: ledger.checkpoint(), timeoutMs: 200 }), 'WITNESS_FAILED', { reason: 'no answer within 200 ms' });
+    const stop = new AbortController();
+    setTimeout(() => stop.abort(new Error('caller stopped')), 50);
+    await assert.rejects(requestCosignature(`${base}/silent`, { checkpoint: ledger.checkpoint(), signal: stop.signal }), { message: 'caller stopped' });
   });
 });
 
@@ -225,6 +253,8 @@ describe('the witness state', () => {
     await rejectsWith(requestCosignature(witness.url, { checkpoint: fork.checkpoint(), oldSize: 12 }), 'WITNESS_REFUSED', { status: 409, recordedSize: undefined });
     await assert.rejects(cosignWithWitness(fork, witness.url), (e: LedgerError) => e.code === 'WITNESS_REFUSED' && e.details.status === 409);
     assert.equal(witness.recorded(ORIGIN)?.size, 12);
+    await witness.close();
+    assert.deepEqual(evidence(state), [409, 409]);
   });
 
   test('SQLite itself refuses to shrink, rewrite or forget a recorded tree; a file that is not a state file is refused', async (t) => {

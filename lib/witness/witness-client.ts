@@ -93,7 +93,16 @@ export async function requestCosignature(url: string, options: RequestCosignatur
 
   const endpoint = `${url.replace(/\/+$/, '')}${ADD_CHECKPOINT_PATH}`;
   const where = { url: endpoint, size, oldSize };
-  const timeout = AbortSignal.timeout(timeoutMs);
+  // One controller for the caller's signal and the timeout (AbortSignal.any needs Node 20.3).
+  const controller = new AbortController();
+  let timedOut = false;
+  const timer = setTimeout(() => {
+    timedOut = true;
+    controller.abort();
+  }, timeoutMs);
+  const forward = () => controller.abort(signal!.reason);
+  if (signal?.aborted) forward();
+  signal?.addEventListener('abort', forward, { once: true });
   let status: number;
   let contentType: string;
   let body: string;
@@ -102,15 +111,18 @@ export async function requestCosignature(url: string, options: RequestCosignatur
       method: 'POST',
       headers: { 'content-type': 'text/plain; charset=utf-8' },
       body: formatAddCheckpointRequest({ oldSize, consistencyProof, checkpoint }),
-      signal: signal === undefined ? timeout : AbortSignal.any([signal, timeout]),
+      signal: controller.signal,
     });
     status = response.status;
     contentType = (response.headers.get('content-type') ?? '').split(';')[0]!.trim().toLowerCase();
     body = await response.text();
   } catch (error) {
     if (signal?.aborted) throw signal.reason;
-    const reason = timeout.aborted ? `no answer within ${timeoutMs} ms` : `unreachable: ${(error as Error).message}`;
+    const reason = timedOut ? `no answer within ${timeoutMs} ms` : `unreachable: ${(error as Error).message}`;
     throw withCause(LedgerError.of('WITNESS_FAILED', { ...where, reason }, reason), error);
+  } finally {
+    clearTimeout(timer);
+    signal?.removeEventListener('abort', forward);
   }
 
   if (status === 200) return cosignature(checkpoint, size, body, verifier, where);

@@ -29,7 +29,20 @@ CREATE TRIGGER witness_logs_never_shrink BEFORE UPDATE ON witness_logs
   BEGIN SELECT RAISE(ABORT, 'STELE:WITNESS_ROLLBACK: a witness never records a smaller or different tree than one it cosigned'); END;
 CREATE TRIGGER witness_logs_never_forget BEFORE DELETE ON witness_logs
   BEGIN SELECT RAISE(ABORT, 'STELE:WITNESS_ROLLBACK: a witness never forgets a log it cosigned'); END;
+-- Requests signed by the log that the witness refused for their tree (a proof that fails, another
+-- root at a cosigned size): a log-signed checkpoint inconsistent with a cosigned one is evidence
+-- that the log showed two histories.
+CREATE TABLE witness_evidence (
+  id INTEGER PRIMARY KEY,
+  origin TEXT NOT NULL,
+  received_at INTEGER NOT NULL,
+  status INTEGER NOT NULL,
+  request TEXT NOT NULL
+) STRICT;
 `;
+
+/** The most evidence rows kept per origin: only the log's key can make more, but the disk is the witness's. */
+const MAX_EVIDENCE_PER_ORIGIN = 1000;
 
 /** The latest checkpoint a witness cosigned for one origin. */
 export interface WitnessRecord {
@@ -48,6 +61,7 @@ export class WitnessState {
   readonly #get: Database.Statement<[string], { origin: string; size: number; root_hash: Buffer; checkpoint: string; cosigned_at: number }>;
   readonly #insert: Database.Statement<[string, number, Uint8Array, string, number]>;
   readonly #advance: Database.Statement<[number, Uint8Array, string, number, string, number, Uint8Array]>;
+  readonly #keep: Database.Statement<[string, number, number, string, string, number]>;
 
   constructor(path: string) {
     this.#db = new Database(path);
@@ -66,6 +80,9 @@ export class WitnessState {
     this.#advance = this.#db.prepare(
       'UPDATE witness_logs SET size = ?, root_hash = ?, checkpoint = ?, cosigned_at = ? WHERE origin = ? AND size = ? AND root_hash = ?',
     );
+    this.#keep = this.#db.prepare(
+      'INSERT INTO witness_evidence (origin, received_at, status, request) SELECT ?, ?, ?, ? WHERE (SELECT count(*) FROM witness_evidence WHERE origin = ?) < ?',
+    );
   }
 
   /** The latest cosigned checkpoint of `origin`, or undefined when the witness never cosigned one. */
@@ -80,9 +97,10 @@ export class WitnessState {
    * in the same IMMEDIATE transaction: the read, the checks and the write are one atomic step,
    * so two requests can never both advance from one size (the rollback race the spec describes).
    * The UPDATE is also a compare-and-swap on the size and root that were read. Returns what
-   * `decide` returned; nothing is written when it throws or returns `undefined`.
+   * `decide` returned; nothing is written when it throws. An `evidence` outcome (a refused
+   * request worth keeping) is stored instead of a next record.
    */
-  update<T extends { next?: WitnessRecord }>(origin: string, decide: (current: WitnessRecord | undefined) => T): T {
+  update<T extends { next?: WitnessRecord; evidence?: { status: number; request: string } }>(origin: string, decide: (current: WitnessRecord | undefined) => T): T {
     return this.#db
       .transaction(() => {
         const current = this.get(origin);
@@ -93,6 +111,8 @@ export class WitnessState {
             ? this.#advance.run(next.size, next.rootHash, next.checkpoint, next.cosignedAt, origin, current.size, current.rootHash).changes
             : this.#insert.run(origin, next.size, next.rootHash, next.checkpoint, next.cosignedAt).changes;
           if (changed !== 1) throw new Error(`the witness state of ${origin} changed during its own transaction`);
+        } else if (outcome.evidence) {
+          this.#keep.run(origin, Math.floor(Date.now() / 1000), outcome.evidence.status, outcome.evidence.request, origin, MAX_EVIDENCE_PER_ORIGIN);
         }
         return outcome;
       })

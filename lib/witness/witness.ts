@@ -133,13 +133,16 @@ export class Witness {
     const { oldSize, consistencyProof } = request;
     if (oldSize > size) return refuse(400, `the old size ${oldSize} is larger than the checkpoint's ${size}`, seen);
 
-    const { next: _stored, ...answer } = this.#state.update(origin, (current): WitnessAnswer & { next?: WitnessRecord } => {
+    type Outcome = WitnessAnswer & { next?: WitnessRecord; evidence?: { status: number; request: string } };
+    /** A refusal of a log-signed tree that contradicts the record: kept as evidence. */
+    const contradicts = (answer: WitnessAnswer): Outcome => ({ ...answer, evidence: { status: answer.status, request: body } });
+    const { next: _stored, evidence: _kept, ...answer } = this.#state.update(origin, (current): Outcome => {
       const recordedSize = current?.size ?? 0;
       if (oldSize !== recordedSize) {
         return { status: 409, contentType: SIZE_CONTENT_TYPE, body: formatSizeResponse(recordedSize), ...seen };
       }
       if (current && size === current.size && !bytesEqual(rootHash, current.rootHash)) {
-        return refuse(409, `the witness cosigned another tree of size ${size} for this log`, seen);
+        return contradicts(refuse(409, `the witness cosigned another tree of size ${size} for this log`, seen));
       }
       if (size === 0 && !bytesEqual(rootHash, emptyRoot())) return refuse(422, 'a checkpoint of size 0 must carry the empty tree\'s root', seen);
       if (oldSize === 0 && consistencyProof.length > 0) return refuse(422, 'the consistency proof from size 0 must be empty', seen);
@@ -147,7 +150,7 @@ export class Witness {
         try {
           verifyConsistency(oldSize, size, consistencyProof, current.rootHash, rootHash);
         } catch (error) {
-          if (error instanceof ProofError) return refuse(422, error.message, seen);
+          if (error instanceof ProofError) return contradicts(refuse(422, error.message, seen));
           throw error;
         }
       }
