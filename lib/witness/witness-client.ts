@@ -183,7 +183,7 @@ export async function cosignWithWitness(
     } catch (error) {
       const recorded = error instanceof LedgerError && error.code === 'WITNESS_REFUSED' ? error.details.recordedSize : undefined;
       if (typeof recorded !== 'number' || recorded === oldSize || attempt === 2) throw error;
-      // The log may have grown past the witness since this checkpoint was taken.
+      // Another client had a newer tree of this log cosigned meanwhile: the log's current checkpoint may reach it.
       if (recorded > size && fixed === undefined) checkpoint = log.checkpoint();
       if (recorded > checkpointSize(checkpoint)) throw error;
       oldSize = recorded;
