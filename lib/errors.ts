@@ -51,7 +51,9 @@ export type LedgerErrorCode =
   | 'REPLICATION_FAILED'
   | 'SCHEMA_MISMATCH'
   | 'UNSUPPORTED_FORMAT'
-  | 'PACKAGE_FILES_MISSING';
+  | 'PACKAGE_FILES_MISSING'
+  | 'WITNESS_REFUSED'
+  | 'WITNESS_FAILED';
 
 /** What a caller should do about each code; the first sentence of every message. */
 const ADVICE: Record<LedgerErrorCode, string> = {
@@ -100,6 +102,10 @@ const ADVICE: Record<LedgerErrorCode, string> = {
   REPLICATION_FAILED: 'the primary committed the event but a replica did not confirm it; see details.failed, then retry with replicate()',
   PACKAGE_FILES_MISSING:
     "a file Stele loads at run time (a worker script, native-sql/) is not where the package put it, as when a bundler inlines Stele into an app: mark 'stele' and 'better-sqlite3' external so both load from node_modules (README, \"Bundlers and Electron\")",
+  WITNESS_REFUSED:
+    'the witness refused to cosign the checkpoint (details.status: 403 log key not trusted or signature invalid, 404 unknown origin, 409 old size is not the details.recordedSize it holds, 422 consistency proof invalid, 400 bad request); with 409 retry from details.recordedSize, otherwise check the log key, origin and proof',
+  WITNESS_FAILED:
+    'the witness gave no usable answer (unreachable, timed out, a server error, or a response that is not valid cosignatures by its key; details.reason); nothing was cosigned, retry later or ask another witness',
 };
 
 /**

@@ -48,3 +48,9 @@ export type { LedgerHealth, DegradedWarning, EventTypesMismatchWarning, Replicat
 export type { Logger } from './options.ts';
 export type { StandardSchemaV1, StandardResult, StandardIssue, PayloadIssue } from './format/payload-schema.ts';
 export type { SubscribeOptions, SubscriptionHandler, SubscriptionItem, Subscription, SubscriptionStream } from './ledger/subscription-options.ts';
+// A C2SP tlog-witness others can run, and the client that asks witnesses to cosign a checkpoint.
+export { serveWitness } from './witness/witness-server.ts';
+export type { WitnessServer, WitnessServerOptions, WitnessAnswerInfo } from './witness/witness-server.ts';
+export type { WitnessOptions, WitnessedLog } from './witness/witness.ts';
+export { requestCosignature, cosignWithWitness } from './witness/witness-client.ts';
+export type { RequestCosignatureOptions, WitnessCosignature, CheckpointSource } from './witness/witness-client.ts';

@@ -338,7 +338,7 @@ describe('stele command line', { concurrency: true }, () => {
       };
       const cases: [string[], string][] = [
         [[], 'no command given'],
-        [['frobnicate', small], "unknown command 'frobnicate'; commands: verify, head, get, tail, export, stats, append, replicate, verify-replica, restore, checkpoint, prove, verify-proof"],
+        [['frobnicate', small], "unknown command 'frobnicate'; commands: verify, head, get, tail, export, stats, append, replicate, verify-replica, restore, checkpoint, prove, verify-proof, witness"],
         [['get', small], 'get takes <file> <seq>, got 1 argument'],
         [['get', small, '2x'], "seq must be a positive integer, got '2x'"],
         [['tail', small, '-n', '1.5'], "--lines must be an integer >= 0, got '1.5'"],

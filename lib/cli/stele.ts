@@ -1,7 +1,7 @@
 #!/usr/bin/env node
 /**
- * `stele`, the command-line tool: verify, inspect, export and replicate ledger files, and append
- * an event. Every command but `append` opens ledgers read-only (replicate writes only its copy),
+ * `stele`, the command-line tool: verify, inspect, export and replicate ledger files, append
+ * an event, and run a witness for ledgers' checkpoints. Every command but `append` opens ledgers read-only (replicate writes only its copy),
  * so none of them needs the writer lock and each runs beside the app that writes. `append` takes
  * the writer lock, and is the only command that uses the `--config` writer settings.
  * Run `stele --help`, or `stele <command> --help`.
@@ -19,9 +19,10 @@ import { restoreCommand } from './commands/restore.ts';
 import { statsCommand } from './commands/stats.ts';
 import { checkpointCommand, proveCommand, verifyProofCommand } from './commands/transparency.ts';
 import { verifyCommand } from './commands/verify.ts';
+import { witnessCommand } from './commands/witness.ts';
 
 const COMMANDS: ReadonlyMap<string, Command> = new Map(
-  [verifyCommand, headCommand, getCommand, tailCommand, exportCommand, statsCommand, appendCommand, replicateCommand, verifyReplicaCommand, restoreCommand, checkpointCommand, proveCommand, verifyProofCommand].map(
+  [verifyCommand, headCommand, getCommand, tailCommand, exportCommand, statsCommand, appendCommand, replicateCommand, verifyReplicaCommand, restoreCommand, checkpointCommand, proveCommand, verifyProofCommand, witnessCommand].map(
     (command) => [command.name, command],
   ),
 );

@@ -58,6 +58,8 @@ const KNOWN_CODES: Record<LedgerErrorCode, true> = {
   SCHEMA_MISMATCH: true,
   UNSUPPORTED_FORMAT: true,
   PACKAGE_FILES_MISSING: true,
+  WITNESS_REFUSED: true,
+  WITNESS_FAILED: true,
 };
 
 /** Codes that bad input must never cause on a healthy ledger: they mean Stele itself broke. */
