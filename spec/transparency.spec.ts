@@ -115,6 +115,19 @@ describe('the tree kept in the file', () => {
     assert.throws(() => ledger.proofBundle(14, { checkpoint: early }), RangeError);
   });
 
+  test('after checkpoints and proofs, close() still leaves one self-contained file: no -wal or -shm', async (t) => {
+    const path = tempLedgerPath(t);
+    const ledger = await reopen(t, path, { checkpoint: { origin: ORIGIN, secretKey: LOG_SKEY } });
+    await ledger.appendBatch(Array.from({ length: 5 }, (_, i) => ({ type: 'e', payload: { i } })));
+    ledger.checkpoint();
+    ledger.inclusionProof(3);
+    await ledger.close();
+    assert.deepEqual([existsSync(`${path}-wal`), existsSync(`${path}-shm`)], [false, false]);
+    const db = new Database(path, { readonly: true });
+    t.after(() => db.close());
+    assert.equal(db.prepare('SELECT count(*) FROM events').pluck().get(), 5);
+  });
+
   test('checkpoint() without the option says which option it needs', async (t) => {
     const ledger = await createLedger(t);
     assert.throws(() => ledger.checkpoint(), /checkpoint option/);

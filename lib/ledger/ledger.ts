@@ -311,9 +311,11 @@ export class Ledger<Events extends EventMap = UntypedEvents> extends LedgerReads
       const { timeoutMs = 2_000 } = requireOptions('close options', options);
       requireNumber('timeoutMs', timeoutMs, 0);
       this.#closing ??= (async () => {
+        // The tree's read connection closes first: the writer, closing as the file's last
+        // connection, then leaves it one self-contained file (no -wal, no -shm).
+        this.#transparency.close();
         await closeAll({ appends: this.#appends, writer: this.#parts.writer, subscriptions: this.#subscriptions, reader: this.#parts.reader, replicas: this.#parts.replicas }, timeoutMs);
         this.#removeSignalHandlers?.();
-        this.#transparency.close();
       })();
       return this.#closing;
     } catch (error) {
