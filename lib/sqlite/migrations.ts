@@ -4,10 +4,12 @@
  * - `native-sql/schema/N-concern.sql`: the current schema, each table, index, view and trigger
  *   defined once, in the file of its concern, applied in order of N to a new file.
  * - `native-sql/upgrades/NNN-name.sql`: the step that took files from version NNN-1 to NNN.
- *   Steps up to 007 are the full migrations of those versions as they shipped (so they also
- *   build the schema a file of that version must have); later steps change only tables and rows.
- *   A file of an older version runs every later step, then has its triggers and views replaced by
- *   `schema/`'s, so an upgraded file and a new one have the same schema (a spec compares them).
+ *   Steps up to 007 are the full migrations of those versions as they shipped; later steps change
+ *   only tables and rows. A file of an older version runs every later step, then has its triggers
+ *   and views replaced by `schema/`'s, so an upgraded file and a new one have the same schema (a
+ *   spec compares them).
+ * - `native-sql/pinned/N.json`: the schema a file of each older version N must have
+ *   (schema-pin.ts), recorded when `schema/` moved on from it.
  * @internal
  */
 import { existsSync, readdirSync, readFileSync } from 'node:fs';
@@ -29,9 +31,6 @@ export interface Upgrade {
   name: string;
   sql: string;
 }
-
-/** The last version whose upgrade step is a whole migration; later steps change only tables and rows. */
-const LAST_FULL_MIGRATION = 7;
 
 let cachedUpgrades: Upgrade[] | undefined;
 let cachedSchema: string[] | undefined;
@@ -78,18 +77,9 @@ export function schemaVersionOf(db: Database.Database): number {
   return db.pragma('user_version', { simple: true }) as number;
 }
 
-/**
- * Builds the schema of `version` on a connection with no objects: `schema/` for the current
- * version, the full migrations 001..`version` for an older one. Stele's functions must be
- * registered: a step that fills a derived table prepares statements that name them.
- */
-export function createSchema(db: Database.Database, version: number): void {
-  if (version === currentSchemaVersion()) {
-    for (const sql of schemaSql()) db.exec(sql);
-    return;
-  }
-  if (version < 1 || version > LAST_FULL_MIGRATION) throw new RangeError(`no full migration builds schema version ${version}`);
-  for (const upgrade of upgrades()) if (upgrade.version <= version) db.exec(upgrade.sql);
+/** Builds the current schema, `schema/` in order, on a connection with no objects. */
+export function createSchema(db: Database.Database): void {
+  for (const sql of schemaSql()) db.exec(sql);
 }
 
 /**
@@ -107,7 +97,7 @@ export function applyMigrations(db: Database.Database): number {
   if (from === latest) return latest;
   if (from === 0) {
     db.transaction(() => {
-      createSchema(db, latest);
+      createSchema(db);
       db.pragma(`user_version = ${latest}`);
     }).immediate();
     return latest;
@@ -134,7 +124,7 @@ function replaceRules(db: Database.Database): void {
   let objects: { type: string; name: string; sql: string }[];
   try {
     registerNativeFunctions(fresh, { driftThresholdMs: 0 });
-    createSchema(fresh, currentSchemaVersion());
+    createSchema(fresh);
     objects = fresh.prepare<[], { type: string; name: string; sql: string }>('SELECT type, name, sql FROM sqlite_schema WHERE sql IS NOT NULL ORDER BY rowid').all();
   } finally {
     fresh.close();

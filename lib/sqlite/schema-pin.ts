@@ -1,7 +1,7 @@
 /**
  * The pinned schema: a ledger file's live `sqlite_schema` must be exactly what Stele's own
- * `native-sql/` produces for the file's `user_version` (`schema/` for the current version, the
- * migrations of `upgrades/` for an older one). Triggers enforce the format only
+ * `native-sql/` holds for the file's `user_version` (`schema/` for the current version, the
+ * record in `pinned/` for an older one). Triggers enforce the format only
  * while they are the shipped ones: a `DROP TRIGGER` from the sqlite3 shell, or a `PRAGMA
  * writable_schema` rewrite of a trigger's text, switches a rule off (or makes the database store
  * something other than what the app sent) without touching a single row. So the expected schema
@@ -10,10 +10,11 @@
  * FORMAT.md "The pinned schema" describes the comparison for another verifier.
  * @internal
  */
+import { readFileSync } from 'node:fs';
 import Database from 'better-sqlite3';
 import { registerNativeFunctions } from './native-functions.ts';
 import { LedgerError } from '../errors.ts';
-import { createSchema, currentSchemaVersion, isKnownSchemaVersion } from './migrations.ts';
+import { createSchema, currentSchemaVersion, isKnownSchemaVersion, NATIVE_SQL_DIR } from './migrations.ts';
 import type { SchemaDiff } from './schema-diff.ts';
 
 /** One row of `sqlite_schema`, its SQL normalised by {@link normaliseSql}. */
@@ -96,25 +97,36 @@ export function liveSchema(db: Database.Database): Map<string, SchemaObject> {
 const expectedByVersion = new Map<number, Map<string, SchemaObject>>();
 
 /**
- * The schema Stele's own files produce for `version` (migrations.ts `createSchema`), built once
- * per version on an in-memory database. Stele's functions are registered there as on a ledger
- * file: a migration that also fills a derived table (005 builds the Merkle nodes of existing
- * rows) prepares statements that name them, even when there is no row to run them on.
+ * The schema Stele's own files give for `version`, once per version: for the current one built
+ * from `schema/` on an in-memory database (Stele's functions registered, as on a ledger file),
+ * for an older one the record `native-sql/pinned/<version>.json` (written by
+ * spec/fixtures/pin-schema.ts when `schema/` moved on; a spec checks each against the files that
+ * built that version).
  */
 export function expectedSchema(version: number): Map<string, SchemaObject> {
   let expected = expectedByVersion.get(version);
   if (expected) return expected;
   if (!isKnownSchemaVersion(version)) throw unsupportedFormat(version);
-  const db = new Database(':memory:');
-  try {
-    registerNativeFunctions(db, { driftThresholdMs: 0 });
-    createSchema(db, version);
-    expected = liveSchema(db);
-  } finally {
-    db.close();
+  if (version === currentSchemaVersion()) {
+    const db = new Database(':memory:');
+    try {
+      registerNativeFunctions(db, { driftThresholdMs: 0 });
+      createSchema(db);
+      expected = liveSchema(db);
+    } finally {
+      db.close();
+    }
+  } else {
+    const pinned = JSON.parse(readFileSync(pinnedSchemaPath(version), 'utf8')) as SchemaObject[];
+    expected = new Map(pinned.map((object) => [object.name, object]));
   }
   expectedByVersion.set(version, expected);
   return expected;
+}
+
+/** Where the schema of an older `version` is recorded. */
+export function pinnedSchemaPath(version: number): string {
+  return `${NATIVE_SQL_DIR}pinned/${version}.json`;
 }
 
 /** How the live schema of `db` differs from the shipped schema of `version`. */
