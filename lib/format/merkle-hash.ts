@@ -45,3 +45,18 @@ export function merkleNodeHash(left: unknown, right: unknown): Buffer {
   nodeInput.set(right, 33);
   return hash('sha256', nodeInput, 'buffer');
 }
+
+/**
+ * {@link merkleLeafHash} written into `into` at `at`: verify's tree check hashes a page of leaves
+ * into one buffer and compares it with the stored page at once.
+ */
+export function merkleLeafHashInto(contentHash: unknown, into: Buffer, at: number): void {
+  merkleLeafHash(contentHash).copy(into, at);
+}
+
+/** {@link merkleNodeHash} of the two children at `childrenAt` in `children` (64 bytes), written into `into` at `at`. */
+export function merkleNodeHashInto(children: Uint8Array, childrenAt: number, into: Buffer, at: number): void {
+  if (childrenAt < 0 || childrenAt + 64 > children.length) throw new TypeError('a Merkle node needs two 32-byte child hashes');
+  nodeInput.set(children.subarray(childrenAt, childrenAt + 64), 1);
+  hash('sha256', nodeInput, 'buffer').copy(into, at);
+}
