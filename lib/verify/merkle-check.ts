@@ -48,14 +48,30 @@ export function merkleTreeFault(db: Database.Database, head: number): VerifyFaul
   return merkleNodeCountFault(db, head);
 }
 
-/** merkle_nodes holds exactly the nodes the appends up to `head` completed, no more (nodes closed after `head`, while the check ran, are not counted). */
+/**
+ * merkle_nodes holds exactly the nodes the appends up to `head` completed, no more (nodes closed
+ * after `head`, while the check ran, are not counted). Called once every one of those nodes is
+ * known to be present (the walk above, or every range's {@link TreeRangeCheck}), so the rows
+ * counted are those nodes plus the rows outside them, which are found by a few seeks of the
+ * primary key per level instead of a scan of every node.
+ */
 export function merkleNodeCountFault(db: Database.Database, head: number): VerifyFault | undefined {
   if (!hasStoredTree(db)) return undefined;
-  const count = db.prepare('SELECT count(*) FROM merkle_nodes WHERE ((idx + 1) << level) <= ?').pluck().get(head) as number;
+  // A row counts when ((idx + 1) << level) <= head, in SQLite's 64-bit shifts: a level outside
+  // 0..62, a negative idx, or an idx past the head's whose shift overflows counts too.
+  const counted = 'AND ((idx + 1) << level) <= ?';
+  const outsideLevels = db.prepare<[number, number], number>(`SELECT (SELECT count(*) FROM merkle_nodes WHERE level < 0 ${counted}) + (SELECT count(*) FROM merkle_nodes WHERE level > 62 ${counted})`).pluck();
+  const below = db.prepare<[number, number], number>(`SELECT count(*) FROM merkle_nodes WHERE level = ? AND idx < 0 ${counted}`).pluck();
+  const past = db.prepare<[number, number, number], number>(`SELECT count(*) FROM merkle_nodes WHERE level = ? AND idx >= ? ${counted}`).pluck();
   let expectedCount = 0;
-  for (let level = 0; level < 63 && head >> level > 0; level++) expectedCount += Math.floor(head / 2 ** level);
-  if (count !== expectedCount) {
-    return { sequence: head, reason: 'merkle_node', expected: expectedCount, actual: count, detail: 'merkle_nodes holds rows no event completed' };
+  let extra = outsideLevels.get(head, head)!;
+  for (let level = 0; level < 63; level++) {
+    const completed = Math.floor(head / 2 ** level);
+    expectedCount += completed;
+    extra += below.get(level, head)! + past.get(level, completed, head)!;
+  }
+  if (extra !== 0) {
+    return { sequence: head, reason: 'merkle_node', expected: expectedCount, actual: expectedCount + extra, detail: 'merkle_nodes holds rows no event completed' };
   }
   return undefined;
 }
