@@ -99,6 +99,10 @@ export class TreeRangeCheck {
   }
 
   private constructor(db: Database.Database) {
+    // group_concat joins its arguments as text: in a UTF-8 file a blob's bytes pass unchanged, in
+    // a UTF-16 one they would be transcoded. Such a file's pages are never taken as matching; the
+    // exact walk decides.
+    this.#matches = db.pragma('encoding', { simple: true }) === 'UTF-8';
     // The primary key (level, idx) is scanned in idx order, so the blob is the nodes in order
     // without sorting them (an ORDER BY inside the aggregate adds a temp B-tree). Were the order
     // ever different, the page would not match and the exact walk would run: slower, never wrong.
