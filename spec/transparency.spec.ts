@@ -22,7 +22,9 @@ import {
   verifyInclusion,
   verifyProofBundle,
 } from '../lib/proofs/index.ts';
-import { openWriteConnection } from '../lib/sqlite/connections.ts';
+import { openReadConnection, openWriteConnection } from '../lib/sqlite/connections.ts';
+import { checkRange } from '../lib/verify/chain-check.ts';
+import { TreeRangeCheck } from '../lib/verify/merkle-check.ts';
 import { MerkleStore } from '../lib/sqlite/merkle-store.ts';
 import { treeRoot } from '../lib/proofs/merkle-tree.ts';
 import { headSidecarPath } from '../lib/writer/head-sidecar.ts';
@@ -279,5 +281,60 @@ describe('verify() recomputes the tree', () => {
       }),
       { numRuns: 25 },
     );
+  });
+  test("a range's tree check fails exactly when it holds the append of a node edited, deleted or split in two, or of that node's parent", async (t) => {
+    // 4,500 events: a range of the whole file spans two page boundaries of the chain check.
+    const path = tempLedgerPath(t);
+    const ledger = await openLedger(path, { durability: 'normal' });
+    for (let start = 0; start < 4_500; start += 1_000) await ledger.appendBatch(Array.from({ length: Math.min(1_000, 4_500 - start) }, (_, i) => ({ type: 'e', payload: { i: start + i } })));
+    await ledger.close();
+    const head = 4_500;
+    /** The appends whose range check reads the node: the one that completed it and its parent's. */
+    const readersOf = (level: number, idx: number): number[] =>
+      [(idx + 1) * 2 ** level, (Math.floor(idx / 2) + 1) * 2 ** (level + 1)].filter((sequence) => sequence <= head);
+    const tampers: Array<{ name: string; nodes: Array<[number, number]>; edit: (db: Database.Database) => void }> = [
+      { name: 'edited leaf', nodes: [[0, 4_096]], edit: (db) => db.exec('UPDATE merkle_nodes SET hash = randomblob(32) WHERE level = 0 AND idx = 4096') },
+      { name: 'deleted node', nodes: [[3, 511]], edit: (db) => db.exec('DELETE FROM merkle_nodes WHERE level = 3 AND idx = 511') },
+      { name: 'edited top node', nodes: [[12, 0]], edit: (db) => db.exec('UPDATE merkle_nodes SET hash = zeroblob(32) WHERE level = 12 AND idx = 0') },
+      {
+        // The last byte of one leaf moved to the front of the next: the two still spell the same bytes end to end.
+        name: 'split leaves',
+        nodes: [[0, 4_095], [0, 4_096]],
+        edit: (db) => {
+          db.exec(
+            'UPDATE merkle_nodes SET hash = CAST((SELECT substr(hash, 32, 1) FROM merkle_nodes WHERE level = 0 AND idx = 4095) || hash AS BLOB) WHERE level = 0 AND idx = 4096',
+          );
+          db.exec('UPDATE merkle_nodes SET hash = substr(hash, 1, 31) WHERE level = 0 AND idx = 4095');
+        },
+      },
+    ];
+    let run = 0;
+    for (const { name, nodes, edit } of tampers) {
+      const copy = `${path}.${++run}.db`;
+      copyFileSync(path, copy);
+      const raw = new Database(copy);
+      const guards = ['merkle_nodes_no_update', 'merkle_nodes_no_delete'].map((guard) => raw.prepare('SELECT sql FROM sqlite_schema WHERE name = ?').pluck().get(guard) as string);
+      raw.exec('DROP TRIGGER merkle_nodes_no_update; DROP TRIGGER merkle_nodes_no_delete');
+      edit(raw);
+      for (const guard of guards) raw.exec(guard);
+      raw.close();
+      const readers = nodes.flatMap(([level, idx]) => readersOf(level, idx));
+      const db = openReadConnection(copy);
+      try {
+        for (const size of [head, 4_096, 1_000, 333, 64, 7]) {
+          for (let from = 1; from <= head; from += size) {
+            const to = Math.min(head, from + size - 1);
+            const tree = TreeRangeCheck.of(db)!;
+            assert.equal(checkRange(db, { from, to, openBelow: from === 1, signatures: false }, tree.page).fault, undefined);
+            assert.equal(tree.matches, !readers.some((sequence) => from <= sequence && sequence <= to), `${name}, range [${from}, ${to}]`);
+          }
+        }
+      } finally {
+        db.close();
+      }
+      const result = await verifyLedgerFile(copy, { headSidecar: false });
+      assert.equal(result.firstBad?.reason, 'merkle_node', name);
+      assert.equal(result.firstBad?.sequence, Math.min(...nodes.map(([level, idx]) => (idx + 1) * 2 ** level)), name);
+    }
   });
 });

@@ -2,10 +2,12 @@
  * The node hashes of the `stele/merkle/v1` tree (native-sql/TRANSPARENCY.md), as the triggers
  * of `005-merkle-tree.sql` compute them through the SQL functions of `sqlite/native-functions.ts`.
  * `lib/proofs/merkle-tree.ts` computes the same bytes without `node:` modules for browsers; this
- * copy uses node:crypto because it runs on every append.
+ * copy uses node:crypto because it runs on every append, and the block SHA-256 of
+ * `sha256-blocks.ts` for the pages verify recomputes.
  * @internal
  */
 import { hash } from 'node:crypto';
+import { paddedMessage, sha256PaddedInto } from './sha256-blocks.ts';
 
 /** Scratch inputs, prefix in place: filled and hashed synchronously, so one of each serves every call. */
 const leafInput = Buffer.alloc(33, 0x00);
@@ -44,4 +46,29 @@ export function merkleNodeHash(left: unknown, right: unknown): Buffer {
   nodeInput.set(left, 1);
   nodeInput.set(right, 33);
   return hash('sha256', nodeInput, 'buffer');
+}
+
+/** The same inputs, padded once for {@link sha256PaddedInto}: the page functions below rewrite only the child bytes. */
+const paddedLeaf = paddedMessage(33);
+const paddedNode = paddedMessage(65);
+paddedLeaf[0] = 0x00;
+paddedNode[0] = 0x01;
+
+/**
+ * {@link merkleLeafHash} written into `into` at `at`, for verify's tree check, which hashes a page
+ * of leaves into one buffer and compares it with the stored page at once. The content hash is
+ * 64 hex digits (the chain check has just compared it with the one it recomputed).
+ */
+export function merkleLeafHashInto(contentHash: unknown, into: Uint8Array, at: number): void {
+  if (typeof contentHash !== 'string' || contentHash.length !== 64 || paddedLeaf.write(contentHash, 1, 'hex') !== 32) {
+    throw new TypeError(`a Merkle leaf needs a content hash of 64 lowercase hex characters, got ${String(contentHash)}`);
+  }
+  sha256PaddedInto(paddedLeaf, into, at);
+}
+
+/** {@link merkleNodeHash} of the two children at `childrenAt` in `children` (64 bytes, left then right), written into `into` at `at`. */
+export function merkleNodeHashInto(children: Uint8Array, childrenAt: number, into: Uint8Array, at: number): void {
+  if (!(childrenAt >= 0 && childrenAt + 64 <= children.length)) throw new TypeError('a Merkle node needs two 32-byte child hashes');
+  paddedNode.set(children.subarray(childrenAt, childrenAt + 64), 1);
+  sha256PaddedInto(paddedNode, into, at);
 }

@@ -66,11 +66,22 @@ export interface ChainRangeResult {
 
 const PAGE_ROWS = 4096;
 
+/**
+ * Sees each page of rows once every row of it passed, `first` being the sequence of `rows[0]`:
+ * how verify's tree check takes the content hashes the chain check has just read and checked
+ * instead of reading the events a second time.
+ */
+export type PassedPage = (first: number, rows: readonly RawRow[]) => void;
+
 const INT64_MIN = -(2n ** 63n);
 const HASHED = HASHED_COLUMNS.length;
 
 /** Checks the rows of one range, in pages of {@link PAGE_ROWS}, and stops at the first fault. */
-export function checkRange(db: Database.Database, { from, to, openBelow, signatures = true, witnesses }: ChainRange): ChainRangeResult {
+export function checkRange(
+  db: Database.Database,
+  { from, to, openBelow, signatures = true, witnesses }: ChainRange,
+  onPassedPage?: PassedPage,
+): ChainRangeResult {
   const page = db
     .prepare<[number | bigint, number, number], RawRow>(
       `SELECT ${EVENT_COLUMNS}, ${INTEGER_STORAGE_SQL} FROM events WHERE sequence >= ? AND sequence <= ? ORDER BY sequence LIMIT ?`,
@@ -98,6 +109,7 @@ export function checkRange(db: Database.Database, { from, to, openBelow, signatu
 
   while (expected <= to) {
     const rows = page.all(low, to, PAGE_ROWS);
+    const first = expected;
     for (const row of rows) {
       const fault = faultOf(row);
       if (fault) return { checked, firstPrevHash, lastContentHash: null, fault };
@@ -107,6 +119,7 @@ export function checkRange(db: Database.Database, { from, to, openBelow, signatu
       versions.set(row[AT.stream_id] as string, row[AT.stream_version] as number);
       rules?.apply(row);
     }
+    if (rows.length > 0) onPassedPage?.(first, rows);
     if (rows.length < PAGE_ROWS) break;
     low = expected;
   }

@@ -6,7 +6,9 @@
  * @internal
  */
 import type Database from 'better-sqlite3';
-import { merkleLeafHash, merkleNodeHash } from '../format/merkle-hash.ts';
+import { AT, type RawRow } from '../format/columns.ts';
+import { merkleLeafHash, merkleLeafHashInto, merkleNodeHash, merkleNodeHashInto } from '../format/merkle-hash.ts';
+import type { PassedPage } from './chain-check.ts';
 import type { VerifyFault } from './verify-fault.ts';
 
 /** The first node of the stored tree that differs from the recomputed one, up to `head`. */
@@ -46,53 +48,113 @@ export function merkleTreeFault(db: Database.Database, head: number): VerifyFaul
   return merkleNodeCountFault(db, head);
 }
 
-/** merkle_nodes holds exactly the nodes the appends up to `head` completed, no more (nodes closed after `head`, while the check ran, are not counted). */
+/**
+ * merkle_nodes holds exactly the nodes the appends up to `head` completed, no more (nodes closed
+ * after `head`, while the check ran, are not counted). Called once every one of those nodes is
+ * known to be present (the walk above, or every range's {@link TreeRangeCheck}), so the rows
+ * counted are those nodes plus the rows outside them, which are found by a few seeks of the
+ * primary key per level instead of a scan of every node.
+ */
 export function merkleNodeCountFault(db: Database.Database, head: number): VerifyFault | undefined {
   if (!hasStoredTree(db)) return undefined;
-  const count = db.prepare('SELECT count(*) FROM merkle_nodes WHERE ((idx + 1) << level) <= ?').pluck().get(head) as number;
+  // A row counts when ((idx + 1) << level) <= head, in SQLite's 64-bit shifts: a level outside
+  // 0..62, a negative idx, or an idx past the head's whose shift overflows counts too.
+  const counted = 'AND ((idx + 1) << level) <= ?';
+  const outsideLevels = db.prepare<[number, number], number>(`SELECT (SELECT count(*) FROM merkle_nodes WHERE level < 0 ${counted}) + (SELECT count(*) FROM merkle_nodes WHERE level > 62 ${counted})`).pluck();
+  const below = db.prepare<[number, number], number>(`SELECT count(*) FROM merkle_nodes WHERE level = ? AND idx < 0 ${counted}`).pluck();
+  const past = db.prepare<[number, number, number], number>(`SELECT count(*) FROM merkle_nodes WHERE level = ? AND idx >= ? ${counted}`).pluck();
   let expectedCount = 0;
-  for (let level = 0; level < 63 && head >> level > 0; level++) expectedCount += Math.floor(head / 2 ** level);
-  if (count !== expectedCount) {
-    return { sequence: head, reason: 'merkle_node', expected: expectedCount, actual: count, detail: 'merkle_nodes holds rows no event completed' };
+  let extra = outsideLevels.get(head, head)!;
+  for (let level = 0; level < 63; level++) {
+    const completed = Math.floor(head / 2 ** level);
+    expectedCount += completed;
+    extra += below.get(level, head)! + past.get(level, completed, head)!;
+  }
+  if (extra !== 0) {
+    return { sequence: head, reason: 'merkle_node', expected: expectedCount, actual: expectedCount + extra, detail: 'merkle_nodes holds rows no event completed' };
   }
   return undefined;
 }
 
-/** Nodes compared per query: one page of expected hashes against one string of stored ones. */
-const NODE_PAGE = 4096;
-
 /**
  * The nodes completed by the appends [from, to], checked on one range's connection (a verify
- * pool thread): each leaf against its event's content hash, each parent against its two stored
- * children, so that by induction from the leaves every node is the recomputed one. A page of
- * stored nodes is read as one hex string (a Buffer per node would cost more than the hashing) and
- * compared with the page recomputed. True when all match; `merkleTreeFault` then needs to run only
- * when a range says false, to name the first faulty node.
+ * pool thread) as the chain check hands over each page of rows that passed: each leaf against
+ * its event's content hash, each parent against its two stored children, so that by induction
+ * from the leaves every node is the recomputed one. `matches` is true when all matched;
+ * `merkleTreeFault` then needs to run only when a range says false, to name the first faulty node.
+ *
+ * The content hashes come from the chain check's own read of the page, not a second one. Each
+ * level of a page is one query that returns its stored nodes as one blob: what the level is
+ * compared with, then the children its parents are recomputed from, so every node is read once
+ * (a Buffer per node, or hex, would cost more than the hashing). Pages are the chain's: memory
+ * stays bounded whatever the range size.
  */
-export function treeRangeMatches(db: Database.Database, from: number, to: number): boolean {
-  if (!hasStoredTree(db)) return true;
-  const contentHashes = db.prepare<[number, number], string>('SELECT content_hash FROM events WHERE sequence BETWEEN ? AND ? ORDER BY sequence').pluck();
-  const stored = db
-    .prepare<[number, number, number], string | null>("SELECT string_agg(lower(hex(hash)), '' ORDER BY idx) FROM merkle_nodes WHERE level = ? AND idx BETWEEN ? AND ?")
-    .pluck();
-  for (let start = from; start <= to; start += NODE_PAGE) {
-    const end = Math.min(to, start + NODE_PAGE - 1);
-    const expected = contentHashes.all(start, end).map((contentHash) => merkleLeafHash(contentHash).toString('hex'));
-    if (expected.length !== end - start + 1 || stored.get(0, start - 1, end - 1) !== expected.join('')) return false;
+export class TreeRangeCheck {
+  #matches = true;
+  readonly #stored: Database.Statement<[number, number, number], Buffer | null>;
+
+  /** Undefined for a file before schema 5, which has no stored tree. */
+  static of(db: Database.Database): TreeRangeCheck | undefined {
+    return hasStoredTree(db) ? new TreeRangeCheck(db) : undefined;
   }
-  // The node (level, idx) is completed by the append of sequence (idx + 1) << level.
-  for (let level = 1; level < 63 && 2 ** level <= to; level++) {
-    for (let low = Math.ceil(from / 2 ** level) - 1, high = Math.floor(to / 2 ** level) - 1; low <= high; low += NODE_PAGE) {
-      const last = Math.min(high, low + NODE_PAGE - 1);
-      const children = Buffer.from(stored.get(level - 1, 2 * low, 2 * last + 1) ?? '', 'hex');
-      if (children.length !== (last - low + 1) * 64) return false;
-      let expected = '';
-      for (let at = 0; at < children.length; at += 64) expected += merkleNodeHash(children.subarray(at, at + 32), children.subarray(at + 32, at + 64)).toString('hex');
-      if (stored.get(level, low, last) !== expected) return false;
+
+  private constructor(db: Database.Database) {
+    // group_concat joins its arguments as text: in a UTF-8 file a blob's bytes pass unchanged, in
+    // a UTF-16 one they would be transcoded. Such a file's pages are never taken as matching; the
+    // exact walk decides.
+    this.#matches = db.pragma('encoding', { simple: true }) === 'UTF-8';
+    // The primary key (level, idx) is scanned in idx order, so the blob is the nodes in order
+    // without sorting them (an ORDER BY inside the aggregate adds a temp B-tree). Were the order
+    // ever different, the page would not match and the exact walk would run: slower, never wrong.
+    // A node of another length than 32 bytes is left out, so that it shortens the blob: a
+    // 31-byte node followed by a 33-byte one cannot spell the same bytes as two right ones.
+    this.#stored = db
+      .prepare<[number, number, number], Buffer | null>(
+        "SELECT CAST(group_concat(hash, '') AS BLOB) FROM merkle_nodes WHERE level = ? AND idx BETWEEN ? AND ? AND length(hash) = 32",
+      )
+      .pluck();
+  }
+
+  /** Whether every node checked so far matched. */
+  get matches(): boolean {
+    return this.#matches;
+  }
+
+  /** The {@link PassedPage} of the chain check: checks the nodes completed by the appends of `rows`. */
+  readonly page: PassedPage = (first, rows) => {
+    if (this.#matches) this.#matches = this.#pageMatches(first, first + rows.length - 1, rows);
+  };
+
+  #pageMatches(first: number, last: number, rows: readonly RawRow[]): boolean {
+    const expected = Buffer.allocUnsafe(rows.length * 32);
+    for (let i = 0; i < rows.length; i++) merkleLeafHashInto(rows[i]![AT.content_hash], expected, i * 32);
+    let children: Buffer | undefined;
+    let childrenLow = 0;
+    // The node (level, idx) is completed by the append of sequence (idx + 1) << level; a level
+    // with no node completed here has none above it either.
+    for (let level = 0; level < 63; level++) {
+      const low = Math.ceil(first / 2 ** level) - 1;
+      const high = Math.floor(last / 2 ** level) - 1;
+      if (high < low) break;
+      if (children) {
+        for (let idx = low; idx <= high; idx++) merkleNodeHashInto(children, (2 * idx - childrenLow) * 32, expected, (idx - low) * 32);
+      }
+      // The parents one level up may need a left child completed by an append before `first`.
+      const parentLow = Math.ceil(first / 2 ** (level + 1)) - 1;
+      const parentHigh = Math.floor(last / 2 ** (level + 1)) - 1;
+      const readLow = parentHigh >= parentLow ? Math.min(low, 2 * parentLow) : low;
+      const stored = this.#stored.get(level, readLow, high) ?? EMPTY;
+      const count = high - low + 1;
+      if (stored.length !== (high - readLow + 1) * 32) return false;
+      if (stored.compare(expected, 0, count * 32, (low - readLow) * 32, stored.length) !== 0) return false;
+      children = stored;
+      childrenLow = readLow;
     }
+    return true;
   }
-  return true;
 }
+
+const EMPTY = Buffer.alloc(0);
 
 /** Files before schema 5 have no stored tree. */
 function hasStoredTree(db: Database.Database): boolean {
