@@ -118,8 +118,9 @@ test('a replica rewritten consistently (rechained) no longer matches its primary
     rechain(db, 12);
   });
   const [result] = await ledger.verifyReplicas();
-  // The chain alone is valid; the Merkle tree the copy kept (schema 5) still holds the old row's leaf.
-  assert.deepEqual([result!.ok, result!.headHashMatch, result!.firstBad?.reason, result!.firstBad?.sequence], [false, false, 'merkle_node', 12]);
+  // The chain alone is valid; the Merkle tree the copy kept still holds the old row's tile, (4, 0),
+  // written by the append of sequence 16.
+  assert.deepEqual([result!.ok, result!.headHashMatch, result!.firstBad?.reason, result!.firstBad?.sequence], [false, false, 'merkle_node', 16]);
   // A chain that is valid but different is divergence: propagation refuses to extend it.
   await appendSome(ledger, 1);
   const [receipt] = await ledger.replicate();

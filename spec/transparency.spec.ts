@@ -158,36 +158,40 @@ describe('node rows are written only by the trigger', () => {
   test('an insert, update, delete or replace of a node is refused, even with Stele\'s functions registered', async (t) => {
     const path = tempLedgerPath(t);
     const ledger = await openLedger(path);
-    await ledger.appendBatch(Array.from({ length: 6 }, () => ({ type: 'e' })));
+    await ledger.appendBatch(Array.from({ length: 40 }, () => ({ type: 'e' })));
     await ledger.close();
     const { db } = openWriteConnection(path, { durability: 'normal', driftThresholdMs: 5_000 });
     t.after(() => db.close());
-    const stored = db.prepare('SELECT hash FROM merkle_nodes WHERE level = 1 AND idx = 0').pluck().get() as Buffer;
+    // Two tiles (4, 0) and (4, 1), their parent (5, 0); events 33..40 begin the third tile.
+    assert.deepEqual(db.prepare('SELECT level, idx FROM merkle_nodes ORDER BY level, idx').raw().all(), [[4, 0], [4, 1], [5, 0]]);
+    const stored = db.prepare('SELECT hash FROM merkle_nodes WHERE level = 4 AND idx = 0').pluck().get() as Buffer;
     const refused = (sql: string, ...args: unknown[]) =>
       assert.throws(() => db.prepare(sql).run(...args), /STELE:APPEND_ONLY_VIOLATION/, sql);
-    refused('INSERT INTO merkle_nodes (level, idx, hash) VALUES (0, 6, ?)', Buffer.alloc(32));
-    refused('INSERT INTO merkle_nodes (level, idx, hash) VALUES (3, 0, ?)', Buffer.alloc(32));
-    refused('INSERT OR REPLACE INTO merkle_nodes (level, idx, hash) VALUES (1, 0, ?)', stored);
-    refused('UPDATE merkle_nodes SET hash = ? WHERE level = 0 AND idx = 0', Buffer.alloc(32));
-    refused('DELETE FROM merkle_nodes WHERE level = 2');
+    refused('INSERT INTO merkle_nodes (level, idx, hash) VALUES (4, 2, ?)', Buffer.alloc(32));
+    refused('INSERT INTO merkle_nodes (level, idx, hash) VALUES (0, 0, ?)', Buffer.alloc(32));
+    refused('INSERT INTO merkle_nodes (level, idx, hash) VALUES (6, 0, ?)', Buffer.alloc(32));
+    refused('INSERT OR REPLACE INTO merkle_nodes (level, idx, hash) VALUES (4, 0, ?)', stored);
+    refused('UPDATE merkle_nodes SET hash = ? WHERE level = 4 AND idx = 0', Buffer.alloc(32));
+    refused('DELETE FROM merkle_nodes WHERE level = 5');
     refused('INSERT INTO merkle_levels (level) VALUES (63)');
     // And an append still extends the tree.
     db.prepare(
-      "INSERT INTO append_event (event_id, stream_id, type, payload, payload_meta, metadata, metadata_meta, agent_id, signature, local_timestamp, expected_version) VALUES ('x-7', '$default', 'e', NULL, NULL, NULL, NULL, NULL, NULL, ?, NULL)",
+      "INSERT INTO append_event (event_id, stream_id, type, payload, payload_meta, metadata, metadata_meta, agent_id, signature, local_timestamp, expected_version) VALUES ('x-41', '$default', 'e', NULL, NULL, NULL, NULL, NULL, NULL, ?, NULL)",
     ).run(Date.now());
-    assert.equal(new MerkleStore(db).size, 7);
+    assert.equal(new MerkleStore(db).size, 41);
   });
 
   test('a connection without recursive triggers cannot append past a node it would leave unwritten', async (t) => {
     const path = tempLedgerPath(t);
     const ledger = await openLedger(path);
-    await ledger.appendBatch(Array.from({ length: 3 }, () => ({ type: 'e' })));
+    await ledger.appendBatch(Array.from({ length: 63 }, () => ({ type: 'e' })));
     await ledger.close();
     const { db } = openWriteConnection(path, { durability: 'normal', driftThresholdMs: 5_000 });
     t.after(() => db.close());
     db.pragma('recursive_triggers = OFF');
+    // The 64th completes (4, 3), (5, 1) and (6, 0): the last needs a trigger to fire itself again.
     assert.throws(
-      () => db.prepare("INSERT INTO append_event (event_id, stream_id, type, local_timestamp) VALUES ('x-4', '$default', 'e', ?)").run(Date.now()),
+      () => db.prepare("INSERT INTO append_event (event_id, stream_id, type, local_timestamp) VALUES ('x-64', '$default', 'e', ?)").run(Date.now()),
       /STELE:APPEND_ONLY_VIOLATION:merkle_nodes/,
     );
   });
@@ -229,21 +233,21 @@ describe('verify() recomputes the tree', () => {
   test('a node row edited behind the triggers is a merkle_node fault at the append that wrote it', async (t) => {
     const path = tempLedgerPath(t);
     const ledger = await openLedger(path);
-    await ledger.appendBatch(Array.from({ length: 12 }, () => ({ type: 'e' })));
-    assert.deepEqual(await ledger.verify(), { ok: true, checked: 12 });
+    await ledger.appendBatch(Array.from({ length: 40 }, () => ({ type: 'e' })));
+    assert.deepEqual(await ledger.verify(), { ok: true, checked: 40 });
     await ledger.close();
     // The guard is dropped for the edit and put back, so that the schema is the pinned one and
     // the node itself is what verify must catch.
     const db = new Database(path);
     const guard = db.prepare("SELECT sql FROM sqlite_schema WHERE name = 'merkle_nodes_no_update'").pluck().get() as string;
     db.exec('DROP TRIGGER merkle_nodes_no_update');
-    db.prepare('UPDATE merkle_nodes SET hash = zeroblob(32) WHERE level = 2 AND idx = 1').run();
+    db.prepare('UPDATE merkle_nodes SET hash = zeroblob(32) WHERE level = 5 AND idx = 0').run();
     db.exec(guard);
     db.close();
     const result = await verifyLedgerFile(path);
     assert.equal(result.ok, false);
     assert.equal(result.firstBad?.reason, 'merkle_node');
-    assert.equal(result.firstBad?.sequence, 8);
+    assert.equal(result.firstBad?.sequence, 32);
     assert.equal(result.firstBad?.actual, '0'.repeat(64));
   });
 
@@ -293,18 +297,18 @@ describe('verify() recomputes the tree', () => {
     const readersOf = (level: number, idx: number): number[] =>
       [(idx + 1) * 2 ** level, (Math.floor(idx / 2) + 1) * 2 ** (level + 1)].filter((sequence) => sequence <= head);
     const tampers: Array<{ name: string; nodes: Array<[number, number]>; edit: (db: Database.Database) => void }> = [
-      { name: 'edited leaf', nodes: [[0, 4_096]], edit: (db) => db.exec('UPDATE merkle_nodes SET hash = randomblob(32) WHERE level = 0 AND idx = 4096') },
-      { name: 'deleted node', nodes: [[3, 511]], edit: (db) => db.exec('DELETE FROM merkle_nodes WHERE level = 3 AND idx = 511') },
+      { name: 'edited tile', nodes: [[4, 256]], edit: (db) => db.exec('UPDATE merkle_nodes SET hash = randomblob(32) WHERE level = 4 AND idx = 256') },
+      { name: 'deleted node', nodes: [[5, 127]], edit: (db) => db.exec('DELETE FROM merkle_nodes WHERE level = 5 AND idx = 127') },
       { name: 'edited top node', nodes: [[12, 0]], edit: (db) => db.exec('UPDATE merkle_nodes SET hash = zeroblob(32) WHERE level = 12 AND idx = 0') },
       {
-        // The last byte of one leaf moved to the front of the next: the two still spell the same bytes end to end.
-        name: 'split leaves',
-        nodes: [[0, 4_095], [0, 4_096]],
+        // The last byte of one tile moved to the front of the next: the two still spell the same bytes end to end.
+        name: 'split tiles',
+        nodes: [[4, 255], [4, 256]],
         edit: (db) => {
           db.exec(
-            'UPDATE merkle_nodes SET hash = CAST((SELECT substr(hash, 32, 1) FROM merkle_nodes WHERE level = 0 AND idx = 4095) || hash AS BLOB) WHERE level = 0 AND idx = 4096',
+            'UPDATE merkle_nodes SET hash = CAST((SELECT substr(hash, 32, 1) FROM merkle_nodes WHERE level = 4 AND idx = 255) || hash AS BLOB) WHERE level = 4 AND idx = 256',
           );
-          db.exec('UPDATE merkle_nodes SET hash = substr(hash, 1, 31) WHERE level = 0 AND idx = 4095');
+          db.exec('UPDATE merkle_nodes SET hash = substr(hash, 1, 31) WHERE level = 4 AND idx = 255');
         },
       },
     ];

@@ -9,7 +9,7 @@ import Database from 'better-sqlite3';
 import { generateAgentKeyPair, openLedger, verifyLedgerFile, witnessClearHalt } from '../lib/index.ts';
 import { systemEvent } from '../lib/format/event-encoding.ts';
 import { eventHash } from '../lib/format/hash-bytes.ts';
-import { merkleLeafHash, merkleNodeHash } from '../lib/format/merkle-hash.ts';
+import { merkleLeafHash, merkleNodeHash, merkleSubtreeHash } from '../lib/format/merkle-hash.ts';
 import { APPEND_SQL, appendArgs } from '../lib/sqlite/append-statement.ts';
 import { buildLedger, copyLedgerFile, tamper } from './helpers/tamper.ts';
 import { tempLedgerPath } from './helpers/temp-ledger.ts';
@@ -39,6 +39,11 @@ function lookAlike(path: string, edit: (db: Database.Database) => void): void {
     // The tree's hashes are real too: the forger keeps the Merkle nodes consistent with the rows.
     db.function('stele_merkle_leaf', (contentHash: unknown) => (contentHash === null ? null : merkleLeafHash(contentHash)));
     db.function('stele_merkle_node', (left: unknown, right: unknown) => (left === null || right === null ? null : merkleNodeHash(left, right)));
+    db.aggregate('stele_merkle_tile', {
+      start: () => [] as Array<[number, string]>,
+      step: (rows: Array<[number, string]>, sequence: number, contentHash: string) => void rows.push([sequence, contentHash]),
+      result: (rows: Array<[number, string]>) => (rows.length === 16 ? merkleSubtreeHash(rows.sort((a, b) => a[0] - b[0]).map(([, hash]) => hash)) : null),
+    } as never);
     edit(db);
   } finally {
     db.close();

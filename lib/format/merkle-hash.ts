@@ -72,3 +72,31 @@ export function merkleNodeHashInto(children: Uint8Array, childrenAt: number, int
   paddedNode.set(children.subarray(childrenAt, childrenAt + 64), 1);
   sha256PaddedInto(paddedNode, into, at);
 }
+
+/** Leaves in one tile: the lowest level of the tree the file keeps (native-sql/schema/8-merkle-tree.sql) is log2 of it. */
+export const TILE_LEAVES = 16;
+/** The level of a tile's node. */
+export const TILE_LEVEL = 4;
+
+/**
+ * The hash of the complete subtree over these events' leaves, from their content hashes in leaf
+ * order (a power of two of them): the leaves hashed into one buffer, then each level into its
+ * first half, so it allocates one buffer and returns a view of its first 32 bytes. A tile, the
+ * node (4, i) the file keeps, is the subtree of {@link TILE_LEAVES}.
+ *
+ * @example
+ * ```ts
+ * merkleSubtreeHash(contentHashes.slice(0, 16)); // the node (4, 0) of the tree
+ * ```
+ */
+export function merkleSubtreeHash(contentHashes: readonly unknown[]): Buffer {
+  const count = contentHashes.length;
+  if (count === 0 || (count & (count - 1)) !== 0) throw new TypeError(`a complete subtree has a power of two of leaves, got ${count}`);
+  const nodes = Buffer.allocUnsafe(count * 32);
+  for (let i = 0; i < count; i++) merkleLeafHashInto(contentHashes[i], nodes, i * 32);
+  for (let width = count / 2; width >= 1; width /= 2) {
+    // Node i of a level reads the children at 2i and 2i + 1, at or after where it is written.
+    for (let i = 0; i < width; i++) merkleNodeHashInto(nodes, i * 64, nodes, i * 32);
+  }
+  return nodes.subarray(0, 32);
+}

@@ -8,7 +8,15 @@ import type Database from 'better-sqlite3';
 import { SIGNED_COLUMNS } from '../format/columns.ts';
 import { isValidPublicKey, verifyEd25519 } from '../format/ed25519.ts';
 import { clearHaltBytes, eventHash, promoteReplicaBytes, signedBytesOf } from '../format/hash-bytes.ts';
-import { merkleLeafHash, merkleNodeHash } from '../format/merkle-hash.ts';
+import { merkleLeafHash, merkleNodeHash, merkleSubtreeHash, TILE_LEAVES } from '../format/merkle-hash.ts';
+
+/** What `stele_merkle_tile` gathers while SQLite steps through a tile's events. */
+interface TileInput {
+  first: number;
+  hashes: unknown[];
+  count: number;
+  valid: boolean;
+}
 
 /** Settings the triggers read through registered functions rather than from a table. */
 export interface NativeFunctionSettings {
@@ -52,7 +60,8 @@ export function registerNativeFunctions(db: Database.Database, settings: NativeF
 }
 
 /**
- * The tree functions of `005-merkle-tree.sql`. A missing input (NULL: no such event or child
+ * The tree functions of `schema/8-merkle-tree.sql` (and, for files upgraded from schema 5 to 8,
+ * `stele_merkle_leaf` of their triggers). A missing input (NULL: no such event or child
  * row) gives NULL, which the guard of merkle_nodes refuses as a wrong hash.
  */
 function registerMerkleFunctions(db: Database.Database): void {
@@ -68,6 +77,33 @@ function registerMerkleFunctions(db: Database.Database): void {
     }
     return lastLeaf;
   });
+  // The tile of 16 leaves, from its events in any order: each event at its own leaf, so the
+  // result is the tile's whatever order SQLite steps the rows in; NULL unless exactly the 16
+  // events of one tile were given. Memo as above, by the whole input.
+  let lastTile = '';
+  let lastTileHash: Buffer = Buffer.alloc(0);
+  db.aggregate('stele_merkle_tile', {
+    start: () => ({ first: -1, hashes: new Array<unknown>(TILE_LEAVES), count: 0, valid: true }),
+    step: (tile: TileInput, sequence: unknown, contentHash: unknown) => {
+      if (typeof sequence !== 'number' || !Number.isSafeInteger(sequence) || sequence < 1) return void (tile.valid = false);
+      const first = sequence - ((sequence - 1) % TILE_LEAVES);
+      if (tile.first === -1) tile.first = first;
+      const at = sequence - first;
+      if (first !== tile.first || tile.hashes[at] !== undefined) return void (tile.valid = false);
+      tile.hashes[at] = contentHash;
+      tile.count++;
+    },
+    result: (tile: TileInput) => {
+      if (!tile.valid || tile.count !== TILE_LEAVES) return null;
+      const key = tile.hashes.join('');
+      if (key !== lastTile) {
+        lastTileHash = merkleSubtreeHash(tile.hashes);
+        lastTile = key;
+      }
+      return lastTileHash;
+    },
+    // better-sqlite3's types know steps of one argument; SQLite passes each call's two.
+  } as unknown as Parameters<Database.Database['aggregate']>[1]);
   let lastLeft: Buffer = Buffer.alloc(0);
   let lastRight: Buffer = Buffer.alloc(0);
   let lastNode: Buffer = Buffer.alloc(0);

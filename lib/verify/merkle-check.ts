@@ -1,25 +1,30 @@
 /**
- * `verify()`'s check of the Merkle tree `005-merkle-tree.sql` keeps: every stored node equals
- * the one recomputed from the events' content hashes, and no node is missing or extra. A node is
- * written by the append that completes it, so a wrong or missing node is reported at that
- * append's sequence, the last leaf it covers. Files before schema 5 have no stored tree.
+ * `verify()`'s check of the Merkle tree `schema/8-merkle-tree.sql` keeps: every stored node
+ * equals the one recomputed from the events' content hashes, and no node is missing or extra.
+ * A node is written by the append that completes it, so a wrong or missing node is reported at
+ * that append's sequence, the last leaf it covers. Files before schema 5 have no stored tree;
+ * from schema 9 the file keeps the nodes from the tiles of 16 leaves up (the levels below are
+ * recomputed here, as everywhere), before it from the leaves up.
  * @internal
  */
 import type Database from 'better-sqlite3';
 import { AT, type RawRow } from '../format/columns.ts';
 import { merkleLeafHash, merkleLeafHashInto, merkleNodeHash, merkleNodeHashInto } from '../format/merkle-hash.ts';
+import { lowestStoredLevel } from '../sqlite/merkle-store.ts';
 import type { PassedPage } from './chain-check.ts';
 import type { VerifyFault } from './verify-fault.ts';
 
 /** The first node of the stored tree that differs from the recomputed one, up to `head`. */
 export function merkleTreeFault(db: Database.Database, head: number): VerifyFault | undefined {
   if (!hasStoredTree(db)) return undefined;
+  const lowest = lowestStoredLevel(db);
   const stored = db.prepare<[number, number], Buffer>('SELECT hash FROM merkle_nodes WHERE level = ? AND idx = ?').pluck();
   const leaves = db.prepare<[number], string>('SELECT content_hash FROM events WHERE sequence <= ? ORDER BY sequence').pluck();
   /** The complete subtrees not yet closed into a parent, lowest level last: a binary counter. */
   const open: Buffer[] = [];
   let sequence = 0;
   const check = (level: number, idx: number, expected: Buffer): VerifyFault | undefined => {
+    if (level < lowest) return undefined;
     const actual = stored.get(level, idx);
     if (actual !== undefined && actual.equals(expected)) return undefined;
     return {
@@ -57,15 +62,18 @@ export function merkleTreeFault(db: Database.Database, head: number): VerifyFaul
  */
 export function merkleNodeCountFault(db: Database.Database, head: number): VerifyFault | undefined {
   if (!hasStoredTree(db)) return undefined;
+  const lowest = lowestStoredLevel(db);
   // A row counts when ((idx + 1) << level) <= head, in SQLite's 64-bit shifts: a level outside
-  // 0..62, a negative idx, or an idx past the head's whose shift overflows counts too.
+  // the kept ones (lowest..62), a negative idx, or an idx past the head's whose shift overflows counts too.
   const counted = 'AND ((idx + 1) << level) <= ?';
-  const outsideLevels = db.prepare<[number, number], number>(`SELECT (SELECT count(*) FROM merkle_nodes WHERE level < 0 ${counted}) + (SELECT count(*) FROM merkle_nodes WHERE level > 62 ${counted})`).pluck();
+  const outsideLevels = db
+    .prepare<[number, number, number], number>(`SELECT (SELECT count(*) FROM merkle_nodes WHERE level < ? ${counted}) + (SELECT count(*) FROM merkle_nodes WHERE level > 62 ${counted})`)
+    .pluck();
   const below = db.prepare<[number, number], number>(`SELECT count(*) FROM merkle_nodes WHERE level = ? AND idx < 0 ${counted}`).pluck();
   const past = db.prepare<[number, number, number], number>(`SELECT count(*) FROM merkle_nodes WHERE level = ? AND idx >= ? ${counted}`).pluck();
   let expectedCount = 0;
-  let extra = outsideLevels.get(head, head)!;
-  for (let level = 0; level < 63; level++) {
+  let extra = outsideLevels.get(lowest, head, head)!;
+  for (let level = lowest; level < 63; level++) {
     const completed = Math.floor(head / 2 ** level);
     expectedCount += completed;
     extra += below.get(level, head)! + past.get(level, completed, head)!;
@@ -91,7 +99,9 @@ export function merkleNodeCountFault(db: Database.Database, head: number): Verif
  */
 export class TreeRangeCheck {
   #matches = true;
+  readonly #lowest: number;
   readonly #stored: Database.Statement<[number, number, number], Buffer | null>;
+  readonly #contentHashes: Database.Statement<[number, number], string>;
 
   /** Undefined for a file before schema 5, which has no stored tree. */
   static of(db: Database.Database): TreeRangeCheck | undefined {
@@ -103,6 +113,8 @@ export class TreeRangeCheck {
     // a UTF-16 one they would be transcoded. Such a file's pages are never taken as matching; the
     // exact walk decides.
     this.#matches = db.pragma('encoding', { simple: true }) === 'UTF-8';
+    this.#lowest = lowestStoredLevel(db);
+    this.#contentHashes = db.prepare<[number, number], string>('SELECT content_hash FROM events WHERE sequence BETWEEN ? AND ? ORDER BY sequence').pluck();
     // The primary key (level, idx) is scanned in idx order, so the blob is the nodes in order
     // without sorting them (an ORDER BY inside the aggregate adds a temp B-tree). Were the order
     // ever different, the page would not match and the exact walk would run: slower, never wrong.
@@ -125,14 +137,43 @@ export class TreeRangeCheck {
     if (this.#matches) this.#matches = this.#pageMatches(first, first + rows.length - 1, rows);
   };
 
+  /**
+   * The nodes of the lowest stored level completed by the appends of the page from `first`, in
+   * one buffer (it has room for the levels above too): each from its leaves, whose content hashes
+   * are the page's rows or, for a tile begun before the page, read back. Undefined when those
+   * rows are not all there (a gap, which the chain check reports).
+   */
+  #lowestNodes(first: number, rows: readonly RawRow[]): Buffer | undefined {
+    const width = 2 ** this.#lowest;
+    const last = first + rows.length - 1;
+    const low = Math.ceil(first / width) - 1;
+    const count = Math.floor(last / width) - 1 - low + 1;
+    // Room for every row's leaf, whatever this page completes: the levels above are written here too.
+    const nodes = Buffer.allocUnsafe(Math.max(rows.length, count * width) * 32);
+    if (count <= 0) return nodes;
+    const firstLeaf = low * width + 1;
+    const before = firstLeaf < first ? this.#contentHashes.all(firstLeaf, first - 1) : [];
+    if (before.length !== Math.max(0, first - firstLeaf)) return undefined;
+    for (let i = 0; i < count * width; i++) {
+      const sequence = firstLeaf + i;
+      merkleLeafHashInto(sequence < first ? before[sequence - firstLeaf] : rows[sequence - first]![AT.content_hash], nodes, i * 32);
+    }
+    // The levels below the stored one, each into the first half of the one beneath: subtrees
+    // are aligned, so pairing the whole buffer pairs within each tile.
+    for (let nodesAtLevel = (count * width) / 2; nodesAtLevel >= count; nodesAtLevel /= 2) {
+      for (let i = 0; i < nodesAtLevel; i++) merkleNodeHashInto(nodes, i * 64, nodes, i * 32);
+    }
+    return nodes;
+  }
+
   #pageMatches(first: number, last: number, rows: readonly RawRow[]): boolean {
-    const expected = Buffer.allocUnsafe(rows.length * 32);
-    for (let i = 0; i < rows.length; i++) merkleLeafHashInto(rows[i]![AT.content_hash], expected, i * 32);
+    const expected = this.#lowestNodes(first, rows);
+    if (!expected) return false;
     let children: Buffer | undefined;
     let childrenLow = 0;
     // The node (level, idx) is completed by the append of sequence (idx + 1) << level; a level
     // with no node completed here has none above it either.
-    for (let level = 0; level < 63; level++) {
+    for (let level = this.#lowest; level < 63; level++) {
       const low = Math.ceil(first / 2 ** level) - 1;
       const high = Math.floor(last / 2 ** level) - 1;
       if (high < low) break;
