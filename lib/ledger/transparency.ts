@@ -1,6 +1,6 @@
 /**
  * The ledger as a transparency log: signed C2SP checkpoints of its Merkle tree
- * (`005-merkle-tree.sql`), RFC 9162 inclusion and consistency proofs read from the stored
+ * (`native-sql/schema/8-merkle-tree.sql`), RFC 9162 inclusion and consistency proofs read from the stored
  * subtrees, and tlog-proof bundles that prove one event offline with `stele/proofs`.
  * `Ledger` delegates its transparency methods here.
  * @internal
