@@ -126,7 +126,8 @@ test('a ledger opened with eventTypes schemas is typed by them, and enforces at 
     ledger.append({ type: 'order_shipped', payload: {} } as unknown as InputOf<Shop>),
     (error) => isLedgerError(error, 'UNKNOWN_EVENT_TYPE'),
   );
-  assert.equal(ledger.maxSequence(), 2);
+  // The opening recorded the taxonomy ($types), then the two orders.
+  assert.equal(ledger.maxSequence(), 3);
 });
 
 test('a hand-written type map types the ledger without schemas; values round-trip as typed', async (t) => {

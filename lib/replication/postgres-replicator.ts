@@ -49,11 +49,12 @@ const LOCK_NAMESPACE = 1400136044;
  * chain; its tree is not mirrored yet); schema 6 added ceremony rules (independent witnesses) that
  * the primary enforces before a row reaches the copy, while the copy re-checks the schema-4 rules;
  * schema 7 added only an index. Schema 8 added the taxonomy in the chain ('$types' rows), which a
- * copy of version 4 would refuse: a primary of schema 8 needs a copy of version 8.
+ * copy of version 4 would refuse: a primary of schema 8 needs a copy of version 8. Schema 9 changed
+ * only which Merkle nodes the file keeps.
  */
 const SAME_EVENT_RULES: ReadonlyMap<number, readonly number[]> = new Map([
   [4, [4, 5, 6, 7]],
-  [8, [8]],
+  [8, [8, 9]],
 ]);
 
 /**
