@@ -16,7 +16,7 @@
 import type Database from 'better-sqlite3';
 import { LedgerError } from '../errors.ts';
 import type { EncodedEvent } from '../format/event-encoding.ts';
-import { GENESIS_HASH } from '../format/columns.ts';
+import { EVENT_COLUMNS, GENESIS_HASH, type EventRow } from '../format/columns.ts';
 import type { StoredEvent } from './protocol.ts';
 
 /** The row, its timestamp and content hash computed by SQL in the statement that inserts it. */
@@ -40,22 +40,6 @@ export interface ProposalMark {
   versions: Array<[streamId: string, version: number | undefined]>;
 }
 
-interface ExistingRow {
-  sequence: number;
-  stream_id: string;
-  stream_version: number;
-  type: string;
-  payload: string | null;
-  payload_meta: string | null;
-  metadata: string | null;
-  metadata_meta: string | null;
-  agent_id: string | null;
-  signature: string | null;
-  content_hash: string;
-  prev_hash: string;
-  authority_timestamp: number;
-  local_timestamp: number;
-}
 
 export class ProposedAppends {
   readonly #statements;
@@ -75,11 +59,7 @@ export class ProposedAppends {
       head: db.prepare<[], { sequence: number; content_hash: string }>('SELECT sequence, content_hash FROM events ORDER BY sequence DESC LIMIT 1'),
       streamVersion: db.prepare<[string], number | null>('SELECT max(stream_version) FROM events WHERE stream_id = ?').pluck(),
       replica: db.prepare<[], number>('SELECT EXISTS (SELECT 1 FROM replica_mode)').pluck(),
-      existing: db.prepare<[string], ExistingRow>(
-        `SELECT sequence, stream_id, stream_version, type, payload, payload_meta, metadata, metadata_meta, agent_id, signature,
-                content_hash, prev_hash, authority_timestamp, local_timestamp
-           FROM events WHERE event_id = ?`,
-      ),
+      existing: db.prepare<[string], EventRow>(`SELECT ${EVENT_COLUMNS} FROM events WHERE event_id = ?`),
     };
   }
 
