@@ -6,6 +6,7 @@
  */
 import { describeValue } from './errors.ts';
 import { isValidPublicKey } from './format/ed25519.ts';
+import { parseVerifierKey } from './proofs/note-key.ts';
 
 /** An integer in [min, max]. */
 export function requireInteger(name: string, value: unknown, min: number, max = Number.MAX_SAFE_INTEGER): number {
@@ -168,3 +169,15 @@ export function requireTypeList(value: unknown, omitted: string): string {
   if (value.length === 0) throw new RangeError(`types must list at least one type; omit it to ${omitted}`);
   return JSON.stringify(value);
 }
+
+/** A C2SP verifier key (vkey) of an Ed25519 signed-note key: `<name>+<hex key ID>+<base64>`. */
+export function requireVerifierKey(name: string, key: unknown): string {
+  try {
+    if (typeof key !== 'string') throw new TypeError(`got ${typeof key}`);
+    parseVerifierKey(key);
+    return key;
+  } catch (error) {
+    throw new TypeError(`${name} must be a C2SP verifier key (vkey), <name>+<hex key ID>+<base64>: ${(error as Error).message}`);
+  }
+}
+

@@ -31,6 +31,7 @@ export type LedgerErrorCode =
   | 'LEDGER_HALTED'
   | 'NOT_HALTED'
   | 'CEREMONY_REFUSED'
+  | 'CHECKPOINT_REFUSED'
   | 'SIGNATURE_INVALID'
   | 'SIGNATURE_REQUIRED'
   | 'UNKNOWN_AGENT'
@@ -75,6 +76,7 @@ const ADVICE: Record<LedgerErrorCode, string> = {
   LEDGER_HALTED: 'the ledger is halted and refuses appends until a witnessed clearHalt ceremony',
   NOT_HALTED: 'the ledger is not halted; there is nothing to clear',
   CEREMONY_REFUSED: 'the ceremony lacks what it needs (the current halt, a quorum of valid witness signatures)',
+  CHECKPOINT_REFUSED: "the checkpoint is not this ledger's: another root, log key or origin, or an older tree (details.reason)",
   SIGNATURE_INVALID: 'the signature does not verify against an active key of this agent; sign the exact event being appended',
   SIGNATURE_REQUIRED: 'this ledger requires signed events; sign the event with signEvent()',
   UNKNOWN_AGENT: 'no key is registered for this agent; register one with registerAgentKey()',

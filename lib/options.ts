@@ -3,7 +3,8 @@
  * naming the option and the fix), and the frozen, fully resolved config the rest of Stele uses.
  */
 
-import { requireBoolean, requireInteger, requireKnownKeys, requireOneOf, requirePublicKeys } from './arguments.ts';
+import { requireBoolean, requireInteger, requireKnownKeys, requireOneOf, requirePublicKeys, requireVerifierKey } from './arguments.ts';
+import { formatVerifierKey, parseSignerKey } from './proofs/note-key.ts';
 import { describeValue } from './errors.ts';
 import type { Replicator } from './replication/replicator.ts';
 import { isStandardSchema, type StandardSchemaV1 } from './format/payload-schema.ts';
@@ -174,6 +175,23 @@ export interface CheckpointOptions {
   origin: string;
   secretKey?: string;
   signer?: NoteSigner;
+  /**
+   * The log's verifier key (C2SP vkey), recorded with every stored checkpoint and required to
+   * match it: derived from `secretKey`, and needed with `signer` to store checkpoints.
+   */
+  logKey?: string;
+  /**
+   * Verifier keys (vkeys) of the witnesses whose cosignatures {@link Ledger.addCosignatures}
+   * stores when it is not given its own list.
+   */
+  witnesses?: readonly string[];
+  /**
+   * Store a checkpoint by itself: once `events` events were appended since the newest stored
+   * checkpoint, and/or every `ms` milliseconds when any event was. Each is an append of its own
+   * after the commit that triggered it, never part of an app's append; a failure is a `'warning'`
+   * of kind `checkpoint_failed`.
+   */
+  every?: { events?: number; ms?: number };
 }
 
 /** @internal */
@@ -309,7 +327,7 @@ export function resolveOptions(options: LedgerOptions | undefined): ResolvedOpti
 function checkpointOptionsOf(value: unknown): Readonly<CheckpointOptions> {
   const given = value as Record<string, unknown> | null;
   if (typeof given !== 'object' || given === null) throw new TypeError(`checkpoint must be { origin, secretKey } or { origin, signer }, got ${describeValue(value)}`);
-  requireKnownKeys(given, ['origin', 'secretKey', 'signer'], 'checkpoint');
+  requireKnownKeys(given, ['origin', 'secretKey', 'signer', 'logKey', 'witnesses', 'every'], 'checkpoint');
   if (typeof given.origin !== 'string' || given.origin.length === 0 || /[\s+]/.test(given.origin)) {
     throw new TypeError(`checkpoint.origin must be a non-empty origin without spaces or "+", got ${describeValue(given.origin)}`);
   }
@@ -323,7 +341,28 @@ function checkpointOptionsOf(value: unknown): Readonly<CheckpointOptions> {
   if (hasSigner && (typeof signer?.name !== 'string' || typeof signer.keyId !== 'number' || typeof signer.sign !== 'function')) {
     throw new TypeError('checkpoint.signer must be a NoteSigner { name, keyId, sign(text) }');
   }
-  return Object.freeze({ ...(given as unknown as CheckpointOptions) });
+  const resolved = { ...(given as unknown as CheckpointOptions) };
+  if (given.logKey !== undefined) requireVerifierKey('checkpoint.logKey', given.logKey);
+  if (hasKey) {
+    const key = parseSignerKey(given.secretKey as string);
+    const derived = formatVerifierKey(key);
+    if (given.logKey !== undefined && given.logKey !== derived) throw new TypeError(`checkpoint.logKey is not the verifier key of checkpoint.secretKey (${derived})`);
+    resolved.logKey = derived;
+  }
+  if (given.witnesses !== undefined) {
+    if (!Array.isArray(given.witnesses)) throw new TypeError(`checkpoint.witnesses must be an array of verifier keys, got ${describeValue(given.witnesses)}`);
+    resolved.witnesses = Object.freeze(given.witnesses.map((key, i) => requireVerifierKey(`checkpoint.witnesses[${i}]`, key)));
+  }
+  if (given.every !== undefined) {
+    const every = given.every as Record<string, unknown> | null;
+    if (typeof every !== 'object' || every === null) throw new TypeError(`checkpoint.every must be { events?, ms? }, got ${describeValue(given.every)}`);
+    requireKnownKeys(every, ['events', 'ms'], 'checkpoint.every');
+    if (every.events === undefined && every.ms === undefined) throw new TypeError('checkpoint.every needs events, ms or both');
+    if (every.events !== undefined) requireInteger('checkpoint.every.events', every.events, 1);
+    if (every.ms !== undefined) requireInteger('checkpoint.every.ms', every.ms, 1);
+    resolved.every = Object.freeze({ ...every } as { events?: number; ms?: number });
+  }
+  return Object.freeze(resolved);
 }
 
 function replicasOf(value: unknown, readonly: boolean): readonly Replicator[] {

@@ -5,7 +5,7 @@
 import { EventEmitter } from 'node:events';
 import { requireInteger, requireKnownKeys, requireOptions, requireString } from '../arguments.ts';
 import { DEFAULT_STREAM, type LedgerHead } from '../event.ts';
-import type { HaltState, LedgerEvents, ReadAllOptions, ReadStreamOptions } from './ledger-types.ts';
+import type { HaltState, LedgerEvents, ReadAllOptions, ReadStreamOptions, StoredCheckpoint } from './ledger-types.ts';
 import type { LedgerReader } from './reader.ts';
 import { queryEvents, type EventQuery } from './event-query.ts';
 import type { EventMap, EventOf, UntypedEvents } from './typed-events.ts';
@@ -193,8 +193,24 @@ export class LedgerReads<Events extends EventMap = UntypedEvents> extends EventE
   }
 
   /**
+   * The checkpoints the ledger stored (`storeCheckpoint()`, `checkpoint.every`), one per tree size
+   * in ascending order, each with every cosignature stored for it.
+   *
+   * @example
+   * ```ts
+   * const newest = ledger.storedCheckpoints().at(-1);
+   * if (newest) console.log(`events 1-${newest.treeSize} are checkpointed`, newest.note);
+   * ```
+   */
+  storedCheckpoints(): StoredCheckpoint[] {
+    this.#assertOpen();
+    return this.#transparency.storedCheckpoints();
+  }
+
+  /**
    * A C2SP tlog-proof of one event: its leaf index, its inclusion proof and a signed checkpoint
-   * (`options.checkpoint`, e.g. one cosigned by witnesses, or a new one). Anyone with the event's
+   * (`options.checkpoint`; by default the smallest stored checkpoint that covers the event, with
+   * its cosignatures, or else a new one). Anyone with the event's
    * content hash and the log's key verifies it offline with `verifyProofBundle` of `stele/proofs`.
    *
    * @example

@@ -164,6 +164,40 @@ export interface EventTypesMismatchWarning {
 }
 
 /**
+ * Emitted as `'warning'` when a checkpoint the ledger stores by itself (`checkpoint.every`) could
+ * not be stored; the next one is tried at the next trigger.
+ *
+ * @example
+ * ```ts
+ * ledger.on('warning', (w) => {
+ *   if (w.kind === 'checkpoint_failed') console.error('no checkpoint stored:', w.error);
+ * });
+ * ```
+ */
+export interface CheckpointFailedWarning {
+  kind: 'checkpoint_failed';
+  error: unknown;
+}
+
+/**
+ * A signed checkpoint the ledger stores: an event of the reserved stream `$checkpoints`
+ * (FORMAT.md "Stored checkpoints").
+ *
+ * @example
+ * ```ts
+ * const { sequence, treeSize, note } = await ledger.storeCheckpoint();
+ * ```
+ */
+export interface StoredCheckpoint {
+  /** The sequence of the newest `$checkpoints` event that holds this checkpoint. */
+  sequence: number;
+  /** The number of events the checkpoint covers: events 1 to treeSize. */
+  treeSize: number;
+  /** The signed note: the log's signature and every cosignature stored for it. */
+  note: string;
+}
+
+/**
  * Emitted as `'warning'` when a replica failed to confirm; `health().replicas` keeps its state.
  *
  * @example
@@ -191,7 +225,7 @@ export interface ReplicationWarning {
  * ```
  */
 export interface LedgerEvents {
-  warning: [ClockDriftWarning | DegradedWarning | ReplicationWarning | SchemaMismatchWarning | EventTypesMismatchWarning];
+  warning: [ClockDriftWarning | DegradedWarning | ReplicationWarning | SchemaMismatchWarning | EventTypesMismatchWarning | CheckpointFailedWarning];
   /** The writer crashed more than `maxRestarts` times in `restartWindowMs` and is not restarted. */
   error: [LedgerError];
 }

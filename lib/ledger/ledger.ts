@@ -14,11 +14,8 @@ import { observedVerify } from './observed-verify.ts';
 import { backupLedger, type BackupResult } from './backup.ts';
 import { Appends } from './appends.ts';
 import { LedgerReads } from './ledger-reads.ts';
-import type {
-  AppendBatchOptions,
-  LedgerHealth,
-  RegisterAgentKeyOptions,
-} from './ledger-types.ts';
+import type { AppendBatchOptions, LedgerHealth, RegisterAgentKeyOptions, StoredCheckpoint } from './ledger-types.ts';
+import { CheckpointWriter } from './checkpoint-writer.ts';
 import { healthOf, registerWriter, type LedgerParts } from './ledger-parts.ts';
 import { CommitWatcher } from './commit-watcher.ts';
 import { openSubscription } from './subscription.ts';
@@ -45,6 +42,7 @@ export class Ledger<Events extends EventMap = UntypedEvents> extends LedgerReads
   readonly #parts: LedgerParts;
   readonly #appends: Appends;
   readonly #transparency: Transparency;
+  readonly #checkpoints: CheckpointWriter;
   #closing: Promise<void> | undefined;
 
   /** @internal Use {@link openLedger}. */
@@ -66,6 +64,10 @@ export class Ledger<Events extends EventMap = UntypedEvents> extends LedgerReads
       log: (level, fields, message) => this.#log(level, fields, message),
       warn: (warning) => this.emit('warning', warning),
       afterCommit: (last) => this.#afterCommit(last),
+    });
+    this.#checkpoints = new CheckpointWriter(transparency, parts.options, (build) => this.#appends.appendSystem(build), (error) => {
+      this.#log('warn', { error }, 'checkpoint not stored');
+      this.emit('warning', { kind: 'checkpoint_failed', error });
     });
   }
 
@@ -212,6 +214,39 @@ export class Ledger<Events extends EventMap = UntypedEvents> extends LedgerReads
   }
 
   /**
+   * Signs the ledger's tree at its current size with the `checkpoint` option's key and stores the
+   * checkpoint in the file, as an event of `$checkpoints` that the database checks against the
+   * tree (FORMAT.md "Stored checkpoints"). Give the note to witnesses, then store what they
+   * return with {@link addCosignatures}.
+   *
+   * @example
+   * ```ts
+   * const ledger = await openLedger('audit.db', { checkpoint: { origin: 'example.com/audit', secretKey: logSkey } });
+   * const { note, treeSize } = await ledger.storeCheckpoint();
+   * ```
+   */
+  storeCheckpoint(): Promise<StoredCheckpoint> {
+    return this.#checkpoints.store();
+  }
+
+  /**
+   * Stores witnesses' cosignatures of a stored checkpoint: `note` is that checkpoint with
+   * cosignature lines added (as `cosignCheckpoint` or a witness's `add-checkpoint` answer gives
+   * them). Each new line must verify under one of `witnessKeys` (default `checkpoint.witnesses`),
+   * else CHECKPOINT_REFUSED; the checkpoint is stored again with all its signatures.
+   *
+   * @example
+   * ```ts
+   * const { note } = await ledger.storeCheckpoint();
+   * const cosigned = addSignatures(note, [await requestCosignature(witnessUrl, { checkpoint: note })]);
+   * await ledger.addCosignatures(cosigned, { witnessKeys: [witnessVkey] });
+   * ```
+   */
+  addCosignatures(note: string, options: { witnessKeys?: readonly string[] } = {}): Promise<StoredCheckpoint> {
+    return this.#checkpoints.addCosignatures(note, options);
+  }
+
+  /**
    * What follows an acknowledged request before its caller hears of it: subscribers are woken, and
    * with sync replication the replicas confirm the request's last event (the one case that returns
    * a promise, so that other appends need no extra await).
@@ -219,6 +254,7 @@ export class Ledger<Events extends EventMap = UntypedEvents> extends LedgerReads
   #afterCommit(last: AppendResult): Promise<void> | undefined {
     // This ledger's own commits wake its subscribers at once, without waiting for the file watch.
     this.#subscriptions?.check();
+    this.#checkpoints.afterCommit(last.sequence);
     return this.#parts.replicas.afterAppend(last.sequence, last.eventId);
   }
 
@@ -313,6 +349,7 @@ export class Ledger<Events extends EventMap = UntypedEvents> extends LedgerReads
       this.#closing ??= (async () => {
         // The tree's read connection closes first: the writer, closing as the file's last
         // connection, then leaves it one self-contained file (no -wal, no -shm).
+        await this.#checkpoints.close();
         this.#transparency.close();
         await closeAll({ appends: this.#appends, writer: this.#parts.writer, subscriptions: this.#subscriptions, reader: this.#parts.reader, replicas: this.#parts.replicas }, timeoutMs);
         this.#removeSignalHandlers?.();

@@ -16,6 +16,8 @@ import { formatProofBundle } from '../proofs/proof-bundle.ts';
 import { noteSigner, parseNote, type NoteSigner } from '../proofs/signed-note.ts';
 import { openReadConnection } from '../sqlite/connections.ts';
 import { MerkleStore } from '../sqlite/merkle-store.ts';
+import { CHECKPOINT_STREAM, storedCheckpointPayload } from '../sqlite/stored-checkpoint.ts';
+import type { StoredCheckpoint } from './ledger-types.ts';
 
 export class Transparency {
   readonly #path: string;
@@ -73,8 +75,34 @@ export class Transparency {
     return from === 0 ? [] : consistencyProof(tree, from, to);
   }
 
+  /**
+   * The stored checkpoints, one per tree size in ascending order, each the newest row of its text:
+   * the one with every cosignature stored for it.
+   */
+  storedCheckpoints(): StoredCheckpoint[] {
+    this.#tree();
+    const rows = this.#db!.prepare<[string], { sequence: number; payload: string }>(
+      'SELECT sequence, payload FROM events WHERE stream_id = ? ORDER BY sequence',
+    );
+    const bySize = new Map<number, StoredCheckpoint>();
+    for (const { sequence, payload } of rows.iterate(CHECKPOINT_STREAM)) {
+      const stored = storedCheckpointPayload(payload);
+      if (stored) bySize.set(stored.size, { sequence, treeSize: stored.size, note: stored.note });
+    }
+    return [...bySize.values()].sort((a, b) => a.treeSize - b.treeSize);
+  }
+
+  /** The log's verifier key: configured, or derived from the configured secret key. */
+  logKey(): string {
+    const config = this.#options.checkpoint;
+    if (!config?.logKey) {
+      throw new TypeError('storing checkpoints needs the log\'s verifier key: openLedger(path, { checkpoint: { origin, secretKey } }), or with a signer also logKey');
+    }
+    return config.logKey;
+  }
+
   proofBundle(sequence: number, options: { checkpoint?: string } = {}): string {
-    const checkpoint = options.checkpoint ?? this.checkpoint();
+    const checkpoint = options.checkpoint ?? this.#storedCovering(sequence) ?? this.checkpoint();
     let size: number;
     let rootHash: Uint8Array;
     try {
@@ -87,6 +115,12 @@ export class Transparency {
       throw LedgerError.of('WRITER_INCONSISTENCY', { check: 'checkpoint', sequence: size, reason: 'this file does not contain the checkpoint\'s tree' });
     }
     return formatProofBundle({ index: sequence - 1, proof: this.inclusionProof(sequence, size), checkpoint });
+  }
+
+  /** The smallest stored checkpoint that covers `sequence`, with its cosignatures. */
+  #storedCovering(sequence: number): string | undefined {
+    if (!Number.isSafeInteger(sequence)) return undefined; // the proof below names the error
+    return this.storedCheckpoints().find((stored) => stored.treeSize >= sequence)?.note;
   }
 
   close(): void {

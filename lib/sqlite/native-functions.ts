@@ -9,6 +9,8 @@ import { SIGNED_COLUMNS } from '../format/columns.ts';
 import { isValidPublicKey, verifyEd25519 } from '../format/ed25519.ts';
 import { clearHaltBytes, eventHash, promoteReplicaBytes, signedBytesOf } from '../format/hash-bytes.ts';
 import { merkleLeafHash, merkleNodeHash, merkleSubtreeHash, TILE_LEAVES } from '../format/merkle-hash.ts';
+import { nodeHash, treeRoot } from '../proofs/merkle-tree.ts';
+import { signedByLogKey, storedCheckpointPayload } from './stored-checkpoint.ts';
 
 /** What `stele_merkle_tile` gathers while SQLite steps through a tile's events. */
 interface TileInput {
@@ -57,6 +59,7 @@ export function registerNativeFunctions(db: Database.Database, settings: NativeF
       verifyEd25519(key, promoteReplicaBytes(String(replicaId), Number(headSequence), String(headHash), String(reason)), signature) ? 1 : 0,
   );
   registerMerkleFunctions(db);
+  registerCheckpointFunctions(db);
 }
 
 /**
@@ -116,4 +119,65 @@ function registerMerkleFunctions(db: Database.Database): void {
     }
     return lastNode;
   });
+}
+
+/** What `stele_merkle_root` gathers: complete subtrees by `start/level`, and the end of the tree they cover. */
+interface RootInput {
+  parts: Map<string, Uint8Array>;
+  size: number;
+}
+
+/**
+ * The functions of `schema/10-checkpoints.sql`, which checks a stored checkpoint against the
+ * file's own tree: its parts (NULL for a payload that is not a well-formed checkpoint), its log
+ * signature, and the root of a past size from the stored nodes and the leaves below a tile.
+ */
+function registerCheckpointFunctions(db: Database.Database): void {
+  db.function('stele_checkpoint_part', { deterministic: true }, (payload: unknown, part: unknown) => {
+    const checkpoint = storedCheckpointPayload(payload);
+    if (!checkpoint) return null;
+    switch (part) {
+      case 'size':
+        return checkpoint.size;
+      case 'root':
+        return Buffer.from(checkpoint.rootHash);
+      case 'body':
+        return checkpoint.body;
+      case 'origin':
+        return checkpoint.origin;
+      case 'log_key':
+        return checkpoint.logKey;
+      default:
+        throw new TypeError(`stele_checkpoint_part has no part ${String(part)}`);
+    }
+  });
+  db.function('stele_checkpoint_signed', { deterministic: true }, (payload: unknown) => {
+    const checkpoint = storedCheckpointPayload(payload);
+    return checkpoint && signedByLogKey(checkpoint) ? 1 : 0;
+  });
+  // The RFC 9162 root of the tree the given complete subtrees (start leaf, level, hash) tile
+  // from leaf 0, in any order: the stored nodes of a size's binary decomposition and the leaf
+  // hashes below the lowest of them. NULL when they do not tile [0, size) or a hash is missing.
+  db.aggregate('stele_merkle_root', {
+    start: () => ({ parts: new Map(), size: 0 }),
+    step: (input: RootInput, start: unknown, level: unknown, hash: unknown) => {
+      if (typeof start !== 'number' || typeof level !== 'number' || !(hash instanceof Uint8Array)) return void (input.size = Number.NaN);
+      input.parts.set(`${start}/${level}`, hash);
+      input.size = Math.max(input.size, start + 2 ** level);
+    },
+    result: (input: RootInput) => {
+      if (!(input.size > 0)) return null;
+      const subtreeHash = (start: number, level: number): Uint8Array => {
+        const stored = input.parts.get(`${start}/${level}`);
+        if (stored) return stored;
+        if (level === 0) throw new RangeError(`no leaf ${start}`);
+        return nodeHash(subtreeHash(start, level - 1), subtreeHash(start + 2 ** (level - 1), level - 1));
+      };
+      try {
+        return Buffer.from(treeRoot({ size: input.size, subtreeHash }, input.size));
+      } catch {
+        return null;
+      }
+    },
+  } as unknown as Parameters<Database.Database['aggregate']>[1]);
 }

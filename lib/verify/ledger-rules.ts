@@ -1,9 +1,10 @@
 /**
  * The rules the triggers enforced at append, replayed from the chain itself (the hashed rows,
  * never the derived tables): storage classes, the halt rule, the reserved streams, key
- * registrations and revocations, the taxonomy, and the two witnessed ceremonies. FORMAT.md "Verifying a
- * ledger", steps 5 to 8. A row is judged against the state the rows before it built (a
- * revocation signed by the key it revokes is judged with that key still active), then applied.
+ * registrations and revocations, the taxonomy, and the two witnessed ceremonies. FORMAT.md
+ * "Verifying a ledger", steps 5 to 8 (what a stored checkpoint holds is checkpoint-rules.ts's). A
+ * row is judged against the state the rows before it built (a revocation signed by the key it
+ * revokes is judged with that key still active), then applied.
  *
  * Why replay rather than trust the triggers: whoever can write the file can also register
  * look-alike `stele_*` functions on a raw connection, and every trigger then passes garbage.
@@ -27,13 +28,13 @@ export interface HaltRow {
   type: string;
 }
 
-/** Streams a halted ledger still accepts. */
-const OPEN_WHILE_HALTED = new Set(['$halt', '$agents', '$replication']);
 const TYPES_OF: Record<string, readonly string[]> = {
   $agents: ['stele.agent_key_registered', 'stele.agent_key_revoked'],
   $halt: ['stele.halted', 'stele.halt_cleared'],
   $replication: ['stele.replica_promoted'],
   $types: ['stele.event_types_set'],
+  // What a checkpoint holds is checked against the tree once the chain has passed (checkpoint-rules.ts).
+  $checkpoints: ['stele.checkpoint'],
 };
 /** TEXT columns that may not be NULL, and those that may. */
 const TEXT_NOT_NULL = [AT.event_id, AT.stream_id, AT.type, AT.prev_hash, AT.content_hash];

@@ -35,7 +35,8 @@ export type VerifyFaultReason =
   | 'event_id'
   | 'head_sidecar'
   | 'expected_head'
-  | 'merkle_node';
+  | 'merkle_node'
+  | 'checkpoint';
 
 /**
  * The first row that fails verification, and why.
@@ -58,7 +59,7 @@ export interface VerifyFault {
   expected?: string | number;
   /** What it holds: the sequence found instead, the stored link or version, the recomputed hash. */
   actual?: string | number;
-  /** A sentence for `signature` faults: which rule the row breaks. */
+  /** A sentence for rule faults (`signature`, `ceremony`, `checkpoint`, ...): which rule the row breaks. */
   detail?: string;
   /** For `schema`: the objects added, missing or changed against the shipped schema of the file's version. */
   schema?: SchemaDiff;

@@ -6,7 +6,7 @@ import { availableParallelism } from 'node:os';
 import { Piscina } from 'piscina';
 import { GENESIS_HASH } from '../format/columns.ts';
 import { LedgerError } from '../errors.ts';
-import { requireAbortSignal, requireBoolean, requireFilePath, requireFunction, requireInteger, requireKnownKeys, requireOptions, requirePublicKeys } from '../arguments.ts';
+import { requireAbortSignal, requireBoolean, requireFilePath, requireFunction, requireInteger, requireKnownKeys, requireOptions, requirePublicKeys, requireVerifierKey } from '../arguments.ts';
 import { MAX_WITNESSES } from '../format/signing.ts';
 import type { LedgerHead } from '../event.ts';
 import type { OutsideWitnesses } from './chain-check.ts';
@@ -16,6 +16,7 @@ import { openReadConnection } from '../sqlite/connections.ts';
 import { schemaVersionOf } from '../sqlite/migrations.ts';
 import { HASH_AT_SQL, MAX_SEQUENCE_SQL } from '../sqlite/queries.ts';
 import { merkleNodeCountFault, merkleTreeFault } from './merkle-check.ts';
+import { storedCheckpointFault } from './checkpoint-rules.ts';
 import { isKnownSchemaVersion } from '../sqlite/migrations.ts';
 import { schemaDiff, schemaMatches, unsupportedFormat } from '../sqlite/schema-pin.ts';
 import { readHeadSidecar } from '../writer/head-sidecar.ts';
@@ -94,6 +95,13 @@ export interface VerifyOptions {
    * `ledger_meta.witness_quorum` says (which a forger could lower): the higher of the two applies.
    */
   witnessQuorum?: number;
+  /**
+   * The log's verifier key (a C2SP vkey) as the verifier holds it outside the file: every stored
+   * checkpoint must name it and carry its signature, else a `checkpoint` fault. Omitted, the stored
+   * checkpoints are checked against the log key the first of them names, which a forger who
+   * rewrote the whole file could have chosen.
+   */
+  trustedLogKey?: string;
 }
 
 /**
@@ -113,7 +121,7 @@ export interface VerifyResult {
   firstBad?: VerifyFault;
 }
 
-const VERIFY_OPTIONS: readonly (keyof VerifyOptions)[] = ['from', 'to', 'signal', 'onProgress', 'rangeSize', 'expectedHead', 'headSidecar', 'trustedWitnesses', 'witnessQuorum'];
+const VERIFY_OPTIONS: readonly (keyof VerifyOptions)[] = ['from', 'to', 'signal', 'onProgress', 'rangeSize', 'expectedHead', 'headSidecar', 'trustedWitnesses', 'witnessQuorum', 'trustedLogKey'];
 const MAX_THREADS = 4;
 const MIN_RANGE_ROWS = 1_024;
 const MAX_RANGE_ROWS = 50_000;
@@ -182,6 +190,8 @@ export async function verifyLedgerFile(path: string, options: VerifyOptions = {}
 
   if (options.expectedHead !== undefined) requireHead('expectedHead', options.expectedHead);
   const witnesses = outsideWitnesses(options);
+  const { trustedLogKey } = options;
+  if (trustedLogKey !== undefined) requireVerifierKey('trustedLogKey', trustedLogKey);
   const { head, anchor, schemaFault, anchorFault } = readBounds(path, from, options);
   if (schemaFault) return { ok: false, checked: 0, firstBad: schemaFault };
   const to = options.to ?? head;
@@ -268,8 +278,21 @@ export async function verifyLedgerFile(path: string, options: VerifyOptions = {}
   const treeMatches = [...results.values()].every((result) => result.treeMatches);
   const tree = from === 1 ? treeFault(path, end, treeMatches) : undefined;
   if (tree) return withAnchor({ ok: false, checked: tree.sequence - 1, firstBad: tree });
+  const checkpoint = from === 1 ? checkpointFault(path, end, trustedLogKey) : undefined;
+  if (checkpoint) return withAnchor({ ok: false, checked: checkpoint.sequence - 1, firstBad: checkpoint });
   return withAnchor({ ok: true, checked: span });
 }
+
+/** The stored checkpoints against the tree just verified (a whole-file check only). */
+function checkpointFault(path: string, head: number, trustedLogKey: string | undefined): VerifyFault | undefined {
+  const db = openReadConnection(path);
+  try {
+    return storedCheckpointFault(db, head, trustedLogKey);
+  } finally {
+    db.close();
+  }
+}
+
 
 /** The stored Merkle tree against the chain just verified (a whole-file check only). */
 function treeFault(path: string, head: number, rangesMatched: boolean): VerifyFault | undefined {

@@ -39,7 +39,7 @@ SELECT k.agent_id, k.key_id, k.public_key, k.role
 -- (replication.sql).
 CREATE TRIGGER events_insert_signature BEFORE INSERT ON events
 WHEN NEW.signature IS NOT NULL OR NEW.agent_id IS NOT NULL
-  OR (NEW.stream_id NOT IN ('$agents', '$halt', '$replication', '$types')
+  OR (NEW.stream_id NOT IN ('$agents', '$halt', '$replication', '$types', '$checkpoints')
       AND EXISTS (SELECT 1 FROM ledger_meta WHERE key = 'require_signatures')
       AND NOT EXISTS (SELECT 1 FROM replica_mode))
 BEGIN

@@ -14,7 +14,7 @@ CREATE TABLE event_types (
 ) STRICT;
 
 CREATE TRIGGER events_insert_known_type BEFORE INSERT ON events
-WHEN NEW.stream_id NOT IN ('$agents', '$halt', '$replication', '$types')
+WHEN NEW.stream_id NOT IN ('$agents', '$halt', '$replication', '$types', '$checkpoints')
  AND EXISTS (SELECT 1 FROM event_types)
  AND NOT EXISTS (SELECT 1 FROM event_types WHERE type = NEW.type)
 BEGIN

@@ -1,5 +1,6 @@
 -- The reserved streams hold only Stele's own event types, each checked before it is written.
--- '$agents' (keys.sql), '$halt' (halt.sql) and '$types' (event-types.sql) are checked here;
+-- '$agents' (keys.sql), '$halt' (halt.sql), '$types' (event-types.sql) and '$checkpoints'
+-- (checkpoints.sql) are checked here;
 -- '$replication' has its own trigger (replication.sql); '$default' is the stream of events that
 -- name none, an ordinary stream. Any other stream id that starts with '$' is refused.
 --
@@ -12,7 +13,8 @@ BEGIN
   SELECT RAISE(ABORT, 'STELE:INVALID_EVENT:{"field":"type"}')
    WHERE NOT ((NEW.stream_id = '$agents' AND NEW.type IN ('stele.agent_key_registered', 'stele.agent_key_revoked'))
            OR (NEW.stream_id = '$halt' AND NEW.type IN ('stele.halted', 'stele.halt_cleared'))
-           OR (NEW.stream_id = '$types' AND NEW.type = 'stele.event_types_set'));
+           OR (NEW.stream_id = '$types' AND NEW.type = 'stele.event_types_set')
+           OR (NEW.stream_id = '$checkpoints' AND NEW.type = 'stele.checkpoint'));
 
   -- Key registration: a valid key under a role, and a key id not used before by this agent.
   SELECT RAISE(ABORT, 'STELE:INVALID_EVENT:{"field":"publicKey"}')

@@ -42,6 +42,7 @@ const KNOWN_CODES: Record<LedgerErrorCode, true> = {
   LEDGER_HALTED: true,
   NOT_HALTED: true,
   CEREMONY_REFUSED: true,
+  CHECKPOINT_REFUSED: true,
   SIGNATURE_INVALID: true,
   SIGNATURE_REQUIRED: true,
   UNKNOWN_AGENT: true,
