@@ -73,15 +73,14 @@ export class CheckpointWriter {
     const have = new Set(parseNote(stored.note).signatures.map((s) => s.line));
     const fresh = given.signatures.filter((s) => !have.has(s.line));
     if (fresh.length === 0) return stored;
-    let verified: ReturnType<typeof verifyNote>;
+    const unknown = fresh.filter((line) => !verifiers.some((v) => v.name === line.name && v.keyId === line.keyId));
+    if (unknown.length > 0) {
+      throw LedgerError.of('CHECKPOINT_REFUSED', { reason: 'a signature by a key that is not among the witness keys', names: unknown.map((line) => line.name) });
+    }
     try {
-      verified = verifyNote(`${given.text}\n${fresh.map((s) => `${s.line}\n`).join('')}`, verifiers);
+      verifyNote(`${given.text}\n${fresh.map((line) => `${line.line}\n`).join('')}`, verifiers);
     } catch (error) {
       throw LedgerError.of('CHECKPOINT_REFUSED', { reason: `a cosignature does not verify: ${(error as Error).message}` });
-    }
-    if (verified.unverified.length > 0) {
-      const names = verified.unverified.map((s) => s.name);
-      throw LedgerError.of('CHECKPOINT_REFUSED', { reason: 'a signature by a key that is not among the witness keys', names });
     }
     const lines = [...have, ...fresh.map((s) => s.line)];
     if (lines.length > MAX_SIGNATURES) throw LedgerError.of('CHECKPOINT_REFUSED', { reason: `a note holds at most ${MAX_SIGNATURES} signatures` });

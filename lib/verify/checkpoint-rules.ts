@@ -21,7 +21,7 @@ export function storedCheckpointFault(db: Database.Database, to: number, trusted
       'SELECT sequence, payload, payload_meta AS payloadMeta FROM events WHERE stream_id = ? AND sequence <= ? ORDER BY sequence',
     )
     .all(CHECKPOINT_STREAM, to); // read before the tree is: one statement at a time on a connection
-  const tree = new MerkleStore(db);
+  let tree: MerkleStore | undefined; // files before schema 5 have no tree, and no checkpoints
   const bodies = new Set<string>();
   let first: { logKey: string; origin: string } | undefined;
   let newestSize = 0;
@@ -46,6 +46,7 @@ export function storedCheckpointFault(db: Database.Database, to: number, trusted
     if (!signedByLogKey(checkpoint)) return fault('the note has no valid signature by its log key');
     let root: string;
     try {
+      tree ??= new MerkleStore(db);
       root = toHex(treeRoot(tree, checkpoint.size));
     } catch (error) {
       return fault(`the tree of ${checkpoint.size} events cannot be read: ${(error as Error).message}`);

@@ -26,6 +26,8 @@ export interface WriterSettings {
   expectedHead: LedgerHead | undefined;
   /** A signed checkpoint the app keeps elsewhere: the file's tree must hold it as a prefix. */
   trustedCheckpoint: string | undefined;
+  /** The log's verifier key (`checkpoint.logKey`): the stored checkpoints must be signed by it. */
+  logKey: string | undefined;
   /** Transient SQLite failures (busy, locked) are retried this often, backing off from delayMs. */
   retry: { attempts: number; delayMs: number };
   /** 'halt': an inconsistent file is halted and opened anyway (for the clearing ceremony). */

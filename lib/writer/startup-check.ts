@@ -10,7 +10,7 @@ import type { LedgerHead } from '../event.ts';
 import { ledgerFileState } from '../sqlite/ledger-file.ts';
 import { hashAtStatement, readHead } from '../sqlite/queries.ts';
 import { checkChain, checkRange } from '../verify/chain-check.ts';
-import { checkpointFault } from './checkpoint-check.ts';
+import { checkpointFault, newestStoredCheckpointFault } from './checkpoint-check.ts';
 import { headSidecarPath, readHeadSidecar } from './head-sidecar.ts';
 
 export interface StartupFault {
@@ -26,12 +26,13 @@ export interface StartupCheckSettings {
   startupVerifyRows: number;
   expectedHead: LedgerHead | undefined;
   trustedCheckpoint?: string | undefined;
+  logKey?: string | undefined;
 }
 
 /**
  * The head the writer starts from, and the first fault, if any: the newest row's own hash
  * (`head_hash`), then the newest `startupVerifyRows` rows (`recent_rows`), then the anchors kept
- * outside the file. Signatures are left to `verify()`: replaying every key of `$agents` would make
+ * outside the file, then the newest stored checkpoint (`checkpoint`). Signatures are left to `verify()`: replaying every key of `$agents` would make
  * each start pay for the whole history.
  */
 export function startupFault(db: Database.Database, settings: StartupCheckSettings): { head: LedgerHead | undefined; fault?: StartupFault } {
@@ -64,7 +65,9 @@ export function startupFault(db: Database.Database, settings: StartupCheckSettin
       return { head, fault: { check, sequence: anchor.sequence, expected: anchor.contentHash, actual: actual ?? 'missing' } };
     }
   }
-  const checkpoint = settings.trustedCheckpoint === undefined ? undefined : checkpointFault(db, settings.trustedCheckpoint);
+  const checkpoint =
+    (settings.trustedCheckpoint === undefined ? undefined : checkpointFault(db, settings.trustedCheckpoint)) ??
+    newestStoredCheckpointFault(db, settings.logKey);
   return checkpoint ? { head, fault: { check: 'checkpoint', ...checkpoint } } : { head };
 }
 

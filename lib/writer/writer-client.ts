@@ -44,6 +44,7 @@ function writerSettings(path: string, options: ResolvedOptions): WriterSettings 
     startupVerifyRows: options.startupVerifyRows,
     expectedHead: options.expectedHead,
     trustedCheckpoint: options.trustedCheckpoint,
+    logKey: options.checkpoint?.logKey,
     onInconsistency: options.onInconsistency,
     retry: options.retry,
     witnessQuorum: options.witnessQuorum,
