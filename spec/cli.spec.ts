@@ -21,6 +21,7 @@ import { EVENT_COLUMNS, type EventRow } from '../lib/format/columns.ts';
 import { rowHash } from '../lib/format/hash-bytes.ts';
 import type { EventJson } from '../lib/cli/event-json.ts';
 import { currentSchemaVersion } from '../lib/sqlite/migrations.ts';
+import { generateKeyPair, verifyCheckpoint } from '../lib/proofs/index.ts';
 import { buildPackage, type BuiltPackage } from './helpers/built-package.ts';
 import { buildLedger, copyLedgerFile, readRow, tamper } from './helpers/tamper.ts';
 import { runChild } from './helpers/run-child.ts';
@@ -408,7 +409,7 @@ describe('stele command line', { concurrency: true }, () => {
       ]);
       const usages = await Promise.all(
         [
-          ['verify', 'Usage: stele verify <file> [--from SEQ] [--to SEQ] [--trusted-witness KEY ...] [--witness-quorum N] [--json]'],
+          ['verify', 'Usage: stele verify <file> [--from SEQ] [--to SEQ] [--trusted-witness KEY ...] [--witness-quorum N] [--log-key VKEY] [--json]'],
           ['head', 'Usage: stele head <file> [--json]'],
           ['get', 'Usage: stele get <file> <seq> [--json]'],
           ['tail', 'Usage: stele tail <file> [-n N] [--follow] [--json]'],
@@ -749,6 +750,35 @@ describe('stele command line', { concurrency: true }, () => {
       assert.deepEqual(await stele('append', missing, '--type', 'tick'), { code: 1, stdout: '', stderr: `stele: FILE_NOT_FOUND: no ledger file at ${missing}\n` });
       assert.equal(statSync(missing, { throwIfNoEntry: false }), undefined);
     });
+  });
+
+  test('checkpoint --store keeps a signed checkpoint; verify --log-key pins its key; prove --bundle carries it; verify-proof checks it offline', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'stele-cli-'));
+    try {
+      const path = join(dir, 'log.db');
+      await buildLedger(path, 12);
+      const origin = 'example.com/stele/cli';
+      const log = generateKeyPair(origin, { seed: new Uint8Array(32).fill(5) });
+      const other = generateKeyPair(origin, { seed: new Uint8Array(32).fill(6) });
+      const keyFile = join(dir, 'log.skey');
+      writeFileSync(keyFile, log.signerKey);
+      const stored = (await steleJson(0, 'checkpoint', path, '--origin', origin, '--key', keyFile, '--store')) as { checkpoint: string; sequence: number; treeSize: number };
+      assert.deepEqual([stored.sequence, stored.treeSize], [13, 12]);
+      assert.equal(verifyCheckpoint(stored.checkpoint, log.verifierKey).checkpoint.size, 12);
+      assert.deepEqual(await steleJson(0, 'verify', path, '--log-key', log.verifierKey), { ok: true, checked: 13 });
+      const refused = (await steleJson(1, 'verify', path, '--log-key', other.verifierKey)) as { firstBad: { sequence: number; reason: string } };
+      assert.deepEqual([refused.firstBad.sequence, refused.firstBad.reason], [13, 'checkpoint']);
+      // No key needed for the bundle: the stored checkpoint covers the event.
+      const bundle = join(dir, 'bundle.txt');
+      await steleJson(0, 'prove', path, '5', '--bundle', bundle);
+      assert.ok(readFileSync(bundle, 'utf8').endsWith(stored.checkpoint));
+      const event = join(dir, 'event.json');
+      writeFileSync(event, (await stele('get', path, '5', '--json')).stdout);
+      assert.deepEqual(await steleJson(0, 'verify-proof', bundle, '--event', event, '--log-key', log.verifierKey), { ok: true, index: 4, treeSize: 12 });
+      assert.equal((await stele('verify-proof', bundle, '--event', event, '--log-key', other.verifierKey)).code, 1);
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
   });
 
   describe('stele replicate and verify-replica', { concurrency: true }, () => {

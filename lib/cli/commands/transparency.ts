@@ -19,10 +19,15 @@ function logKeyOptions(values: { origin?: string; key?: string }) {
   return { origin: values.origin, secretKey: readFileSync(values.key, 'utf8').trim() };
 }
 
-async function withLog<T>(file: string, values: { origin?: string; key?: string }, use: (ledger: Awaited<ReturnType<typeof openLedger>>) => T): Promise<T> {
-  const ledger = await openLedger(existingFile(file), { readonly: true, ...(values.key === undefined ? {} : { checkpoint: logKeyOptions(values) }) });
+async function withLog<T>(
+  file: string,
+  values: { origin?: string; key?: string },
+  use: (ledger: Awaited<ReturnType<typeof openLedger>>) => T | Promise<T>,
+  readonly = true,
+): Promise<T> {
+  const ledger = await openLedger(existingFile(file), { readonly, ...(values.key === undefined ? {} : { checkpoint: logKeyOptions(values) }) });
   try {
-    return use(ledger);
+    return await use(ledger);
   } finally {
     await ledger.close();
   }
@@ -30,19 +35,26 @@ async function withLog<T>(file: string, values: { origin?: string; key?: string 
 
 export const checkpointCommand = defineCommand({
   name: 'checkpoint',
-  summary: 'Print the signed C2SP checkpoint of the ledger\'s Merkle tree at its current size.',
+  summary: 'Print the signed C2SP checkpoint of the ledger\'s Merkle tree at its current size; --store keeps it in the file.',
   positionals: ['file'],
-  options: KEY_OPTIONS,
-  usage: '--origin ORIGIN --key SKEY_FILE',
+  options: { ...KEY_OPTIONS, store: { type: 'boolean' } },
+  usage: '--origin ORIGIN --key SKEY_FILE [--store]',
   help: `
 Options:
   --origin ORIGIN   the log's origin, e.g. example.com/stele/orders
   --key FILE        a file holding the log's signed-note skey (PRIVATE+KEY+...)
-  --json            print {"checkpoint"}`,
+  --store           append it to the ledger's stored checkpoints ($checkpoints); needs the writer,
+                    so no other process may have the ledger open for writing
+  --json            print {"checkpoint"}, with --store also "sequence" and "treeSize"`,
   async run({ args, values, json }) {
     logKeyOptions(values);
-    const checkpoint = await withLog(args.file, values, (ledger) => ledger.checkpoint());
-    print(json, { checkpoint }, (v) => v.checkpoint.trimEnd());
+    const result = values.store
+      ? await withLog(args.file, values, async (ledger) => {
+          const { note, sequence, treeSize } = await ledger.storeCheckpoint();
+          return { checkpoint: note, sequence, treeSize };
+        }, false)
+      : await withLog(args.file, values, (ledger) => ({ checkpoint: ledger.checkpoint() }));
+    print(json, result, (v) => v.checkpoint.trimEnd());
     return ExitCode.ok;
   },
 });
@@ -57,8 +69,9 @@ export const proveCommand = defineCommand({
 Options:
   --tree-size N       prove against the tree of N events (default: all)
   --bundle FILE       write a C2SP tlog-proof of the event to FILE
-  --checkpoint FILE   the signed (cosigned) checkpoint the bundle carries
-  --origin, --key     or sign a new checkpoint with the log's key
+  --checkpoint FILE   the signed (cosigned) checkpoint the bundle carries (default: the smallest
+                      stored checkpoint that covers the event, with its cosignatures)
+  --origin, --key     or, when none is stored, sign a new checkpoint with the log's key
   --json              print {"sequence","treeSize","contentHash","proof":[base64...],"bundle"?}`,
   async run({ args, values, json }) {
     const sequence = integerArg('sequence', args.sequence);
@@ -71,7 +84,10 @@ Options:
       let bundle: string | undefined;
       if (values.bundle !== undefined) {
         const checkpoint = values.checkpoint === undefined ? undefined : readFileSync(values.checkpoint, 'utf8');
-        if (checkpoint === undefined && values.key === undefined) throw new UsageError('--bundle needs --checkpoint FILE or --origin and --key');
+        const stored = ledger.storedCheckpoints().some((c) => c.treeSize >= sequence);
+        if (checkpoint === undefined && values.key === undefined && !stored) {
+          throw new UsageError('--bundle needs --checkpoint FILE or --origin and --key: no stored checkpoint covers this event');
+        }
         bundle = ledger.proofBundle(sequence, checkpoint === undefined ? {} : { checkpoint });
         writeFileSync(values.bundle, bundle);
       }

@@ -16,8 +16,9 @@ export const verifyCommand = defineCommand({
     to: { type: 'string' },
     'trusted-witness': { type: 'string', multiple: true },
     'witness-quorum': { type: 'string' },
+    'log-key': { type: 'string' },
   },
-  usage: '[--from SEQ] [--to SEQ] [--trusted-witness KEY ...] [--witness-quorum N]',
+  usage: '[--from SEQ] [--to SEQ] [--trusted-witness KEY ...] [--witness-quorum N] [--log-key VKEY]',
   help: `
 Options:
   --from SEQ   first sequence to check (default 1)
@@ -28,6 +29,9 @@ Options:
                the file's ceremonies (clear-halt, promotion), whatever witnesses it registered.
   --witness-quorum N
                the least signatures a ceremony needs, whatever the file's own quorum says.
+  --log-key VKEY
+               the log's verifier key as you hold it: every stored checkpoint must name it and
+               carry its signature (a file rewritten with another key fails).
   --json       print the result as JSON: {"ok","checked","firstBad"?}
 
 On a terminal a progress bar is drawn on stderr. Exits 0 when the chain is intact, 1 when it is
@@ -38,7 +42,12 @@ content_hash, signature, ceremony, ... as FORMAT.md lists them).`,
     const to = values.to === undefined ? undefined : integerArg('--to', values.to);
     const trusted = values['trusted-witness'] as string[] | undefined;
     const quorum = values['witness-quorum'] === undefined ? undefined : integerArg('--witness-quorum', values['witness-quorum'] as string);
-    const witnesses = { ...(trusted ? { trustedWitnesses: trusted } : {}), ...(quorum !== undefined ? { witnessQuorum: quorum } : {}) };
+    const logKey = values['log-key'] as string | undefined;
+    const witnesses = {
+      ...(trusted ? { trustedWitnesses: trusted } : {}),
+      ...(quorum !== undefined ? { witnessQuorum: quorum } : {}),
+      ...(logKey !== undefined ? { trustedLogKey: logKey } : {}),
+    };
     const result = await withReadonlyLedger(args.file, async (ledger) => {
       const bar = process.stderr.isTTY ? progressBar() : undefined;
       try {
