@@ -44,7 +44,7 @@ export { verifyReplicaFile } from './replication/replica-tools.ts';
 export { verifyLedgerFile } from './verify/verify-ledger-file.ts';
 export type { SchemaDiff } from './sqlite/schema-diff.ts';
 export type { VerifyOptions, VerifyResult, VerifyProgress, VerifyFault, VerifyFaultReason } from './verify/verify-ledger-file.ts';
-export type { LedgerHealth, DegradedWarning, EventTypesMismatchWarning, ReplicationWarning, SchemaMismatchWarning } from './ledger/ledger-types.ts';
+export type { LedgerHealth, DegradedWarning, EventTypesMismatchWarning, ReplicationWarning, SchemaMismatchWarning, CheckpointFailedWarning, StoredCheckpoint } from './ledger/ledger-types.ts';
 export type { Logger } from './options.ts';
 export type { StandardSchemaV1, StandardResult, StandardIssue, PayloadIssue } from './format/payload-schema.ts';
 export type { SubscribeOptions, SubscriptionHandler, SubscriptionItem, Subscription, SubscriptionStream } from './ledger/subscription-options.ts';

@@ -1,12 +1,13 @@
 /**
  * native-sql/FORMAT.md as a contract: an implementation of the content hash, the signable and
- * clear-halt bytes and the ledger verification (keys, signatures, halts) written from that page
- * alone (node:crypto and Buffer, nothing from lib/format/), checked against the page's test
+ * clear-halt bytes and the ledger verification (keys, signatures, halts, stored checkpoints)
+ * written from that page alone (node:crypto and Buffer, nothing from lib/format/ or lib/proofs/
+ * on the verifying side), checked against the page's test
  * vectors, against lib/format/ (hash-bytes.ts, value-codec.ts, signing.ts), and against real ledger files read with a
  * plain read-only connection, including files edited behind the triggers.
  */
 import assert from 'node:assert/strict';
-import { createHash, createPrivateKey, createPublicKey, sign as cryptoSign, verify as cryptoVerify } from 'node:crypto';
+import { createHash, createPrivateKey, createPublicKey, sign as cryptoSign, verify as cryptoVerify, type KeyObject } from 'node:crypto';
 import { copyFileSync, existsSync, readdirSync, readFileSync } from 'node:fs';
 import { describe, test, type TestContext } from 'node:test';
 import Database from 'better-sqlite3';
@@ -23,8 +24,11 @@ import {
   signableBytes,
   witnessClearHalt,
   witnessPromotion,
+  verifyLedgerFile as verifyWithStele,
   type AppendResult,
 } from '../lib/index.ts';
+import { SIGNATURE_TYPE_COSIGNATURE_V1, cosignCheckpoint, generateKeyPair, signCheckpoint } from '../lib/proofs/index.ts';
+import { flipHexDigit, tamper } from './helpers/tamper.ts';
 import { reopen, tempLedgerPath } from './helpers/temp-ledger.ts';
 
 const FORMAT_MD = readFileSync(new URL('../native-sql/FORMAT.md', import.meta.url), 'utf8');
@@ -160,7 +164,8 @@ type FaultReason =
   | 'event_type'
   | 'agent_keys'
   | 'agent_key_revocations'
-  | 'event_types';
+  | 'event_types'
+  | 'checkpoint';
 interface Fault {
   sequence: bigint;
   reason: FaultReason;
@@ -238,7 +243,8 @@ function integrityFault(
       (streamId === '$agents' && (type === 'stele.agent_key_registered' || type === 'stele.agent_key_revoked')) ||
       (streamId === '$halt' && (type === 'stele.halted' || type === 'stele.halt_cleared')) ||
       (streamId === '$replication' && type === 'stele.replica_promoted') ||
-      (streamId === '$types' && type === 'stele.event_types_set');
+      (streamId === '$types' && type === 'stele.event_types_set') ||
+      (streamId === '$checkpoints' && type === 'stele.checkpoint');
     if (!allowed) return 'reserved';
     const p = payloadOf(row);
     if (streamId === '$types') {
@@ -280,13 +286,157 @@ function integrityFault(
   return undefined;
 }
 
+// ---------------------------------------------------------------------------------------------
+// FORMAT.md "Stored checkpoints" and "Verifying a ledger" step 13.
+// ---------------------------------------------------------------------------------------------
+
+/** Canonical padded base64: length a multiple of 4, `=` only as final padding, unused bits zero. */
+function canonicalBase64(text: string): Buffer | undefined {
+  if (text.length % 4 !== 0 || !BASE64_TEXT.test(text)) return undefined;
+  const bytes = Buffer.from(text, 'base64');
+  return bytes.toString('base64') === text ? bytes : undefined;
+}
+
+// eslint-disable-next-line no-control-regex
+const NOTE_CONTROL = /[\u0000-\u0009\u000b-\u001f]/;
+const isKeyName = (name: string): boolean => name.length > 0 && !/[\s+]/u.test(name) && !NOTE_CONTROL.test(name);
+
+/** The eight points of small order, as their canonical encodings (FORMAT.md "Ed25519 rules"). */
+const SMALL_ORDER_KEYS = new Set([
+  '0100000000000000000000000000000000000000000000000000000000000000',
+  'ecffffffffffffffffffffffffffffffffffffffffffffffffffffffffffff7f',
+  '0000000000000000000000000000000000000000000000000000000000000000',
+  '0000000000000000000000000000000000000000000000000000000000000080',
+  '26e8958fc2b227b045c3f489f2ef98f0d5dfac05d3c63339b13802886d53fc05',
+  '26e8958fc2b227b045c3f489f2ef98f0d5dfac05d3c63339b13802886d53fc85',
+  'c7176a703d4dd84fba3c0b760d10670f2a2053fa2c39ccc64ec7fd7792ac037a',
+  'c7176a703d4dd84fba3c0b760d10670f2a2053fa2c39ccc64ec7fd7792ac03fa',
+]);
+
+/** A well-formed `$checkpoints` payload, its vkey and note taken apart. */
+interface StoredCheckpointRow {
+  logKey: string;
+  keyName: string;
+  keyId: Buffer;
+  publicKey: KeyObject;
+  body: string;
+  origin: string;
+  size: number;
+  root: Buffer;
+  signatures: { name: string; keyId: Buffer; signature: Buffer }[];
+}
+
+/** The vkey `<name>+<8 hex key ID>+base64(0x01 ‖ public key)`, its key ID the name's and key's own. */
+function logKeyOf(vkey: string): Pick<StoredCheckpointRow, 'keyName' | 'keyId' | 'publicKey'> | undefined {
+  const first = vkey.indexOf('+');
+  const name = vkey.slice(0, first);
+  const idHex = vkey.slice(first + 1, first + 9);
+  if (first < 0 || !isKeyName(name) || !/^[0-9a-f]{8}$/.test(idHex) || vkey[first + 9] !== '+') return undefined;
+  const material = canonicalBase64(vkey.slice(first + 10));
+  if (!material || material.length !== 33 || material[0] !== 0x01) return undefined;
+  const raw = material.subarray(1);
+  if (SMALL_ORDER_KEYS.has(raw.toString('hex'))) return undefined;
+  const keyId = createHash('sha256').update(Buffer.concat([Buffer.from(name, 'utf8'), Buffer.from([0x0a, 0x01]), raw])).digest().subarray(0, 4);
+  if (keyId.toString('hex') !== idHex) return undefined;
+  let publicKey: KeyObject;
+  try {
+    publicKey = createPublicKey({ key: Buffer.concat([ED25519_SPKI_PREFIX, raw]), format: 'der', type: 'spki' });
+  } catch {
+    return undefined;
+  }
+  return { keyName: name, keyId, publicKey };
+}
+
+/** FORMAT.md "Stored checkpoints", the event: the payload taken apart, or undefined unless well-formed. */
+function storedCheckpointOf(row: Row): StoredCheckpointRow | undefined {
+  const p = payloadOf(row);
+  if (row.payload_meta !== null || !p || Object.keys(p).length !== 2 || typeof p.logKey !== 'string' || typeof p.note !== 'string') return undefined;
+  const key = logKeyOf(p.logKey);
+  const note = p.note;
+  if (!key || NOTE_CONTROL.test(note) || /\p{Cs}/u.test(note)) return undefined;
+  const split = note.lastIndexOf('\n\n');
+  if (split < 0) return undefined;
+  const body = note.slice(0, split + 1);
+  const block = note.slice(split + 2);
+  if (!block.endsWith('\n')) return undefined;
+  const lines = block.slice(0, -1).split('\n');
+  if (lines.length > 100) return undefined;
+  const signatures: StoredCheckpointRow['signatures'] = [];
+  for (const line of lines) {
+    if (!line.startsWith('\u2014 ')) return undefined;
+    const rest = line.slice(2);
+    const space = rest.indexOf(' ');
+    const bytes = space < 0 ? undefined : canonicalBase64(rest.slice(space + 1));
+    if (!bytes || !isKeyName(rest.slice(0, space)) || bytes.length < 5) return undefined;
+    signatures.push({ name: rest.slice(0, space), keyId: bytes.subarray(0, 4), signature: bytes.subarray(4) });
+  }
+  const [origin, sizeText, rootText, ...extensions] = body.slice(0, -1).split('\n');
+  if (!origin || sizeText === undefined || rootText === undefined || !/^(0|[1-9][0-9]*)$/.test(sizeText)) return undefined;
+  const size = Number(sizeText);
+  const root = canonicalBase64(rootText);
+  if (!Number.isSafeInteger(size) || size < 1 || root?.length !== 32 || extensions.some((line) => line === '')) return undefined;
+  return { logKey: p.logKey, ...key, body, origin, size, root, signatures };
+}
+
+/** RFC 9162's root of the leaf hashes: for n > 1, node(root of the first k, root of the rest), k the largest power of two below n. */
+function treeRootOf(leaves: readonly Buffer[]): Buffer {
+  if (leaves.length === 0) return createHash('sha256').digest();
+  if (leaves.length === 1) return leaves[0]!;
+  let k = 1;
+  while (k * 2 < leaves.length) k *= 2;
+  return createHash('sha256').update(Buffer.from([0x01])).update(treeRootOf(leaves.slice(0, k))).update(treeRootOf(leaves.slice(k))).digest();
+}
+
+/** The leaf of an event: SHA-256(0x00 ‖ the 32 raw bytes of its content_hash). */
+function leafOf(contentHashHex: string): Buffer {
+  return createHash('sha256').update(Buffer.from([0x00])).update(Buffer.from(contentHashHex, 'hex')).digest();
+}
+
+/**
+ * FORMAT.md step 13: the `$checkpoints` rows against the tree of the `content_hash` column, in
+ * sequence order. A row that breaks a rule is reported and is not kept (its body and size do not
+ * count for the rows after it).
+ */
+function checkpointFaults(rows: readonly Row[], leaves: readonly Buffer[], trustedLogKey: string | undefined): Fault[] {
+  const faults: Fault[] = [];
+  const bodies = new Set<string>();
+  let first: { logKey: string; origin: string } | undefined;
+  let largest = 0;
+  for (const row of rows) {
+    const sequence = row.sequence as bigint;
+    const checkpoint = storedCheckpointOf(row);
+    first ??= checkpoint && { logKey: checkpoint.logKey, origin: checkpoint.origin };
+    const byLog = checkpoint?.signatures.filter((s) => s.name === checkpoint.keyName && s.keyId.equals(checkpoint.keyId)) ?? [];
+    const ok =
+      checkpoint !== undefined &&
+      (trustedLogKey === undefined || checkpoint.logKey === trustedLogKey) &&
+      checkpoint.logKey === first!.logKey &&
+      checkpoint.origin === first!.origin &&
+      BigInt(checkpoint.size) < sequence &&
+      (checkpoint.size > largest || bodies.has(checkpoint.body)) &&
+      byLog.length === 1 &&
+      byLog[0]!.signature.length === 64 &&
+      cryptoVerify(null, Buffer.from(checkpoint.body, 'utf8'), checkpoint.publicKey, byLog[0]!.signature) &&
+      checkpoint.size <= leaves.length &&
+      treeRootOf(leaves.slice(0, checkpoint.size)).equals(checkpoint.root);
+    if (!ok) {
+      faults.push({ sequence, reason: 'checkpoint' });
+      continue;
+    }
+    bodies.add(checkpoint.body);
+    largest = Math.max(largest, checkpoint.size);
+  }
+  return faults;
+}
+
 /**
  * Checks every row in sequence order and reports the first fault of each faulty row (the order
  * of FORMAT.md: continuity, link, stream version, content, then halt, reserved streams and
  * signatures replayed from the chain), then advances with the stored values so that one edited
- * row is reported once. Finally the derived key tables are compared with the replay.
+ * row is reported once. Then the derived key tables are compared with the replay, and the
+ * stored checkpoints with the tree of the chain (`trustedLogKey`: the log key held outside the file).
  */
-function verifyLedgerFile(path: string): { checked: number; faults: Fault[] } {
+function verifyLedgerFile(path: string, options: { trustedLogKey?: string } = {}): { checked: number; faults: Fault[] } {
   const db = new Database(path, { readonly: true, fileMustExist: true });
   try {
     db.defaultSafeIntegers(true); // full 64-bit integers, as another language would read them
@@ -299,6 +449,8 @@ function verifyLedgerFile(path: string): { checked: number; faults: Fault[] } {
     let halt: { sequence: bigint; hash: string; type: string } | undefined;
     const taxonomy: { types: string[] | undefined } = { types: undefined };
     const faults: Fault[] = [];
+    const leaves: Buffer[] = [];
+    const checkpoints: Row[] = [];
     let nextSequence = 1n;
     let previousHash = GENESIS;
     let checked = 0;
@@ -316,6 +468,8 @@ function verifyLedgerFile(path: string): { checked: number; faults: Fault[] } {
       reason ??= integrity;
       if (reason) faults.push({ sequence, reason });
       if (streamId === '$halt') halt = { sequence, hash: row.content_hash as string, type: row.type as string };
+      if (streamId === '$checkpoints' && row.type === 'stele.checkpoint') checkpoints.push(row);
+      leaves.push(leafOf(row.content_hash as string));
       nextSequence = sequence + 1n;
       previousHash = row.content_hash as string;
       lastVersion.set(streamId, version);
@@ -345,6 +499,7 @@ function verifyLedgerFile(path: string): { checked: number; faults: Fault[] } {
       const table = (db.prepare('SELECT type FROM event_types ORDER BY type').pluck().all() as string[]).join('\n');
       if (table !== (taxonomy.types ?? []).join('\n')) faults.push({ sequence: 0n, reason: 'event_types' });
     }
+    faults.push(...checkpointFaults(checkpoints, leaves, options.trustedLogKey));
     return { checked, faults };
   } finally {
     db.close();
@@ -996,5 +1151,137 @@ describe('real ledger files verified with the independent implementation', () =>
         ),
       /no such function: stele_/,
     );
+  });
+});
+
+describe('stored checkpoints verified with the independent implementation', () => {
+  const ORIGIN = 'example.com/stele/format-spec';
+
+  /**
+   * A ledger with a taxonomy, 21 ticks (one complete tile), checkpoints of sizes 18 and 21, the
+   * first cosigned by a witness and stored again, and a checkpoint stored while halted.
+   */
+  async function writeCheckpointedLedger(t: TestContext) {
+    const log = generateKeyPair(ORIGIN);
+    const witness = generateKeyPair('witness.example/w1', { type: SIGNATURE_TYPE_COSIGNATURE_V1 });
+    const path = tempLedgerPath(t);
+    const ledger = await reopen(t, path, { checkpoint: { origin: ORIGIN, secretKey: log.signerKey } });
+    await ledger.setEventTypes(['tick']);
+    await ledger.appendBatch(Array.from({ length: 17 }, (_, i) => ({ type: 'tick', payload: { i } })));
+    const first = await ledger.storeCheckpoint();
+    await ledger.appendBatch([{ type: 'tick' }, { type: 'tick' }]);
+    const second = await ledger.storeCheckpoint();
+    const cosigned = cosignCheckpoint(first.note, { secretKey: witness.signerKey, logKey: log.verifierKey });
+    const repeat = await ledger.addCosignatures(cosigned.signedCheckpoint, { witnessKeys: [witness.verifierKey] });
+    await ledger.halt('audit');
+    const whileHalted = await ledger.storeCheckpoint();
+    await ledger.close();
+    return { path, log, checkpoints: [first, second, repeat, whileHalted] };
+  }
+
+  /** A copy of the ledger with row `sequence`'s payload rewritten behind the triggers and the chain recomputed from it. */
+  function rewritten(t: TestContext, path: string, sequence: number, payload: (row: Row) => string): string {
+    const copy = tempLedgerPath(t, `tampered-${sequence}-${Math.random().toString(36).slice(2)}.db`);
+    copyLedger(path, copy);
+    tamper(copy, (db) => {
+      db.prepare('UPDATE events SET payload = ? WHERE sequence = ?').run(payload(db.prepare('SELECT * FROM events WHERE sequence = ?').get(sequence) as Row), sequence);
+      let previous = db.prepare('SELECT content_hash FROM events WHERE sequence = ?').pluck().get(sequence - 1) as string;
+      const reseal = db.prepare('UPDATE events SET prev_hash = ?, content_hash = ? WHERE sequence = ?');
+      for (const row of db.prepare('SELECT * FROM events WHERE sequence >= ? ORDER BY sequence').all(sequence) as Row[]) {
+        const resealed = { ...row, prev_hash: previous };
+        previous = contentHash(resealed);
+        reseal.run(resealed.prev_hash, previous, row.sequence);
+      }
+    });
+    return copy;
+  }
+
+  /** A `$checkpoints` payload for `checkpoint`, signed with `signerKey`. */
+  function checkpointPayload(logKey: string, signerKey: string, checkpoint: { origin: string; size: number; rootHash: Uint8Array }): string {
+    return JSON.stringify({ logKey, note: signCheckpoint(checkpoint, signerKey) });
+  }
+
+  /** The RFC 9162 root of the first `size` events of a file, from its content hashes. */
+  function rootAt(path: string, size: number): Buffer {
+    const db = new Database(path, { readonly: true });
+    try {
+      return treeRootOf((db.prepare('SELECT content_hash FROM events WHERE sequence <= ? ORDER BY sequence').pluck().all(size) as string[]).map(leafOf));
+    } finally {
+      db.close();
+    }
+  }
+
+  test('a ledger with stored checkpoints, a cosigned repeat and a checkpoint stored while halted verifies with both verifiers', async (t) => {
+    const { path, log, checkpoints } = await writeCheckpointedLedger(t);
+    assert.deepEqual(checkpoints.map((c) => [c.sequence, c.treeSize]), [[19, 18], [22, 21], [23, 18], [25, 24]]);
+    assert.deepEqual(verifyLedgerFile(path), { checked: 25, faults: [] });
+    assert.deepEqual(verifyLedgerFile(path, { trustedLogKey: log.verifierKey }), { checked: 25, faults: [] });
+    assert.deepEqual(await verifyWithStele(path, { trustedLogKey: log.verifierKey }), { ok: true, checked: 25 });
+
+    const db = new Database(path, { readonly: true, fileMustExist: true });
+    t.after(() => db.close());
+    const rows = db.prepare("SELECT * FROM events WHERE stream_id = '$checkpoints' ORDER BY sequence").all() as Row[];
+    // The documented payload: {"logKey", "note"}, payload_meta NULL, nothing signed by an agent.
+    assert.deepEqual(
+      rows.map((row) => [row.type, row.payload_meta, row.agent_id, row.signature, Object.keys(JSON.parse(row.payload as string))]),
+      Array.from({ length: 4 }, () => ['stele.checkpoint', null, null, null, ['logKey', 'note']]),
+    );
+    const parsed = rows.map((row) => storedCheckpointOf(row)!);
+    assert.ok(parsed.every((c) => c.logKey === log.verifierKey && c.origin === ORIGIN));
+    // The repeat is the first checkpoint's body with the witness's line after the log's.
+    assert.equal(parsed[2]!.body, parsed[0]!.body);
+    assert.deepEqual(parsed.map((c) => c.signatures.length), [1, 1, 2, 1]);
+    // Each root is the tree of the content hashes at its size, recomputed here.
+    for (const c of parsed) assert.ok(c.root.equals(rootAt(path, c.size)), `root at ${c.size}`);
+  });
+
+  test('a log key other than the one held outside the file is a checkpoint fault for both verifiers', async (t) => {
+    const { path } = await writeCheckpointedLedger(t);
+    const other = generateKeyPair(ORIGIN).verifierKey;
+    assert.deepEqual(verifyLedgerFile(path, { trustedLogKey: other }).faults.map((f) => [f.sequence, f.reason]), [
+      [19n, 'checkpoint'], [22n, 'checkpoint'], [23n, 'checkpoint'], [25n, 'checkpoint'],
+    ]);
+    const result = await verifyWithStele(path, { trustedLogKey: other });
+    assert.deepEqual([result.ok, result.firstBad?.sequence, result.firstBad?.reason], [false, 19, 'checkpoint']);
+  });
+
+  test('checkpoints rewritten behind the triggers, the chain recomputed, are rejected by both verifiers', async (t) => {
+    const { path, log } = await writeCheckpointedLedger(t);
+    const payloadOfRow = (row: Row) => JSON.parse(row.payload as string) as { logKey: string; note: string };
+    /** The row's checkpoint with `change` applied to its text, the note signed again by `signerKey` (null: its signature line kept as it was). */
+    const resigned = (change: (c: StoredCheckpointRow) => { origin?: string; size?: number; rootHash?: Uint8Array }, signerKey: string | null = log.signerKey) =>
+      (row: Row) => {
+        const c = storedCheckpointOf(row)!;
+        const next = { origin: c.origin, size: c.size, rootHash: c.root, ...change(c) };
+        if (signerKey) return checkpointPayload(c.logKey, signerKey, next);
+        const { logKey, note } = payloadOfRow(row);
+        return JSON.stringify({ logKey, note: note.replace(c.root.toString('base64'), Buffer.from(next.rootHash).toString('base64')) });
+      };
+    const flipped = (root: Buffer) => Buffer.from(flipHexDigit(root.toString('hex'), 5), 'hex');
+    const cases: { name: string; sequence: number; payload: (row: Row) => string; faults: number[]; detail: RegExp }[] = [
+      // The log's signature covers the root: an altered root fails it.
+      { name: 'root altered', sequence: 22, payload: resigned((c) => ({ rootHash: flipped(c.root) }), null), faults: [22, 25], detail: /signature/ },
+      // Even with the log's key, the root must be the file's tree at that size.
+      { name: 'root altered and signed again by the log', sequence: 22, payload: resigned((c) => ({ rootHash: flipped(c.root) })), faults: [22, 25], detail: /another root/ },
+      { name: 'another origin', sequence: 22, payload: resigned(() => ({ origin: 'example.com/other' })), faults: [22, 25], detail: /origin/ },
+      { name: 'a checkpoint of its own row', sequence: 25, payload: resigned(() => ({ size: 25 })), faults: [25], detail: /covers only the events before it/ },
+      { name: 'an older tree with a new text', sequence: 25, payload: resigned(() => ({ size: 10, rootHash: rootAt(path, 10) })), faults: [25], detail: /smaller tree/ },
+      // Row 19 is itself a leaf of the checkpoints of sizes 21 and 24, whose roots it now breaks.
+      { name: 'not a checkpoint', sequence: 19, payload: (row) => JSON.stringify({ ...payloadOfRow(row), at: 1 }), faults: [19, 22, 25], detail: /payload must be/ },
+      // History below a checkpoint rewritten: the checkpoints that cover it no longer match.
+      { name: 'an event under a checkpoint', sequence: 20, payload: () => '{"forged":true}', faults: [22, 25], detail: /another root/ },
+    ];
+    for (const { name, sequence, payload, faults, detail } of cases) {
+      const copy = rewritten(t, path, sequence, payload);
+      assert.deepEqual(
+        verifyLedgerFile(copy).faults.map((f) => [Number(f.sequence), f.reason]),
+        faults.map((at) => [at, 'checkpoint']),
+        `${name}: the independent verifier`,
+      );
+      const result = await verifyWithStele(copy);
+      assert.equal(result.ok, false, `${name}: verify()`);
+      assert.deepEqual([result.firstBad?.sequence, result.firstBad?.reason], [faults[0], 'checkpoint'], `${name}: verify()`);
+      assert.match(result.firstBad?.detail ?? '', detail, `${name}: verify()'s rule`);
+    }
   });
 });

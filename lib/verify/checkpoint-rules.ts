@@ -4,7 +4,7 @@
  * shares the first checkpoint's log key and origin (and, with `trustedLogKey`, that key is the
  * one the verifier holds), covers only events before it, is for a larger tree than the newest
  * before it or repeats an earlier one's text, carries a valid signature by the log key, and has
- * the root of the tree at its size. FORMAT.md "Verifying a ledger", step 10.
+ * the root of the tree at its size. FORMAT.md "Verifying a ledger", step 13.
  * @internal
  */
 import type Database from 'better-sqlite3';
