@@ -10,7 +10,8 @@ import { after, before, test } from 'node:test';
 import pg from 'pg';
 import { generateAgentKeyPair, isLedgerError, openLedger, signEvent, type Ledger } from '../lib/index.ts';
 import { eventHash } from '../lib/format/hash-bytes.ts';
-import { installPostgresLedger, openPostgresReplica, PostgresReplicator } from '../lib/postgres.ts';
+import { installPostgresLedger, openPostgresReplica, PostgresReplicator, restoreFromPostgres } from '../lib/postgres.ts';
+import { generateKeyPair, signCheckpoint } from '../lib/proofs/index.ts';
 import { requirePostgres, startPostgresCluster, type PostgresCluster } from './helpers/postgres-cluster.ts';
 import { tempDir } from './helpers/temp-ledger.ts';
 
@@ -155,6 +156,87 @@ test('within one INSERT, a row signed with a key revoked by an earlier row of th
   await refused(app.query(`INSERT INTO ${name}.events VALUES ${placeholders}`, values), /STELE:AGENT_KEY_REVOKED/);
   const { rows } = await app.query(`SELECT count(*)::int AS n FROM ${name}.events`);
   assert.equal(rows[0].n, 1);
+});
+
+test('the app role cannot insert a stored checkpoint of another log key or origin, an older tree, a later one or a bad signature', { skip }, async (t) => {
+  const name = `attacked_${++ledgers}`;
+  const installation = await installPostgresLedger(cluster.url('postgres', DATABASE), { ledger: name });
+  assert.equal(installation.signatures, 'verified', 'plpython3u with nacl is installed here (.ci/run installs it)');
+  cluster.psql(`CREATE ROLE ${name}_replicator LOGIN IN ROLE ${name}_app;`, DATABASE);
+  const app = poolOn(cluster, `${name}_replicator`, DATABASE);
+  const superuser = poolOn(cluster, 'postgres', DATABASE);
+  const origin = 'example.com/attacked';
+  const log = generateKeyPair(origin);
+  const ledger = await openLedger(join(tempDir(t as never), 'primary.db'), {
+    replicas: [new PostgresReplicator(app, { ledger: name })],
+    replication: 'sync',
+    checkpoint: { origin, secretKey: log.signerKey },
+  });
+  t.after(() => ledger.close());
+  await ledger.appendBatch(Array.from({ length: 10 }, (_, i) => ({ type: 'tick', payload: { i } })));
+  const stored = await ledger.storeCheckpoint(); // row 11: the tree of 10 events
+  await ledger.appendBatch(Array.from({ length: 5 }, (_, i) => ({ type: 'tock', payload: { i } })));
+  const head = ledger.head()!;
+  assert.equal(head.sequence, 16);
+
+  // Rows 17 on, each chained and hashed correctly: only the checkpoint rules can refuse them.
+  let forged = 0;
+  const row = (sequence: number, prevHash: string, version: number, payload: string, type = 'stele.checkpoint'): unknown[] => {
+    const values: unknown[] = [sequence, `forged-${++forged}`, '$checkpoints', version, type, payload, null, null, null, null, null, 1_700_000_000_000, 1_700_000_000_000, prevHash];
+    values.push(eventHash(values));
+    return values;
+  };
+  const insert = (values: unknown[], db = app) => db.query(`INSERT INTO ${name}.events VALUES (${values.map((_, i) => `$${i + 1}`).join(', ')})`, values);
+  const next = (payload: string, type?: string) => insert(row(17, head.contentHash, 1, payload, type));
+  const checkpointOf = (note: string, logKey = log.verifierKey) => JSON.stringify({ logKey, note });
+  const anyRoot = new Uint8Array(32).fill(7);
+  const signed = (size: number, signerKey = log.signerKey, at = origin) => signCheckpoint({ origin: at, size, rootHash: anyRoot }, signerKey);
+  // The copy's exact refusal, as the primary's trigger words it.
+  const refusedAs = (promise: Promise<unknown>, message: string) =>
+    assert.rejects(promise, (error: Error) => {
+      assert.equal(error.message, message);
+      return true;
+    });
+
+  await refusedAs(next('{"logKey":"nope","note":"nope"}'), 'STELE:INVALID_EVENT:{"field":"note"}');
+  const otherKey = generateKeyPair(origin);
+  const otherOrigin = 'STELE:CHECKPOINT_REFUSED:{"reason":"another log key or origin than the first checkpoint of this ledger"}';
+  await refusedAs(next(checkpointOf(signed(16, otherKey.signerKey), otherKey.verifierKey)), otherOrigin);
+  await refusedAs(next(checkpointOf(signed(16, log.signerKey, 'example.com/elsewhere'))), otherOrigin);
+  await refusedAs(next(checkpointOf(signed(17))), 'STELE:CHECKPOINT_REFUSED:{"reason":"a checkpoint covers only the events before it"}');
+  await refusedAs(next(checkpointOf(signed(5))), 'STELE:CHECKPOINT_REFUSED:{"reason":"a smaller tree than the newest checkpoint, and not the text of an earlier one"}');
+  // The log's signature over the tree of 16, under the text of another size.
+  const badSignature = (size: number) => checkpointOf(signed(16).replace('\n16\n', `\n${size}\n`));
+  await refusedAs(next(badSignature(15)), 'STELE:CHECKPOINT_REFUSED:{"reason":"the note has no valid signature by its log key"}');
+  // A well-formed, log-signed checkpoint is still only a '$checkpoints' row of its own type.
+  await refusedAs(next(checkpointOf(signed(16)), 'tick'), 'STELE:INVALID_EVENT:{"field":"type"}');
+  // The copy holds every row the primary sent, and nothing forged.
+  const count = async () => (await app.query(`SELECT count(*)::int AS n FROM ${name}.events`)).rows[0].n as number;
+  assert.equal(await count(), 16);
+  assert.equal((await app.query(`SELECT payload::jsonb ->> 'note' AS note FROM ${name}.events WHERE sequence = 11`)).rows[0].note, stored.note);
+
+  // What the copy cannot check is the root: the holder of the log key can store a checkpoint of
+  // another tree there. The primary never would, and a file restored from the copy refuses it.
+  const wrongRoot = row(17, head.contentHash, 1, checkpointOf(signed(16)));
+  await insert(wrongRoot);
+  assert.equal((await superuser.query(`SELECT ok FROM stele.stele_verify($1)`, [name])).rows[0].ok, true);
+  await assert.rejects(restoreFromPostgres(superuser, { ledger: name, path: join(tempDir(t as never), 'restored.db') }), (error: unknown) => {
+    assert.ok(isLedgerError(error, 'REPLICATION_FAILED'));
+    assert.deepEqual(error.details, { sequence: 17, guard: 'CHECKPOINT_REFUSED', reason: 'the tree at that size has another root' });
+    return true;
+  });
+
+  // A superuser who goes around the guards can store a checkpoint without the log key's
+  // signature; stele_verify replays the checkpoint rules and finds it.
+  await superuser.query(`BEGIN;
+    ALTER EVENT TRIGGER stele_refuse_ddl DISABLE;
+    ALTER TABLE ${name}.events DISABLE TRIGGER USER;
+    INSERT INTO ${name}.events VALUES (${row(18, wrongRoot[14] as string, 2, badSignature(17)).map((v) => (v === null ? 'NULL' : `'${String(v).replaceAll("'", "''")}'`)).join(', ')});
+    ${guardsOn(name)}
+    ALTER EVENT TRIGGER stele_refuse_ddl ENABLE ALWAYS;
+    COMMIT;`);
+  const verdict = (await superuser.query(`SELECT ok, checked::int, sequence::int, reason, detail FROM stele.stele_verify($1)`, [name])).rows[0];
+  assert.deepEqual(verdict, { ok: false, checked: 17, sequence: 18, reason: 'checkpoint', detail: 'the note has no valid signature by its log key' });
 });
 
 test('DDL on a ledger schema is refused by the event triggers, superusers included', { skip }, async (t) => {

@@ -18,6 +18,7 @@ import {
   type LedgerOptions,
 } from '../lib/index.ts';
 import { installPostgresLedger, openPostgresReplica, PostgresReplicator, restoreFromPostgres } from '../lib/postgres.ts';
+import { cosignCheckpoint, generateKeyPair, parseNote, SIGNATURE_TYPE_COSIGNATURE_V1 } from '../lib/proofs/index.ts';
 import { runChild } from './helpers/run-child.ts';
 import { historyOf, tempDir } from './helpers/temp-ledger.ts';
 import { requirePostgres, startPostgresCluster, type PostgresCluster } from './helpers/postgres-cluster.ts';
@@ -185,6 +186,49 @@ test('a file restored from PostgreSQL holds the same history, verifies, reads ba
   assert.deepEqual([printed.head.sequence, printed.verified.ok], [ledger.head()!.sequence, true]);
   assert.deepEqual(await cli.exited, { code: 0, signal: null });
   assert.deepEqual(historyOf(cliPath), historyOf(path));
+});
+
+test('stored checkpoints replicate: the copy re-checks each, stele_verify replays them, and a file restored from it verifies their roots', { skip }, async (t) => {
+  const copy = await newPostgresLedger('checkpoints');
+  const origin = 'example.com/stele-spec';
+  const log = generateKeyPair(origin);
+  const witness = generateKeyPair('witness.example/w1', { type: SIGNATURE_TYPE_COSIGNATURE_V1 });
+  const { ledger, path } = await openPrimary(t, {
+    replicas: [new PostgresReplicator(copy.app, { ledger: copy.name })],
+    replication: 'sync',
+    checkpoint: { origin, secretKey: log.signerKey },
+  });
+  await appendVariety(ledger);
+  const first = await ledger.storeCheckpoint();
+  await ledger.appendBatch(Array.from({ length: 20 }, (_, i) => ({ streamId: 'after-checkpoint', type: 'tick', payload: { i } })));
+  // A taxonomy does not apply to '$checkpoints', here as in SQLite.
+  await ledger.setEventTypes(['tick']);
+  const second = await ledger.storeCheckpoint();
+  const { signedCheckpoint } = cosignCheckpoint(second.note, { secretKey: witness.signerKey, logKey: log.verifierKey });
+  // The same checkpoint again, with the witness's cosignature: a repeated text, not a newer tree.
+  const cosigned = await ledger.addCosignatures(signedCheckpoint, { witnessKeys: [witness.verifierKey] });
+  assert.equal(cosigned.treeSize, second.treeSize);
+  // A halted ledger can still be checkpointed.
+  await ledger.halt('inspection');
+  const halted = await ledger.storeCheckpoint();
+  assert.ok(first.treeSize < second.treeSize && second.treeSize < halted.treeSize);
+  assert.deepEqual((await ledger.replicate()).map((r) => [r.status, r.sequence]), [['confirmed', ledger.head()!.sequence]]);
+
+  const { rows } = await copy.reader.query(
+    `SELECT sequence::int, payload::jsonb ->> 'note' AS note FROM ${copy.name}.events WHERE stream_id = '$checkpoints' ORDER BY sequence`,
+  );
+  assert.deepEqual(rows, [first, second, cosigned, halted].map(({ sequence, note }) => ({ sequence, note })));
+  assert.equal(parseNote(rows[2]!.note).signatures.length, 2);
+  const auditor = await copy.reader.query('SELECT ok, checked::int FROM stele.stele_verify($1)', [copy.name]);
+  assert.deepEqual(auditor.rows[0], { ok: true, checked: ledger.head()!.sequence });
+  const [health] = await ledger.verifyReplicas();
+  assert.deepEqual([health!.ok, health!.schemaVersionMatch, health!.errors], [true, true, []]);
+
+  // The roots, which the copy does not check, are checked again in the restored file.
+  const restoredPath = join(tempDir(t), 'restored.db');
+  const restored = await restoreFromPostgres(copy.reader, { ledger: copy.name, path: restoredPath });
+  assert.deepEqual(restored.verified, { ok: true, checked: ledger.head()!.sequence });
+  assert.deepEqual(historyOf(restoredPath), historyOf(path));
 });
 
 test('openPostgresReplica reads back what the primary reads, values decoded the same way', { skip }, async (t) => {

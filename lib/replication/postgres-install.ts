@@ -29,7 +29,8 @@ export interface InstallPostgresLedgerOptions {
 /**
  * What {@link installPostgresLedger} set up. `signatures` is `verified` when the database checks
  * ed25519 (plpython3u with PyNaCl); `unavailable` means every row that needs a signature or key
- * check (signed events, key registrations, ceremonies) will be refused by this database.
+ * check (signed events, key registrations, ceremonies, stored checkpoints) will be refused by
+ * this database.
  *
  * @example
  * ```ts

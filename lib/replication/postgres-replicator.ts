@@ -50,11 +50,17 @@ const LOCK_NAMESPACE = 1400136044;
  * the primary enforces before a row reaches the copy, while the copy re-checks the schema-4 rules;
  * schema 7 added only an index. Schema 8 added the taxonomy in the chain ('$types' rows), which a
  * copy of version 4 would refuse: a primary of schema 8 needs a copy of version 8. Schema 9 changed
- * only which Merkle nodes the file keeps.
+ * only which Merkle nodes the file keeps. Schema 10 added stored checkpoints ('$checkpoints'
+ * rows), which a copy of version 8 would refuse: a primary of schema 10 needs a copy of version 10,
+ * which also holds the rows of primaries of schema 8 and 9 (they never write that stream). The
+ * copy checks a checkpoint's shape, log key, origin, size and log signature; its root at that
+ * size is the primary's check, as the copy keeps no Merkle tree (and verifyLedgerFile's on a
+ * file restored from the copy).
  */
 const SAME_EVENT_RULES: ReadonlyMap<number, readonly number[]> = new Map([
   [4, [4, 5, 6, 7]],
   [8, [8, 9]],
+  [10, [8, 9, 10]],
 ]);
 
 /**

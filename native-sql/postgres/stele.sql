@@ -1,5 +1,5 @@
--- Stele ledgers in PostgreSQL: the event rules of native-sql/schema/ (FORMAT.md, schema version 8) in
--- PL/pgSQL, for replicas that enforce them on every row they receive.
+-- Stele ledgers in PostgreSQL: the event rules of native-sql/schema/ (FORMAT.md, schema version 10)
+-- in PL/pgSQL, for replicas that enforce them on every row they receive.
 --
 -- Run once per database, as a superuser, in a UTF8 database:
 --
@@ -22,6 +22,23 @@
 -- halts, ceremonies, signatures), exactly as a replica file's triggers do (FORMAT.md, "Replicas
 -- and promotion"): the authority timestamp is taken as given and require_signatures is left to
 -- the primary. There is no append view and no promotion here.
+--
+-- Two sets of rules stay the primary's. The independent-witness rules of schema 6 (a ceremony
+-- counts distinct public keys, witness keys do not change while halted, a key holds one role)
+-- are enforced by the primary before a row reaches the copy, which re-checks the schema-4
+-- ceremony rules (the current halt or head, a quorum of valid witness signatures). A stored
+-- checkpoint ('$checkpoints', schema 10) is checked here for everything but its root: its
+-- shape, one log key and origin for all of a ledger's checkpoints, a size below its own
+-- sequence, a larger tree than the newest before it or the text of an earlier one, and the log
+-- key's signature. Its root at that size needs the Merkle tree, which a copy does not mirror:
+-- the primary's trigger refused any other root before the row could be copied, and
+-- verifyLedgerFile checks it again on a file restored from this copy (restoreFromPostgres).
+--
+-- Versions: this file installs version 10 (stele.ledgers.schema_version). It has no upgrade
+-- path: a database that holds schema `stele` keeps its functions, and installPostgresLedger
+-- only adds ledgers with them. A ledger of version 8 holds the rows of primaries of schema 8 and
+-- 9 as before; a primary that stores checkpoints needs a ledger created by this version, in a
+-- database without an older schema `stele`.
 --
 -- The boundary is every role but the owner and superusers: no setting stops a superuser. The
 -- refusal triggers are ENABLE ALWAYS (session_replication_role = replica, as used by logical
@@ -146,8 +163,9 @@ RETURN CASE WHEN jsonb_typeof(v) = 'string' THEN v #>> '{}' END;
 -- ed25519 (FORMAT.md, "Keys and signatures as text"): plpython3u with PyNaCl (Debian:
 -- postgresql-plpython3-15, python3-nacl) when both are installed. Otherwise these functions
 -- refuse every call: a row that needs a signature or key check (a signed event, a key
--- registration, a ceremony) is refused, and stele_verify() stops with the same error, rather than
--- being taken on trust. stele.crypto_available() says which case this database is in.
+-- registration, a ceremony, a stored checkpoint) is refused, and stele_verify() stops with the
+-- same error, rather than being taken on trust. stele.crypto_available() says which case this
+-- database is in.
 -- ---------------------------------------------------------------------------------------------
 
 DO $install_crypto$
@@ -193,7 +211,7 @@ BEGIN
     PERFORM stele.ed25519_verify('', '', NULL);
     python := true;
   EXCEPTION WHEN OTHERS THEN
-    RAISE NOTICE 'stele: ed25519 is not available (%): signed events, key registrations and ceremonies will be refused', SQLERRM;
+    RAISE NOTICE 'stele: ed25519 is not available (%): signed events, key registrations, ceremonies and stored checkpoints will be refused', SQLERRM;
   END;
   IF NOT python THEN
     CREATE FUNCTION stele.ed25519_verify(public_key text, signature text, message bytea) RETURNS boolean
@@ -225,6 +243,175 @@ CREATE FUNCTION stele.stele_promotion_signature_valid(key text, signature text, 
 LANGUAGE sql STABLE PARALLEL SAFE
 RETURN coalesce(stele.ed25519_verify(key, signature, stele.promotion_bytes(replica_id, head_sequence, head_hash, reason)), false);
 
+-- ---------------------------------------------------------------------------------------------
+-- Stored checkpoints (schema 10, native-sql/schema/10-checkpoints.sql): a '$checkpoints' payload
+-- is {"logKey": <C2SP Ed25519 vkey>, "note": <C2SP signed note whose text is a checkpoint>},
+-- parsed here as lib/sqlite/stored-checkpoint.ts parses it for the primary's triggers.
+-- ---------------------------------------------------------------------------------------------
+
+-- The bytes of canonical base64 (padded, no unused bits set), else NULL: the primary's fromBase64.
+CREATE FUNCTION stele.base64_canonical(v text) RETURNS bytea
+LANGUAGE plpgsql IMMUTABLE PARALLEL SAFE AS $$
+BEGIN
+  IF v ~ '^([A-Za-z0-9+/]{4})*([A-Za-z0-9+/]{2}==|[A-Za-z0-9+/]{3}=)?$' THEN
+    -- PostgreSQL ignores unused bits: encoding the bytes again gives v back only when they are unset.
+    IF translate(encode(decode(v, 'base64'), 'base64'), E'\n', '') = v THEN
+      RETURN decode(v, 'base64');
+    END IF;
+  END IF;
+  RETURN NULL;
+END $$;
+
+-- A C2SP key name: non-empty, no white space (JavaScript's \s), no '+', no control character.
+CREATE FUNCTION stele.note_key_name(name text) RETURNS boolean
+LANGUAGE sql IMMUTABLE PARALLEL SAFE
+RETURN name <> '' AND name !~ '[\x01-\x20\u00a0\u1680\u2000-\u200a\u2028\u2029\u202f\u205f\u3000\ufeff+]';
+
+-- A well-formed payload, parsed: the log key (its name, 4-byte key ID and 32-byte public key),
+-- the checkpoint (origin, size, root) and its text, and the signature bytes (after the key ID) of
+-- every line by the log key's name and ID.
+CREATE TYPE stele.stored_checkpoint AS (
+  log_key        text,
+  key_name       text,
+  key_id         bytea,
+  public_key     bytea,
+  origin         text,
+  size           bigint,
+  root           bytea,
+  body           text,
+  log_signatures bytea[]
+);
+
+-- The payload parsed, or NULL unless it is a JSON object with exactly logKey (an Ed25519 vkey
+-- whose key ID is its own) and note (a signed note: no control character but newline, the text
+-- before the last blank line, then 1 to 100 well-formed signature lines; its text a checkpoint
+-- of at least one leaf). Whether the public key is a valid Ed25519 point is left to the
+-- signature check: libsodium, strict as the primary is, verifies nothing under a key that is not,
+-- so such a row is refused as unsigned where the primary calls it malformed. Nested IFs: PL/pgSQL
+-- does not promise to stop at the first OR.
+CREATE FUNCTION stele.stored_checkpoint(payload text) RETURNS stele.stored_checkpoint
+LANGUAGE plpgsql IMMUTABLE PARALLEL SAFE AS $$
+DECLARE
+  p jsonb;
+  r stele.stored_checkpoint;
+  plus integer;
+  key bytea;
+  note text;
+  split integer;
+  block text;
+  lines text[];
+  line text;
+  space integer;
+  sig bytea;
+BEGIN
+  BEGIN
+    p := payload::jsonb;
+  EXCEPTION WHEN data_exception THEN
+    RETURN NULL;   -- not JSON, or JSON that text cannot hold (\u0000, a lone surrogate): not a checkpoint
+  END;
+  IF jsonb_typeof(p) IS DISTINCT FROM 'object' THEN
+    RETURN NULL;
+  END IF;
+  IF (SELECT count(*) FROM jsonb_object_keys(p)) <> 2 OR jsonb_typeof(p -> 'logKey') IS DISTINCT FROM 'string'
+     OR jsonb_typeof(p -> 'note') IS DISTINCT FROM 'string' THEN
+    RETURN NULL;
+  END IF;
+
+  -- The vkey: <name>+<8 lowercase hex key ID>+base64(0x01 || public key), split at the first '+'.
+  r.log_key := p ->> 'logKey';
+  plus := position('+' in r.log_key);
+  IF plus = 0 THEN
+    RETURN NULL;
+  END IF;
+  r.key_name := substr(r.log_key, 1, plus - 1);
+  IF NOT stele.note_key_name(r.key_name) OR substr(r.log_key, plus + 1, 8) !~ '^[0-9a-f]{8}$' OR substr(r.log_key, plus + 9, 1) <> '+' THEN
+    RETURN NULL;
+  END IF;
+  key := stele.base64_canonical(substr(r.log_key, plus + 10));
+  IF key IS NULL OR octet_length(key) <> 33 THEN
+    RETURN NULL;
+  END IF;
+  IF get_byte(key, 0) <> 1 THEN
+    RETURN NULL;
+  END IF;
+  r.key_id := decode(substr(r.log_key, plus + 1, 8), 'hex');
+  r.public_key := substr(key, 2);
+  IF r.key_id <> substr(sha256(convert_to(r.key_name, 'UTF8') || '\x0a01'::bytea || r.public_key), 1, 4) THEN
+    RETURN NULL;
+  END IF;
+
+  -- The note: its text ends at the last blank line (lastIndexOf), signature lines follow.
+  note := p ->> 'note';
+  IF note ~ '[\x01-\x09\x0b-\x1f]' THEN
+    RETURN NULL;
+  END IF;
+  split := position(E'\n\n' in reverse(note));
+  IF split = 0 THEN
+    RETURN NULL;
+  END IF;
+  split := length(note) - split - 1;   -- the 0-based offset of that blank line's first newline
+  r.body := substr(note, 1, split + 1);
+  block := substr(note, split + 3);
+  IF length(block) < 2 OR right(block, 1) <> E'\n' THEN
+    RETURN NULL;
+  END IF;
+  lines := string_to_array(left(block, -1), E'\n');
+  IF cardinality(lines) > 100 THEN
+    RETURN NULL;
+  END IF;
+  r.log_signatures := '{}';
+  FOREACH line IN ARRAY lines LOOP
+    IF left(line, 2) <> chr(8212) || ' ' THEN   -- an em dash and a space
+      RETURN NULL;
+    END IF;
+    line := substr(line, 3);
+    space := position(' ' in line);
+    IF space = 0 THEN
+      RETURN NULL;
+    END IF;
+    IF NOT stele.note_key_name(left(line, space - 1)) THEN
+      RETURN NULL;
+    END IF;
+    sig := stele.base64_canonical(substr(line, space + 1));
+    IF sig IS NULL OR octet_length(sig) < 5 THEN
+      RETURN NULL;
+    END IF;
+    IF left(line, space - 1) = r.key_name AND substr(sig, 1, 4) = r.key_id THEN
+      r.log_signatures := r.log_signatures || substr(sig, 5);
+    END IF;
+  END LOOP;
+
+  -- The checkpoint: origin, size (decimal, no leading zero, at most 2^53 - 1), base64 root of 32
+  -- bytes, then non-empty extension lines.
+  lines := string_to_array(left(r.body, -1), E'\n');
+  IF coalesce(cardinality(lines), 0) < 3 THEN
+    RETURN NULL;
+  END IF;
+  r.origin := lines[1];
+  IF r.origin = '' OR lines[2] !~ '^(0|[1-9][0-9]{0,15})$' THEN
+    RETURN NULL;
+  END IF;
+  IF lines[2]::bigint > 9007199254740991 OR lines[2]::bigint < 1 THEN
+    RETURN NULL;
+  END IF;
+  r.size := lines[2]::bigint;
+  r.root := stele.base64_canonical(lines[3]);
+  IF r.root IS NULL OR octet_length(r.root) <> 32 OR '' = ANY (lines[4:]) THEN
+    RETURN NULL;
+  END IF;
+  RETURN r;
+END $$;
+
+-- True when the note carries exactly one line by the log key and it is that key's valid
+-- signature of the checkpoint text (two lines by one key make the primary's verifyNote refuse the
+-- note). Without ed25519 in this database, ed25519_verify refuses the call: the row is refused.
+CREATE FUNCTION stele.stored_checkpoint_signed(cp stele.stored_checkpoint) RETURNS boolean
+LANGUAGE sql STABLE PARALLEL SAFE
+RETURN CASE WHEN cardinality(cp.log_signatures) = 1 AND octet_length(cp.log_signatures[1]) = 64
+            THEN coalesce(stele.ed25519_verify(translate(encode(cp.public_key, 'base64'), E'\n', ''),
+                   translate(encode(cp.log_signatures[1], 'base64'), E'\n', ''), convert_to(cp.body, 'UTF8')), false)
+            ELSE false END;
+
 -- Every table of a ledger refuses UPDATE, DELETE and TRUNCATE (ENABLE ALWAYS, see create_ledger).
 CREATE FUNCTION stele.refuse_change() RETURNS trigger
 LANGUAGE plpgsql AS $$
@@ -247,9 +434,12 @@ ALTER TABLE stele.ledgers ENABLE ALWAYS TRIGGER ledgers_no_truncate;
 --   SELECT * FROM stele.stele_verify('edge_berlin');
 --
 -- One row: ok, the rows checked before the first fault, and that fault's sequence, reason
--- (sequence_gap, prev_hash, stream_version, content_hash, signature, as verifyLedgerFile names
--- them), expected and actual values and a sentence for signature faults. `up_to` claims that
--- rows up to it exist (a truncated tail is a sequence_gap).
+-- (sequence_gap, prev_hash, stream_version, content_hash, signature, checkpoint, as
+-- verifyLedgerFile names them), expected and actual values and a sentence for signature and
+-- checkpoint faults. `up_to` claims that rows up to it exist (a truncated tail is a sequence_gap).
+-- Once the chain and the signatures have passed, the stored checkpoints are replayed as
+-- verifyLedgerFile's step 10 replays them (lib/verify/checkpoint-rules.ts), all but the root
+-- (this copy keeps no Merkle tree): a checkpoint forged behind the guards needs the log key.
 -- ---------------------------------------------------------------------------------------------
 CREATE FUNCTION stele.stele_verify(ledger text, up_to bigint DEFAULT NULL)
 RETURNS TABLE (ok boolean, checked bigint, sequence bigint, reason text, expected text, actual text, detail text)
@@ -258,6 +448,15 @@ DECLARE
   chain record;
   sig record;
   head bigint;
+  c record;
+  cp stele.stored_checkpoint;
+  first_key text;
+  first_origin text;
+  newest_size bigint := 0;
+  bodies text[] := '{}';
+  why text;
+  want text;
+  got text;
 BEGIN
   IF NOT EXISTS (SELECT 1 FROM stele.ledgers AS l WHERE l.name = ledger) THEN
     RAISE EXCEPTION 'STELE:NOT_A_LEDGER:{"ledger":%}', to_json(ledger);
@@ -338,6 +537,35 @@ BEGIN
   ELSIF up_to IS NOT NULL AND up_to > head THEN
     RETURN QUERY SELECT false, head, head + 1, 'sequence_gap'::text, (head + 1)::text, NULL::text, NULL::text;
   ELSE
+    FOR c IN EXECUTE format($q$SELECT e.sequence, e.payload, e.payload_meta FROM %1$I.events AS e
+                                WHERE e.stream_id = '$checkpoints' ORDER BY e.sequence$q$, ledger) LOOP
+      cp := CASE WHEN c.payload_meta IS NULL THEN stele.stored_checkpoint(c.payload) END;
+      want := NULL;
+      got := NULL;
+      IF cp.size IS NULL THEN
+        why := 'a $checkpoints payload must be {"logKey": <Ed25519 vkey>, "note": <a signed checkpoint of at least one event>}';
+      ELSE
+        first_key := coalesce(first_key, cp.log_key);
+        first_origin := coalesce(first_origin, cp.origin);
+        IF cp.log_key <> first_key THEN
+          SELECT 'another log key than the ledger''s first checkpoint', first_key, cp.log_key INTO why, want, got;
+        ELSIF cp.origin <> first_origin THEN
+          SELECT 'another origin than the ledger''s first checkpoint', first_origin, cp.origin INTO why, want, got;
+        ELSIF cp.size >= c.sequence THEN
+          SELECT 'a checkpoint covers only the events before it', c.sequence - 1, cp.size INTO why, want, got;
+        ELSIF cp.size <= newest_size AND NOT cp.body = ANY (bodies) THEN
+          SELECT 'a smaller tree than the newest checkpoint, and not the text of an earlier one', newest_size + 1, cp.size INTO why, want, got;
+        ELSIF NOT stele.stored_checkpoint_signed(cp) THEN
+          why := 'the note has no valid signature by its log key';
+        END IF;
+      END IF;
+      IF why IS NOT NULL THEN
+        RETURN QUERY SELECT false, c.sequence - 1, c.sequence, 'checkpoint'::text, want, got, why;
+        RETURN;
+      END IF;
+      bodies := bodies || cp.body;
+      newest_size := greatest(newest_size, cp.size);
+    END LOOP;
     RETURN QUERY SELECT true, head, NULL::bigint, NULL::text, NULL::text, NULL::text, NULL::text;
   END IF;
 END $verify$;
@@ -521,12 +749,47 @@ BEGIN
       halt record;
       valid integer;
       quorum integer;
+      cp stele.stored_checkpoint;
+      earlier record;
+      newest_size bigint;
       raise_detail text := '{"sequence":' || NEW.sequence || '}';
     BEGIN
       SELECT h.sequence, h.type, h.content_hash INTO halt FROM events AS h
        WHERE h.stream_id = '$halt' ORDER BY h.stream_version DESC LIMIT 1;
-      IF NEW.stream_id LIKE '$%' AND NEW.stream_id <> '$default' THEN
+      -- A '$checkpoints' payload is parsed by stele.stored_checkpoint, which refuses one that is not JSON.
+      IF NEW.stream_id LIKE '$%' AND NEW.stream_id NOT IN ('$default', '$checkpoints') THEN
         p := NEW.payload::jsonb;
+      END IF;
+
+      -- events_insert_checkpoint (schema 10), first: SQLite runs the newest trigger first. Every
+      -- rule but the root at the checkpoint's size, which needs the Merkle tree this copy does
+      -- not keep (the primary refused another root before the row could reach the copy).
+      IF NEW.stream_id = '$checkpoints' THEN
+        cp := CASE WHEN NEW.payload_meta IS NULL THEN stele.stored_checkpoint(NEW.payload) END;
+        IF cp.size IS NULL THEN
+          RAISE EXCEPTION 'STELE:INVALID_EVENT:{"field":"note"}' USING DETAIL = raise_detail;
+        END IF;
+        SELECT c.log_key, c.origin INTO earlier FROM events AS e, stele.stored_checkpoint(e.payload) AS c
+         WHERE e.stream_id = '$checkpoints' ORDER BY e.stream_version LIMIT 1;
+        IF FOUND AND (earlier.log_key IS DISTINCT FROM cp.log_key OR earlier.origin IS DISTINCT FROM cp.origin) THEN
+          RAISE EXCEPTION 'STELE:CHECKPOINT_REFUSED:{"reason":"another log key or origin than the first checkpoint of this ledger"}' USING DETAIL = raise_detail;
+        END IF;
+        IF cp.size >= NEW.sequence THEN
+          RAISE EXCEPTION 'STELE:CHECKPOINT_REFUSED:{"reason":"a checkpoint covers only the events before it"}' USING DETAIL = raise_detail;
+        END IF;
+        SELECT c.size INTO newest_size FROM events AS e, stele.stored_checkpoint(e.payload) AS c
+         WHERE e.stream_id = '$checkpoints' ORDER BY e.stream_version DESC LIMIT 1;
+        -- An earlier text is looked for only then; starts_with spares parsing the other notes.
+        IF cp.size <= newest_size THEN
+          IF NOT EXISTS (SELECT 1 FROM events AS e
+                          WHERE e.stream_id = '$checkpoints' AND starts_with(e.payload::jsonb ->> 'note', cp.body)
+                            AND (stele.stored_checkpoint(e.payload)).body = cp.body) THEN
+            RAISE EXCEPTION 'STELE:CHECKPOINT_REFUSED:{"reason":"a smaller tree than the newest checkpoint, and not the text of an earlier one"}' USING DETAIL = raise_detail;
+          END IF;
+        END IF;
+        IF NOT stele.stored_checkpoint_signed(cp) THEN
+          RAISE EXCEPTION 'STELE:CHECKPOINT_REFUSED:{"reason":"the note has no valid signature by its log key"}' USING DETAIL = raise_detail;
+        END IF;
       END IF;
 
       -- events_insert_replication
@@ -558,7 +821,8 @@ BEGIN
       IF NEW.stream_id IN ('$agents', '$halt') OR (NEW.stream_id LIKE '$%' AND NEW.stream_id NOT IN ('$default', '$replication')) THEN
         IF NOT ((NEW.stream_id = '$agents' AND NEW.type IN ('stele.agent_key_registered', 'stele.agent_key_revoked'))
              OR (NEW.stream_id = '$halt' AND NEW.type IN ('stele.halted', 'stele.halt_cleared'))
-             OR (NEW.stream_id = '$types' AND NEW.type = 'stele.event_types_set')) THEN
+             OR (NEW.stream_id = '$types' AND NEW.type = 'stele.event_types_set')
+             OR (NEW.stream_id = '$checkpoints' AND NEW.type = 'stele.checkpoint')) THEN
           RAISE EXCEPTION 'STELE:INVALID_EVENT:{"field":"type"}' USING DETAIL = raise_detail;
         END IF;
         -- events_insert_event_types (schema 8): the whole taxonomy, non-empty strings in strictly
@@ -700,15 +964,15 @@ BEGIN
           FROM (SELECT DISTINCT n.stream_id FROM added AS n) AS s),
       checked AS (
         SELECT a.sequence, CASE
-                 WHEN typed AND a.stream_id NOT IN ('$agents', '$halt', '$replication', '$types')
+                 WHEN typed AND a.stream_id NOT IN ('$agents', '$halt', '$replication', '$types', '$checkpoints')
                       AND NOT coalesce(stele.type_allowed(
                             (SELECT t.payload FROM events AS t WHERE t.stream_id = '$types' AND t.sequence < a.sequence
                               ORDER BY t.stream_version DESC LIMIT 1), a.type), true)
                    THEN 'STELE:UNKNOWN_EVENT_TYPE'
-                 WHEN signatures_required AND a.stream_id NOT IN ('$agents', '$halt', '$replication', '$types')
+                 WHEN signatures_required AND a.stream_id NOT IN ('$agents', '$halt', '$replication', '$types', '$checkpoints')
                       AND (a.signature IS NULL OR a.agent_id IS NULL)
                    THEN 'STELE:SIGNATURE_REQUIRED'
-                 WHEN a.stream_id NOT IN ('$halt', '$agents', '$replication')
+                 WHEN a.stream_id NOT IN ('$halt', '$agents', '$replication', '$checkpoints')
                       AND CASE WHEN halts_added
                                THEN (SELECT h.type FROM events AS h WHERE h.stream_id = '$halt' AND h.sequence < a.sequence
                                       ORDER BY h.stream_version DESC LIMIT 1)
@@ -762,18 +1026,18 @@ BEGIN
       SELECT h.sequence, h.type, h.content_hash INTO halt FROM events AS h
        WHERE h.stream_id = '$halt' ORDER BY h.stream_version DESC LIMIT 1;
       -- events_insert_known_type
-      IF typed AND NEW.stream_id NOT IN ('$agents', '$halt', '$replication', '$types')
+      IF typed AND NEW.stream_id NOT IN ('$agents', '$halt', '$replication', '$types', '$checkpoints')
          AND NOT coalesce(stele.type_allowed((SELECT t.payload FROM events AS t WHERE t.stream_id = '$types'
                                                ORDER BY t.stream_version DESC LIMIT 1), NEW.type), true) THEN
         RAISE EXCEPTION 'STELE:UNKNOWN_EVENT_TYPE' USING DETAIL = raise_detail;
       END IF;
 
-      IF signatures_required AND NEW.stream_id NOT IN ('$agents', '$halt', '$replication', '$types')
+      IF signatures_required AND NEW.stream_id NOT IN ('$agents', '$halt', '$replication', '$types', '$checkpoints')
          AND (NEW.signature IS NULL OR NEW.agent_id IS NULL) AND NOT EXISTS (SELECT 1 FROM replica_mode) THEN
         RAISE EXCEPTION 'STELE:SIGNATURE_REQUIRED' USING DETAIL = raise_detail;
       END IF;
       -- events_insert_not_halted
-      IF NEW.stream_id NOT IN ('$halt', '$agents', '$replication') AND halt.type = 'stele.halted' THEN
+      IF NEW.stream_id NOT IN ('$halt', '$agents', '$replication', '$checkpoints') AND halt.type = 'stele.halted' THEN
         RAISE EXCEPTION 'STELE:LEDGER_HALTED' USING DETAIL = raise_detail;
       END IF;
 
@@ -907,7 +1171,7 @@ BEGIN
   EXECUTE format('GRANT INSERT ON %I.events, %I.ledger_meta TO %I', ledger, ledger, a);
   EXECUTE format('GRANT EXECUTE ON FUNCTION %I.events_before_insert(), %I.events_after_insert(), %I.derived_rows_only_from_events(), %I.ledger_meta_before_insert(), %I.apply_key_event(bigint, text, jsonb), %I.events_lock_appends(), %I.events_check_inserted(), %I.events_check_row() TO %I',
                  ledger, ledger, ledger, ledger, ledger, ledger, ledger, ledger, a);
-  INSERT INTO stele.ledgers (name, schema_version, owner_role, app_role, reader_role) VALUES (ledger, 8, o, a, r);
+  INSERT INTO stele.ledgers (name, schema_version, owner_role, app_role, reader_role) VALUES (ledger, 10, o, a, r);
 END $create$;
 
 -- Last: from here on, schema stele itself is guarded too.
