@@ -71,12 +71,12 @@ function appendingConnection(t: TestContext, path: string): Database.Database {
   return db;
 }
 
-function rawCheckpoint(db: Database.Database, payload: unknown): void {
+function rawCheckpoint(db: Database.Database, payload: unknown, type = 'stele.checkpoint'): void {
   db.prepare(
     `INSERT INTO append_event (event_id, stream_id, type, payload, payload_meta, metadata, metadata_meta,
                                agent_id, signature, local_timestamp, expected_version)
-     VALUES (?, '$checkpoints', 'stele.checkpoint', ?, NULL, NULL, NULL, NULL, NULL, ?, NULL)`,
-  ).run(randomUUID(), typeof payload === 'string' ? payload : JSON.stringify(payload), Date.now());
+     VALUES (?, '$checkpoints', ?, ?, NULL, NULL, NULL, NULL, NULL, ?, NULL)`,
+  ).run(randomUUID(), type, typeof payload === 'string' ? payload : JSON.stringify(payload), Date.now());
 }
 
 /** The error a trigger raised on a raw connection: `STELE:<code>…`, carrying `reason`. */
@@ -150,6 +150,7 @@ describe('storing checkpoints', () => {
     const added = await ledger.addCosignatures(b.signedCheckpoint, { witnessKeys });
     assert.equal(added.treeSize, 20);
     assert.equal(added.sequence, 22);
+    assert.equal(ledger.get(22)!.type, 'stele.checkpoint_cosigned');
     assert.equal(parseNote(added.note).signatures.length, 3);
     assert.deepEqual(ledger.storedCheckpoints(), [added]);
     // Nothing new: the stored checkpoint, no append.
@@ -237,12 +238,16 @@ describe('the database refuses a checkpoint that is not this ledger\'s', () => {
     const wrongRoot = signCheckpoint({ origin: ORIGIN, size: 30, rootHash: rootOf(path, 29) }, LOG.signerKey);
     const note = signedAt(path, 30);
     const badSignature = `${parseNote(note).text}\n${parseNote(signedAt(path, 29)).signatures[0]!.line}\n`;
-    const cases: Array<[string, unknown, string, string?]> = [
+    const cosignedText = cosignCheckpoint(signedAt(path, 30), { secretKey: WITNESS_A.signerKey, logKey: LOG.verifierKey }).signedCheckpoint;
+    const cases: Array<[string, unknown, string, string?, string?]> = [
       ['a root of another size', { logKey: LOG.verifierKey, note: wrongRoot }, 'CHECKPOINT_REFUSED', 'another root'],
       ['another log key', { logKey: OTHER_LOG.verifierKey, note: signedAt(path, 30, OTHER_LOG.signerKey) }, 'CHECKPOINT_REFUSED', 'another log key or origin'],
       ['another origin', { logKey: LOG.verifierKey, note: signedAt(path, 30, LOG.signerKey, 'example.com/elsewhere') }, 'CHECKPOINT_REFUSED', 'another log key or origin'],
       ['a tree that includes itself', { logKey: LOG.verifierKey, note: signCheckpoint({ origin: ORIGIN, size: 33, rootHash: new Uint8Array(32) }, LOG.signerKey) }, 'CHECKPOINT_REFUSED', 'only the events before it'],
-      ['an older tree, not stored before', { logKey: LOG.verifierKey, note: signedAt(path, 20) }, 'CHECKPOINT_REFUSED', 'a smaller tree'],
+      ['an older tree', { logKey: LOG.verifierKey, note: signedAt(path, 20) }, 'CHECKPOINT_REFUSED', 'no larger than the newest'],
+      ['the stored tree again as a new checkpoint', { logKey: LOG.verifierKey, note: first.note }, 'CHECKPOINT_REFUSED', 'no larger than the newest'],
+      ['cosignatures of a checkpoint never stored', { logKey: LOG.verifierKey, note: cosignedText }, 'CHECKPOINT_REFUSED', 'not stored', 'stele.checkpoint_cosigned'],
+      ['another type', { logKey: LOG.verifierKey, note }, 'INVALID_EVENT', '"field":"type"', 'stele.checkpoint_signed'],
       ['a signature over other text', { logKey: LOG.verifierKey, note: badSignature }, 'CHECKPOINT_REFUSED', 'no valid signature'],
       ['a note signed by someone else only', { logKey: LOG.verifierKey, note: signedAt(path, 30, OTHER_LOG.signerKey) }, 'CHECKPOINT_REFUSED', 'no valid signature'],
       ['an empty tree', { logKey: LOG.verifierKey, note: signCheckpoint({ origin: ORIGIN, size: 0, rootHash: new Uint8Array(32) }, LOG.signerKey) }, 'INVALID_EVENT', '"field":"note"'],
@@ -252,14 +257,16 @@ describe('the database refuses a checkpoint that is not this ledger\'s', () => {
       ['a log key that is not a vkey', { logKey: LOG.signerKey, note }, 'INVALID_EVENT', '"field":"note"'],
       ['not JSON', 'checkpoint', 'INVALID_EVENT', '"field":"note"'],
     ];
-    for (const [what, payload, code, reason] of cases) {
-      assert.throws(() => rawCheckpoint(db, payload), refusedWith(code, reason), what);
+    for (const [what, payload, code, reason, type] of cases) {
+      assert.throws(() => rawCheckpoint(db, payload, type), refusedWith(code, reason), what);
       assert.equal(head(), before, what);
     }
-    // The same text as the stored one is accepted (more cosignatures); a new, larger tree too.
-    const cosigned = cosignCheckpoint(first.note, { secretKey: WITNESS_A.signerKey, logKey: LOG.verifierKey }).signedCheckpoint;
-    rawCheckpoint(db, { logKey: LOG.verifierKey, note: cosigned });
+    // A new, larger tree is accepted; then the older stored text with more cosignatures, after it.
     rawCheckpoint(db, { logKey: LOG.verifierKey, note });
+    const cosigned = cosignCheckpoint(first.note, { secretKey: WITNESS_A.signerKey, logKey: LOG.verifierKey }).signedCheckpoint;
+    rawCheckpoint(db, { logKey: LOG.verifierKey, note: cosigned }, 'stele.checkpoint_cosigned');
+    // The newest checkpoint is still the larger tree: one between the two is refused.
+    assert.throws(() => rawCheckpoint(db, { logKey: LOG.verifierKey, note: signedAt(path, 25) }), refusedWith('CHECKPOINT_REFUSED', 'no larger than the newest'));
     assert.equal(head(), before + 2);
     db.close();
     assert.deepEqual(await verifyLedgerFile(path), { ok: true, checked: before + 2 });

@@ -1,7 +1,8 @@
 /**
  * Stored checkpoints, written: the log signs the tree at its current size and appends the note
  * to `$checkpoints` (native-sql/schema/10-checkpoints.sql checks it against the file's tree);
- * witnesses' cosignatures are stored as the same checkpoint again with more signature lines; and
+ * witnesses' cosignatures are stored as the same checkpoint text again with more signature lines
+ * (`stele.checkpoint_cosigned`); and
  * with `checkpoint.every` the ledger does this by itself after the commits that call for it.
  * `Ledger` delegates its checkpoint appends here.
  * @internal
@@ -13,7 +14,7 @@ import { cosignatureVerifier } from '../proofs/cosignature.ts';
 import { MAX_SIGNATURES, parseNote, verifyNote } from '../proofs/signed-note.ts';
 import { requireKnownKeys, requireOptions, requireVerifierKey } from '../arguments.ts';
 import type { ResolvedOptions } from '../options.ts';
-import { CHECKPOINT_STREAM, CHECKPOINT_TYPE } from '../sqlite/stored-checkpoint.ts';
+import { CHECKPOINT_STREAM, CHECKPOINT_TYPE, COSIGNED_CHECKPOINT_TYPE } from '../sqlite/stored-checkpoint.ts';
 import type { StoredCheckpoint } from './ledger-types.ts';
 import type { Transparency } from './transparency.ts';
 
@@ -49,7 +50,7 @@ export class CheckpointWriter {
     const logKey = this.#transparency.logKey();
     const note = this.#transparency.checkpoint();
     const treeSize = this.#transparency.size();
-    const { sequence } = await this.#appendSystem(() => checkpointRecord(logKey, note));
+    const { sequence } = await this.#appendSystem(() => systemEvent(CHECKPOINT_STREAM, CHECKPOINT_TYPE, { logKey, note }));
     this.#stored = { treeSize, sequence };
     return { sequence, treeSize, note };
   }
@@ -86,7 +87,7 @@ export class CheckpointWriter {
     if (lines.length > MAX_SIGNATURES) throw LedgerError.of('CHECKPOINT_REFUSED', { reason: `a note holds at most ${MAX_SIGNATURES} signatures` });
     const cosigned = `${given.text}\n${lines.map((line) => `${line}\n`).join('')}`;
     const logKey = this.#transparency.logKey();
-    const { sequence } = await this.#appendSystem(() => checkpointRecord(logKey, cosigned));
+    const { sequence } = await this.#appendSystem(() => systemEvent(CHECKPOINT_STREAM, COSIGNED_CHECKPOINT_TYPE, { logKey, note: cosigned }));
     return { sequence, treeSize: stored.treeSize, note: cosigned };
   }
 
@@ -122,9 +123,4 @@ export class CheckpointWriter {
     const newest = this.#transparency.storedCheckpoints().at(-1);
     return newest && { treeSize: newest.treeSize, sequence: newest.sequence };
   }
-}
-
-/** The `$checkpoints` event that stores a signed checkpoint note. */
-function checkpointRecord(logKey: string, note: string): EncodedEvent {
-  return systemEvent(CHECKPOINT_STREAM, CHECKPOINT_TYPE, { logKey, note });
 }

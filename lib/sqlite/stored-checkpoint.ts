@@ -1,6 +1,6 @@
 /**
  * A checkpoint as the file stores it: an event of the reserved stream `$checkpoints`, type
- * `stele.checkpoint`, payload `{"logKey": <vkey>, "note": <signed checkpoint note>}`
+ * `stele.checkpoint` (or `stele.checkpoint_cosigned`), payload `{"logKey": <vkey>, "note": <signed checkpoint note>}`
  * (native-sql/schema/10-checkpoints.sql). The triggers, verify and the writer's start read
  * payloads through this one parser, so they agree on what a well-formed one is.
  * @internal
@@ -9,9 +9,10 @@ import { parseCheckpoint } from '../proofs/checkpoint.ts';
 import { parseVerifierKey, SIGNATURE_TYPE_ED25519 } from '../proofs/note-key.ts';
 import { parseNote, verifyNote } from '../proofs/signed-note.ts';
 
-/** The stream and type of stored checkpoints. */
+/** The stream of stored checkpoints; the type of a new tree's, and of an earlier one's text with more cosignatures. */
 export const CHECKPOINT_STREAM = '$checkpoints';
 export const CHECKPOINT_TYPE = 'stele.checkpoint';
+export const COSIGNED_CHECKPOINT_TYPE = 'stele.checkpoint_cosigned';
 
 /** A well-formed `$checkpoints` payload, parsed. Its signature is not checked here: see {@link signedByLogKey}. */
 export interface StoredCheckpointPayload {

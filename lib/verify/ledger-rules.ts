@@ -34,7 +34,7 @@ const TYPES_OF: Record<string, readonly string[]> = {
   $replication: ['stele.replica_promoted'],
   $types: ['stele.event_types_set'],
   // What a checkpoint holds is checked against the tree once the chain has passed (checkpoint-rules.ts).
-  $checkpoints: ['stele.checkpoint'],
+  $checkpoints: ['stele.checkpoint', 'stele.checkpoint_cosigned'],
 };
 /** TEXT columns that may not be NULL, and those that may. */
 const TEXT_NOT_NULL = [AT.event_id, AT.stream_id, AT.type, AT.prev_hash, AT.content_hash];

@@ -1,14 +1,16 @@
 -- Stored checkpoints (from schema 10): the log's signed C2SP checkpoints, kept in the chain.
 --
--- A checkpoint is an event of the reserved stream '$checkpoints', type 'stele.checkpoint', with
--- the payload {"logKey": <the log's Ed25519 vkey>, "note": <the signed checkpoint note>}. It
--- covers events before it only, so it is hash-chained, replicated and verified like every other
--- row. Every checkpoint of a file is checked against that file's own tree: its root is the root
--- the stored nodes give at its size, it carries the log key's signature, and all checkpoints of a
--- file share one log key and one origin. Each is for a larger tree than the newest before it, or
--- repeats the text of an earlier one exactly: the same checkpoint with more cosignatures. Since
--- they all describe prefixes of one append-only tree, each is consistent with every earlier one.
--- The cosignatures themselves are checked by whoever trusts the witnesses (stele/proofs).
+-- A checkpoint is an event of the reserved stream '$checkpoints' with the payload
+-- {"logKey": <the log's Ed25519 vkey>, "note": <the signed checkpoint note>}, of one of two types:
+-- 'stele.checkpoint', a tree larger than every checkpoint before it, or
+-- 'stele.checkpoint_cosigned', the text of an earlier 'stele.checkpoint' exactly, with more
+-- signatures (witnesses' cosignatures, which may arrive after newer checkpoints). It covers
+-- events before it only, so it is hash-chained, replicated and verified like every other row.
+-- Every checkpoint of a file is checked against that file's own tree: its root is the root the
+-- stored nodes give at its size, it carries the log key's signature, and all checkpoints of a
+-- file share one log key and one origin. Since they all describe prefixes of one append-only
+-- tree, each is consistent with every earlier one, and each size has one checkpoint text. The
+-- cosignatures themselves are checked by whoever trusts the witnesses (stele/proofs).
 --
 -- Functions registered by the writer (lib/sqlite/native-functions.ts):
 --   stele_checkpoint_part(payload, part)   'size', 'root', 'body', 'origin' or 'log_key' of a
@@ -31,12 +33,20 @@ BEGIN
   SELECT RAISE(ABORT, 'STELE:CHECKPOINT_REFUSED:{"reason":"a checkpoint covers only the events before it"}')
    WHERE stele_checkpoint_part(NEW.payload, 'size') >= NEW.sequence;
 
-  SELECT RAISE(ABORT, 'STELE:CHECKPOINT_REFUSED:{"reason":"a smaller tree than the newest checkpoint, and not the text of an earlier one"}')
-    FROM (SELECT payload FROM events WHERE stream_id = '$checkpoints' ORDER BY stream_version DESC LIMIT 1) AS newest
-   WHERE stele_checkpoint_part(NEW.payload, 'size') <= stele_checkpoint_part(newest.payload, 'size')
-     AND NOT EXISTS (SELECT 1 FROM events
-                      WHERE stream_id = '$checkpoints'
-                        AND stele_checkpoint_part(payload, 'body') = stele_checkpoint_part(NEW.payload, 'body'));
+  -- The newest 'stele.checkpoint' has the largest size so far: each was larger than the one before.
+  SELECT RAISE(ABORT, 'STELE:CHECKPOINT_REFUSED:{"reason":"a tree no larger than the newest checkpoint"}')
+    FROM (SELECT payload FROM events WHERE stream_id = '$checkpoints' AND type = 'stele.checkpoint'
+           ORDER BY stream_version DESC LIMIT 1) AS newest
+   WHERE NEW.type = 'stele.checkpoint'
+     AND stele_checkpoint_part(NEW.payload, 'size') <= stele_checkpoint_part(newest.payload, 'size');
+
+  -- Cosignatures mostly follow their checkpoint closely: the search runs from the newest.
+  SELECT RAISE(ABORT, 'STELE:CHECKPOINT_REFUSED:{"reason":"cosignatures of a checkpoint that is not stored"}')
+   WHERE NEW.type = 'stele.checkpoint_cosigned'
+     AND (SELECT 1 FROM events
+           WHERE stream_id = '$checkpoints' AND type = 'stele.checkpoint'
+             AND stele_checkpoint_part(payload, 'body') = stele_checkpoint_part(NEW.payload, 'body')
+           ORDER BY stream_version DESC LIMIT 1) IS NULL;
 
   SELECT RAISE(ABORT, 'STELE:CHECKPOINT_REFUSED:{"reason":"the note has no valid signature by its log key"}')
    WHERE NOT stele_checkpoint_signed(NEW.payload);

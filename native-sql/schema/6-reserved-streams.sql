@@ -14,7 +14,7 @@ BEGIN
    WHERE NOT ((NEW.stream_id = '$agents' AND NEW.type IN ('stele.agent_key_registered', 'stele.agent_key_revoked'))
            OR (NEW.stream_id = '$halt' AND NEW.type IN ('stele.halted', 'stele.halt_cleared'))
            OR (NEW.stream_id = '$types' AND NEW.type = 'stele.event_types_set')
-           OR (NEW.stream_id = '$checkpoints' AND NEW.type = 'stele.checkpoint'));
+           OR (NEW.stream_id = '$checkpoints' AND NEW.type IN ('stele.checkpoint', 'stele.checkpoint_cosigned')));
 
   -- Key registration: a valid key under a role, and a key id not used before by this agent.
   SELECT RAISE(ABORT, 'STELE:INVALID_EVENT:{"field":"publicKey"}')
