@@ -12,6 +12,7 @@ import { encodeInput, type EncodedEvent } from '../format/event-encoding.ts';
 import { validatePayload } from '../format/payload-schema.ts';
 import type { LogLevel, ResolvedOptions } from '../options.ts';
 import type { StoredEvent } from '../writer/protocol.ts';
+import type { Waiter } from '../writer/admission.ts';
 import type { WriterClient } from '../writer/writer-client.ts';
 import type { AppendBatchOptions, ClockDriftWarning } from './ledger-types.ts';
 
@@ -32,6 +33,32 @@ export interface AppendContext {
   warn(warning: ClockDriftWarning): void;
   /** What follows a commit before its caller hears of it (subscribers, sync replicas). */
   afterCommit(last: AppendResult): Promise<void> | undefined;
+}
+
+/** The append path of a caller woken from the wait for room. */
+type WokenAppend = (input: AppendInput, admitted: boolean) => Promise<AppendResult>;
+
+/**
+ * One append() waiting for room: its input and the settling of its caller's promise, and nothing
+ * else (no closure, no stack), since a loop may park a million of them.
+ */
+class ParkedAppend implements Waiter {
+  readonly size = 1;
+  readonly #append: WokenAppend;
+  readonly #input: AppendInput;
+  readonly #resolve: (result: AppendResult) => void;
+  readonly #reject: (error: unknown) => void;
+
+  constructor(append: WokenAppend, input: AppendInput, resolve: (result: AppendResult) => void, reject: (error: unknown) => void) {
+    this.#append = append;
+    this.#input = input;
+    this.#resolve = resolve;
+    this.#reject = reject;
+  }
+
+  wake(admitted: boolean): void {
+    this.#append(this.#input, admitted).then(this.#resolve, this.#reject);
+  }
 }
 
 export class Appends {
@@ -57,13 +84,17 @@ export class Appends {
       return this.#logged(1, () => Promise.reject(error));
     }
     const room = this.#room(1);
-    // A caller waiting for room holds only its input and the wait: a captured stack is most of
-    // what a call would hold (a million waiting calls, over a gigabyte). Its errors from the
-    // writer thread carry the stack of its wake-up instead, the writer's error as their cause.
-    if (room instanceof Promise) return room.then((admitted) => this.#append(input, admitted, undefined));
     // Where the app called: an error from the writer thread gets this stack (errors.ts atCallSite).
-    return this.#append(input, room, callSite(this.append));
+    if (room !== 'full') return this.#append(input, room, callSite(this.append));
+    // A caller waiting for room holds only its input and its own promise: a captured stack is most
+    // of what a call would hold (a million waiting calls, over a gigabyte). Its errors from the
+    // writer thread carry the stack of its wake-up instead, the writer's error as their cause.
+    const admission = this.#context.writer!.admission;
+    return new Promise((resolve, reject) => admission.park(new ParkedAppend(this.#wokenAppend, input, resolve, reject)));
   }
+
+  /** {@link #append} for a caller woken from the wait for room, bound once for every ParkedAppend. */
+  readonly #wokenAppend: WokenAppend = (input, admitted) => this.#append(input, admitted, undefined);
 
   #append(input: AppendInput, room: boolean | LedgerError, site: Error | undefined): Promise<AppendResult> {
     return this.#logged(1, async () => {
@@ -136,13 +167,13 @@ export class Appends {
     throw LedgerError.of('WRITER_UNAVAILABLE', { path, readonly: true }, 'opened with readonly: true');
   }
 
-  /** Room for `size` events, taken in the caller's tick: true, the wait for it, or why there is none. */
-  #room(size: number): boolean | LedgerError | Promise<boolean> {
+  /** Room for `size` events, taken in the caller's tick: true, 'full' (park the caller), or why there is none. */
+  #room(size: number): boolean | LedgerError | 'full' {
     const writer = this.#context.writer;
     if (!writer) return false;
     if (writer.refusal) return writer.refusal;
     try {
-      return writer.admission.admit(size);
+      return writer.admission.tryAdmit(size) || 'full';
     } catch (error) {
       return error as LedgerError;
     }
@@ -155,7 +186,7 @@ export class Appends {
   async #submitEncoded(events: EncodedEvent[], site: Error): Promise<StoredEvent[]> {
     const writer = this.#writerOrThrow();
     let room = this.#room(events.length);
-    if (room instanceof Promise) room = await room;
+    if (room === 'full') room = await new Promise<boolean>((wake) => writer.admission.park({ size: events.length, wake }));
     if (room !== true) throw room === false ? (writer.refusal ?? LedgerError.of('LEDGER_CLOSED')) : room;
     return writer.submit(events).catch((error: unknown) => Promise.reject(atCallSite(error, site)));
   }

@@ -15,8 +15,9 @@ export interface BackpressureSettings {
   onFull: 'wait' | 'reject';
 }
 
-interface Waiter {
-  size: number;
+/** A caller waiting for room for `size` events. */
+export interface Waiter {
+  readonly size: number;
   /** true: room was taken for it; false: released without room (the writer failed or closes). */
   wake(admitted: boolean): void;
 }
@@ -41,11 +42,10 @@ export class Admission {
   }
 
   /**
-   * Takes room for `size` events now (true), or returns the wait for it: a promise of true once
-   * room was taken, false when the waiters were released without room. With onFull 'reject' a
-   * full ledger throws BACKPRESSURE instead of waiting.
+   * Takes room for `size` events now (true), or not (false: then {@link park} the caller). With
+   * onFull 'reject' a full ledger throws BACKPRESSURE instead.
    */
-  admit(size: number): true | Promise<boolean> {
+  tryAdmit(size: number): boolean {
     if (this.#hasRoom(size)) {
       this.#pending += size;
       return true;
@@ -53,7 +53,16 @@ export class Admission {
     if (this.#limits.onFull === 'reject') {
       throw LedgerError.of('BACKPRESSURE', { pending: this.#pending, limit: this.#limits.maxPendingAppends });
     }
-    return new Promise((wake) => this.#waiters.push({ size, wake }));
+    return false;
+  }
+
+  /**
+   * Queues a caller that {@link tryAdmit} turned away: `waiter.wake(true)` once room was taken for
+   * it, `wake(false)` when the waiters are released without room. An object, not a promise: a
+   * parked caller then costs its own promise and this entry, which is what a million add up to.
+   */
+  park(waiter: Waiter): void {
+    this.#waiters.push(waiter);
   }
 
   /** Gives back room, and admits the waiters that now fit, oldest first. */
