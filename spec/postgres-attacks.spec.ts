@@ -11,7 +11,7 @@ import pg from 'pg';
 import { generateAgentKeyPair, isLedgerError, openLedger, signEvent, type Ledger } from '../lib/index.ts';
 import { eventHash } from '../lib/format/hash-bytes.ts';
 import { installPostgresLedger, openPostgresReplica, PostgresReplicator, restoreFromPostgres } from '../lib/postgres.ts';
-import { generateKeyPair, signCheckpoint } from '../lib/proofs/index.ts';
+import { cosignCheckpoint, generateKeyPair, SIGNATURE_TYPE_COSIGNATURE_V1, signCheckpoint } from '../lib/proofs/index.ts';
 import { requirePostgres, startPostgresCluster, type PostgresCluster } from './helpers/postgres-cluster.ts';
 import { tempDir } from './helpers/temp-ledger.ts';
 
@@ -158,7 +158,7 @@ test('within one INSERT, a row signed with a key revoked by an earlier row of th
   assert.equal(rows[0].n, 1);
 });
 
-test('the app role cannot insert a stored checkpoint of another log key or origin, an older tree, a later one or a bad signature', { skip }, async (t) => {
+test('the app role cannot insert a stored checkpoint of another log key or origin, a tree no larger than the newest, a later one, cosignatures of one not stored or a bad signature', { skip }, async (t) => {
   const name = `attacked_${++ledgers}`;
   const installation = await installPostgresLedger(cluster.url('postgres', DATABASE), { ledger: name });
   assert.equal(installation.signatures, 'verified', 'plpython3u with nacl is installed here (.ci/run installs it)');
@@ -204,12 +204,23 @@ test('the app role cannot insert a stored checkpoint of another log key or origi
   await refusedAs(next(checkpointOf(signed(16, otherKey.signerKey), otherKey.verifierKey)), otherOrigin);
   await refusedAs(next(checkpointOf(signed(16, log.signerKey, 'example.com/elsewhere'))), otherOrigin);
   await refusedAs(next(checkpointOf(signed(17))), 'STELE:CHECKPOINT_REFUSED:{"reason":"a checkpoint covers only the events before it"}');
-  await refusedAs(next(checkpointOf(signed(5))), 'STELE:CHECKPOINT_REFUSED:{"reason":"a smaller tree than the newest checkpoint, and not the text of an earlier one"}');
+  const noLarger = 'STELE:CHECKPOINT_REFUSED:{"reason":"a tree no larger than the newest checkpoint"}';
+  await refusedAs(next(checkpointOf(signed(5))), noLarger);
+  // A 'stele.checkpoint' of the stored size, of another text or of the stored one: a new tree only.
+  await refusedAs(next(checkpointOf(signed(10))), noLarger);
+  await refusedAs(next(checkpointOf(stored.note)), noLarger);
+  // Cosignatures of a text the ledger never stored, larger tree or not.
+  const witness = generateKeyPair('witness.example/w1', { type: SIGNATURE_TYPE_COSIGNATURE_V1 });
+  const cosign = (note: string) => cosignCheckpoint(note, { secretKey: witness.signerKey, logKey: log.verifierKey }).signedCheckpoint;
+  const notStored = 'STELE:CHECKPOINT_REFUSED:{"reason":"cosignatures of a checkpoint that is not stored"}';
+  await refusedAs(next(checkpointOf(cosign(signed(16))), 'stele.checkpoint_cosigned'), notStored);
+  await refusedAs(next(checkpointOf(cosign(signed(10))), 'stele.checkpoint_cosigned'), notStored);
   // The log's signature over the tree of 16, under the text of another size.
   const badSignature = (size: number) => checkpointOf(signed(16).replace('\n16\n', `\n${size}\n`));
   await refusedAs(next(badSignature(15)), 'STELE:CHECKPOINT_REFUSED:{"reason":"the note has no valid signature by its log key"}');
   // A well-formed, log-signed checkpoint is still only a '$checkpoints' row of its own type.
   await refusedAs(next(checkpointOf(signed(16)), 'tick'), 'STELE:INVALID_EVENT:{"field":"type"}');
+  await refusedAs(next(checkpointOf(signed(16)), 'stele.checkpoint_signed'), 'STELE:INVALID_EVENT:{"field":"type"}');
   // The copy holds every row the primary sent, and nothing forged.
   const count = async () => (await app.query(`SELECT count(*)::int AS n FROM ${name}.events`)).rows[0].n as number;
   assert.equal(await count(), 16);
@@ -226,17 +237,37 @@ test('the app role cannot insert a stored checkpoint of another log key or origi
     return true;
   });
 
-  // A superuser who goes around the guards can store a checkpoint without the log key's
-  // signature; stele_verify replays the checkpoint rules and finds it.
-  await superuser.query(`BEGIN;
-    ALTER EVENT TRIGGER stele_refuse_ddl DISABLE;
-    ALTER TABLE ${name}.events DISABLE TRIGGER USER;
-    INSERT INTO ${name}.events VALUES (${row(18, wrongRoot[14] as string, 2, badSignature(17)).map((v) => (v === null ? 'NULL' : `'${String(v).replaceAll("'", "''")}'`)).join(', ')});
-    ${guardsOn(name)}
-    ALTER EVENT TRIGGER stele_refuse_ddl ENABLE ALWAYS;
-    COMMIT;`);
-  const verdict = (await superuser.query(`SELECT ok, checked::int, sequence::int, reason, detail FROM stele.stele_verify($1)`, [name])).rows[0];
-  assert.deepEqual(verdict, { ok: false, checked: 17, sequence: 18, reason: 'checkpoint', detail: 'the note has no valid signature by its log key' });
+  // Cosignatures of the older stored checkpoint, after the newer one: accepted, and the newest
+  // checkpoint is still the tree of 16.
+  const cosigned = row(18, wrongRoot[14] as string, 2, checkpointOf(cosign(stored.note)), 'stele.checkpoint_cosigned');
+  await insert(cosigned);
+  assert.deepEqual((await superuser.query(`SELECT ok, checked::int FROM stele.stele_verify($1)`, [name])).rows[0], { ok: true, checked: 18 });
+  await refusedAs(insert(row(19, cosigned[14] as string, 3, checkpointOf(signed(12)))), noLarger);
+  assert.equal(await count(), 18);
+
+  // A superuser who goes around the guards can store a checkpoint that breaks a rule;
+  // stele_verify replays the checkpoint rules and finds it.
+  const session = await superuser.connect();
+  t.after(() => session.release());
+  const behindTheGuards = async (payload: string, type?: string) => {
+    await session.query(`BEGIN;
+      ALTER EVENT TRIGGER stele_refuse_ddl DISABLE;
+      ALTER TABLE ${name}.events DISABLE TRIGGER USER;
+      INSERT INTO ${name}.events VALUES (${row(19, cosigned[14] as string, 3, payload, type).map((v) => (v === null ? 'NULL' : `'${String(v).replaceAll("'", "''")}'`)).join(', ')});
+      ${guardsOn(name)}
+      ALTER EVENT TRIGGER stele_refuse_ddl ENABLE ALWAYS;`);
+    return (await session.query(`SELECT ok, checked::int, sequence::int, reason, expected, actual, detail FROM stele.stele_verify($1)`, [name])).rows[0];
+  };
+  const fault = (detail: string, expected: string | null = null, actual: string | null = null) =>
+    ({ ok: false, checked: 18, sequence: 19, reason: 'checkpoint', expected, actual, detail });
+  // A tree between the stored ones: the newest is the tree of 16, not the older one cosigned after it.
+  assert.deepEqual(await behindTheGuards(checkpointOf(signed(12))), fault('a tree no larger than the newest checkpoint', '17', '12'));
+  await session.query('ROLLBACK');
+  assert.deepEqual(await behindTheGuards(checkpointOf(cosign(signed(15))), 'stele.checkpoint_cosigned'), fault('cosignatures of a checkpoint that is not stored'));
+  await session.query('ROLLBACK');
+  assert.deepEqual(await behindTheGuards(badSignature(17)), fault('the note has no valid signature by its log key'));
+  await session.query('COMMIT');
+  assert.equal(await count(), 19);
 });
 
 test('DDL on a ledger schema is refused by the event triggers, superusers included', { skip }, async (t) => {

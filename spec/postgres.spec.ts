@@ -204,20 +204,24 @@ test('stored checkpoints replicate: the copy re-checks each, stele_verify replay
   // A taxonomy does not apply to '$checkpoints', here as in SQLite.
   await ledger.setEventTypes(['tick']);
   const second = await ledger.storeCheckpoint();
-  const { signedCheckpoint } = cosignCheckpoint(second.note, { secretKey: witness.signerKey, logKey: log.verifierKey });
+  const cosignOf = (note: string) => cosignCheckpoint(note, { secretKey: witness.signerKey, logKey: log.verifierKey }).signedCheckpoint;
   // The same checkpoint again, with the witness's cosignature: a repeated text, not a newer tree.
-  const cosigned = await ledger.addCosignatures(signedCheckpoint, { witnessKeys: [witness.verifierKey] });
+  const cosigned = await ledger.addCosignatures(cosignOf(second.note), { witnessKeys: [witness.verifierKey] });
   assert.equal(cosigned.treeSize, second.treeSize);
   // A halted ledger can still be checkpointed.
   await ledger.halt('inspection');
   const halted = await ledger.storeCheckpoint();
   assert.ok(first.treeSize < second.treeSize && second.treeSize < halted.treeSize);
+  // Cosignatures of the oldest checkpoint, arriving after newer ones.
+  const late = await ledger.addCosignatures(cosignOf(first.note), { witnessKeys: [witness.verifierKey] });
+  assert.equal(late.treeSize, first.treeSize);
   assert.deepEqual((await ledger.replicate()).map((r) => [r.status, r.sequence]), [['confirmed', ledger.head()!.sequence]]);
 
   const { rows } = await copy.reader.query(
-    `SELECT sequence::int, payload::jsonb ->> 'note' AS note FROM ${copy.name}.events WHERE stream_id = '$checkpoints' ORDER BY sequence`,
+    `SELECT sequence::int, type, payload::jsonb ->> 'note' AS note FROM ${copy.name}.events WHERE stream_id = '$checkpoints' ORDER BY sequence`,
   );
-  assert.deepEqual(rows, [first, second, cosigned, halted].map(({ sequence, note }) => ({ sequence, note })));
+  const types = ['stele.checkpoint', 'stele.checkpoint', 'stele.checkpoint_cosigned', 'stele.checkpoint', 'stele.checkpoint_cosigned'];
+  assert.deepEqual(rows, [first, second, cosigned, halted, late].map(({ sequence, note }, i) => ({ sequence, type: types[i], note })));
   assert.equal(parseNote(rows[2]!.note).signatures.length, 2);
   const auditor = await copy.reader.query('SELECT ok, checked::int FROM stele.stele_verify($1)', [copy.name]);
   assert.deepEqual(auditor.rows[0], { ok: true, checked: ledger.head()!.sequence });

@@ -29,7 +29,8 @@
 -- ceremony rules (the current halt or head, a quorum of valid witness signatures). A stored
 -- checkpoint ('$checkpoints', schema 10) is checked here for everything but its root: its
 -- shape, one log key and origin for all of a ledger's checkpoints, a size below its own
--- sequence, a larger tree than the newest before it or the text of an earlier one, and the log
+-- sequence, a larger tree than the newest 'stele.checkpoint' before it (type 'stele.checkpoint')
+-- or the text of an earlier 'stele.checkpoint' (type 'stele.checkpoint_cosigned'), and the log
 -- key's signature. Its root at that size needs the Merkle tree, which a copy does not mirror:
 -- the primary's trigger refused any other root before the row could be copied, and
 -- verifyLedgerFile checks it again on a file restored from this copy (restoreFromPostgres).
@@ -537,7 +538,7 @@ BEGIN
   ELSIF up_to IS NOT NULL AND up_to > head THEN
     RETURN QUERY SELECT false, head, head + 1, 'sequence_gap'::text, (head + 1)::text, NULL::text, NULL::text;
   ELSE
-    FOR c IN EXECUTE format($q$SELECT e.sequence, e.payload, e.payload_meta FROM %1$I.events AS e
+    FOR c IN EXECUTE format($q$SELECT e.sequence, e.type, e.payload, e.payload_meta FROM %1$I.events AS e
                                 WHERE e.stream_id = '$checkpoints' ORDER BY e.sequence$q$, ledger) LOOP
       cp := CASE WHEN c.payload_meta IS NULL THEN stele.stored_checkpoint(c.payload) END;
       want := NULL;
@@ -553,8 +554,10 @@ BEGIN
           SELECT 'another origin than the ledger''s first checkpoint', first_origin, cp.origin INTO why, want, got;
         ELSIF cp.size >= c.sequence THEN
           SELECT 'a checkpoint covers only the events before it', c.sequence - 1, cp.size INTO why, want, got;
-        ELSIF cp.size <= newest_size AND NOT cp.body = ANY (bodies) THEN
-          SELECT 'a smaller tree than the newest checkpoint, and not the text of an earlier one', newest_size + 1, cp.size INTO why, want, got;
+        ELSIF c.type IS DISTINCT FROM 'stele.checkpoint_cosigned' AND cp.size <= newest_size THEN
+          SELECT 'a tree no larger than the newest checkpoint', newest_size + 1, cp.size INTO why, want, got;
+        ELSIF c.type = 'stele.checkpoint_cosigned' AND NOT cp.body = ANY (bodies) THEN
+          why := 'cosignatures of a checkpoint that is not stored';
         ELSIF NOT stele.stored_checkpoint_signed(cp) THEN
           why := 'the note has no valid signature by its log key';
         END IF;
@@ -563,8 +566,10 @@ BEGIN
         RETURN QUERY SELECT false, c.sequence - 1, c.sequence, 'checkpoint'::text, want, got, why;
         RETURN;
       END IF;
-      bodies := bodies || cp.body;
-      newest_size := greatest(newest_size, cp.size);
+      IF c.type IS DISTINCT FROM 'stele.checkpoint_cosigned' THEN
+        bodies := bodies || cp.body;
+        newest_size := cp.size;
+      END IF;
     END LOOP;
     RETURN QUERY SELECT true, head, NULL::bigint, NULL::text, NULL::text, NULL::text, NULL::text;
   END IF;
@@ -777,14 +782,21 @@ BEGIN
         IF cp.size >= NEW.sequence THEN
           RAISE EXCEPTION 'STELE:CHECKPOINT_REFUSED:{"reason":"a checkpoint covers only the events before it"}' USING DETAIL = raise_detail;
         END IF;
-        SELECT c.size INTO newest_size FROM events AS e, stele.stored_checkpoint(e.payload) AS c
-         WHERE e.stream_id = '$checkpoints' ORDER BY e.stream_version DESC LIMIT 1;
-        -- An earlier text is looked for only then; starts_with spares parsing the other notes.
-        IF cp.size <= newest_size THEN
+        -- The newest 'stele.checkpoint' has the largest size so far: each was larger than the one before.
+        IF NEW.type = 'stele.checkpoint' THEN
+          SELECT c.size INTO newest_size FROM events AS e, stele.stored_checkpoint(e.payload) AS c
+           WHERE e.stream_id = '$checkpoints' AND e.type = 'stele.checkpoint' ORDER BY e.stream_version DESC LIMIT 1;
+          IF cp.size <= newest_size THEN
+            RAISE EXCEPTION 'STELE:CHECKPOINT_REFUSED:{"reason":"a tree no larger than the newest checkpoint"}' USING DETAIL = raise_detail;
+          END IF;
+        END IF;
+        -- Cosignatures repeat the text of a stored 'stele.checkpoint'; starts_with spares parsing the other notes.
+        IF NEW.type = 'stele.checkpoint_cosigned' THEN
           IF NOT EXISTS (SELECT 1 FROM events AS e
-                          WHERE e.stream_id = '$checkpoints' AND starts_with(e.payload::jsonb ->> 'note', cp.body)
+                          WHERE e.stream_id = '$checkpoints' AND e.type = 'stele.checkpoint'
+                            AND starts_with(e.payload::jsonb ->> 'note', cp.body)
                             AND (stele.stored_checkpoint(e.payload)).body = cp.body) THEN
-            RAISE EXCEPTION 'STELE:CHECKPOINT_REFUSED:{"reason":"a smaller tree than the newest checkpoint, and not the text of an earlier one"}' USING DETAIL = raise_detail;
+            RAISE EXCEPTION 'STELE:CHECKPOINT_REFUSED:{"reason":"cosignatures of a checkpoint that is not stored"}' USING DETAIL = raise_detail;
           END IF;
         END IF;
         IF NOT stele.stored_checkpoint_signed(cp) THEN
@@ -822,7 +834,7 @@ BEGIN
         IF NOT ((NEW.stream_id = '$agents' AND NEW.type IN ('stele.agent_key_registered', 'stele.agent_key_revoked'))
              OR (NEW.stream_id = '$halt' AND NEW.type IN ('stele.halted', 'stele.halt_cleared'))
              OR (NEW.stream_id = '$types' AND NEW.type = 'stele.event_types_set')
-             OR (NEW.stream_id = '$checkpoints' AND NEW.type = 'stele.checkpoint')) THEN
+             OR (NEW.stream_id = '$checkpoints' AND NEW.type IN ('stele.checkpoint', 'stele.checkpoint_cosigned'))) THEN
           RAISE EXCEPTION 'STELE:INVALID_EVENT:{"field":"type"}' USING DETAIL = raise_detail;
         END IF;
         -- events_insert_event_types (schema 8): the whole taxonomy, non-empty strings in strictly
