@@ -244,7 +244,7 @@ function integrityFault(
       (streamId === '$halt' && (type === 'stele.halted' || type === 'stele.halt_cleared')) ||
       (streamId === '$replication' && type === 'stele.replica_promoted') ||
       (streamId === '$types' && type === 'stele.event_types_set') ||
-      (streamId === '$checkpoints' && type === 'stele.checkpoint');
+      (streamId === '$checkpoints' && (type === 'stele.checkpoint' || type === 'stele.checkpoint_cosigned'));
     if (!allowed) return 'reserved';
     const p = payloadOf(row);
     if (streamId === '$types') {
@@ -394,8 +394,9 @@ function leafOf(contentHashHex: string): Buffer {
 
 /**
  * FORMAT.md step 13: the `$checkpoints` rows against the tree of the `content_hash` column, in
- * sequence order. A row that breaks a rule is reported and is not kept (its body and size do not
- * count for the rows after it).
+ * sequence order. Only a `stele.checkpoint` that passes is kept (its body and size count for the
+ * rows after it): a later `stele.checkpoint` must be larger, a `stele.checkpoint_cosigned` must
+ * repeat a kept body. A row that breaks a rule is reported.
  */
 function checkpointFaults(rows: readonly Row[], leaves: readonly Buffer[], trustedLogKey: string | undefined): Fault[] {
   const faults: Fault[] = [];
@@ -404,6 +405,7 @@ function checkpointFaults(rows: readonly Row[], leaves: readonly Buffer[], trust
   let largest = 0;
   for (const row of rows) {
     const sequence = row.sequence as bigint;
+    const cosigned = row.type === 'stele.checkpoint_cosigned';
     const checkpoint = storedCheckpointOf(row);
     first ??= checkpoint && { logKey: checkpoint.logKey, origin: checkpoint.origin };
     const byLog = checkpoint?.signatures.filter((s) => s.name === checkpoint.keyName && s.keyId.equals(checkpoint.keyId)) ?? [];
@@ -413,7 +415,7 @@ function checkpointFaults(rows: readonly Row[], leaves: readonly Buffer[], trust
       checkpoint.logKey === first!.logKey &&
       checkpoint.origin === first!.origin &&
       BigInt(checkpoint.size) < sequence &&
-      (checkpoint.size > largest || bodies.has(checkpoint.body)) &&
+      (cosigned ? bodies.has(checkpoint.body) : checkpoint.size > largest) &&
       byLog.length === 1 &&
       byLog[0]!.signature.length === 64 &&
       cryptoVerify(null, Buffer.from(checkpoint.body, 'utf8'), checkpoint.publicKey, byLog[0]!.signature) &&
@@ -423,8 +425,9 @@ function checkpointFaults(rows: readonly Row[], leaves: readonly Buffer[], trust
       faults.push({ sequence, reason: 'checkpoint' });
       continue;
     }
+    if (cosigned) continue;
     bodies.add(checkpoint.body);
-    largest = Math.max(largest, checkpoint.size);
+    largest = checkpoint.size;
   }
   return faults;
 }
@@ -468,7 +471,7 @@ function verifyLedgerFile(path: string, options: { trustedLogKey?: string } = {}
       reason ??= integrity;
       if (reason) faults.push({ sequence, reason });
       if (streamId === '$halt') halt = { sequence, hash: row.content_hash as string, type: row.type as string };
-      if (streamId === '$checkpoints' && row.type === 'stele.checkpoint') checkpoints.push(row);
+      if (streamId === '$checkpoints' && (row.type === 'stele.checkpoint' || row.type === 'stele.checkpoint_cosigned')) checkpoints.push(row);
       leaves.push(leafOf(row.content_hash as string));
       nextSequence = sequence + 1n;
       previousHash = row.content_hash as string;
@@ -1159,7 +1162,8 @@ describe('stored checkpoints verified with the independent implementation', () =
 
   /**
    * A ledger with a taxonomy, 21 ticks (one complete tile), checkpoints of sizes 18 and 21, the
-   * first cosigned by a witness and stored again, and a checkpoint stored while halted.
+   * first cosigned by a witness and stored again after the second (a `stele.checkpoint_cosigned`),
+   * and a checkpoint stored while halted.
    */
   async function writeCheckpointedLedger(t: TestContext) {
     const log = generateKeyPair(ORIGIN);
@@ -1179,12 +1183,16 @@ describe('stored checkpoints verified with the independent implementation', () =
     return { path, log, checkpoints: [first, second, repeat, whileHalted] };
   }
 
-  /** A copy of the ledger with row `sequence`'s payload rewritten behind the triggers and the chain recomputed from it. */
-  function rewritten(t: TestContext, path: string, sequence: number, payload: (row: Row) => string): string {
+  /**
+   * A copy of the ledger with row `sequence`'s payload (and, given `type`, its type) rewritten
+   * behind the triggers and the chain recomputed from it.
+   */
+  function rewritten(t: TestContext, path: string, sequence: number, payload: (row: Row) => string, type?: string): string {
     const copy = tempLedgerPath(t, `tampered-${sequence}-${Math.random().toString(36).slice(2)}.db`);
     copyLedger(path, copy);
     tamper(copy, (db) => {
-      db.prepare('UPDATE events SET payload = ? WHERE sequence = ?').run(payload(db.prepare('SELECT * FROM events WHERE sequence = ?').get(sequence) as Row), sequence);
+      const row = db.prepare('SELECT * FROM events WHERE sequence = ?').get(sequence) as Row;
+      db.prepare('UPDATE events SET payload = ?, type = ? WHERE sequence = ?').run(payload(row), type ?? row.type, sequence);
       let previous = db.prepare('SELECT content_hash FROM events WHERE sequence = ?').pluck().get(sequence - 1) as string;
       const reseal = db.prepare('UPDATE events SET prev_hash = ?, content_hash = ? WHERE sequence = ?');
       for (const row of db.prepare('SELECT * FROM events WHERE sequence >= ? ORDER BY sequence').all(sequence) as Row[]) {
@@ -1211,7 +1219,7 @@ describe('stored checkpoints verified with the independent implementation', () =
     }
   }
 
-  test('a ledger with stored checkpoints, a cosigned repeat and a checkpoint stored while halted verifies with both verifiers', async (t) => {
+  test('a ledger with stored checkpoints, their cosignatures stored late and a checkpoint stored while halted verifies with both verifiers', async (t) => {
     const { path, log, checkpoints } = await writeCheckpointedLedger(t);
     assert.deepEqual(checkpoints.map((c) => [c.sequence, c.treeSize]), [[19, 18], [22, 21], [23, 18], [25, 24]]);
     assert.deepEqual(verifyLedgerFile(path), { checked: 25, faults: [] });
@@ -1221,15 +1229,18 @@ describe('stored checkpoints verified with the independent implementation', () =
     const db = new Database(path, { readonly: true, fileMustExist: true });
     t.after(() => db.close());
     const rows = db.prepare("SELECT * FROM events WHERE stream_id = '$checkpoints' ORDER BY sequence").all() as Row[];
-    // The documented payload: {"logKey", "note"}, payload_meta NULL, nothing signed by an agent.
+    // The documented payload: {"logKey", "note"}, payload_meta NULL, nothing signed by an agent;
+    // the cosignatures are a `stele.checkpoint_cosigned`, the others new trees.
     assert.deepEqual(
       rows.map((row) => [row.type, row.payload_meta, row.agent_id, row.signature, Object.keys(JSON.parse(row.payload as string))]),
-      Array.from({ length: 4 }, () => ['stele.checkpoint', null, null, null, ['logKey', 'note']]),
+      ['stele.checkpoint', 'stele.checkpoint', 'stele.checkpoint_cosigned', 'stele.checkpoint'].map((type) => [type, null, null, null, ['logKey', 'note']]),
     );
     const parsed = rows.map((row) => storedCheckpointOf(row)!);
     assert.ok(parsed.every((c) => c.logKey === log.verifierKey && c.origin === ORIGIN));
-    // The repeat is the first checkpoint's body with the witness's line after the log's.
+    // The cosigned one is the first checkpoint's body with the witness's line after the log's,
+    // stored after a larger tree.
     assert.equal(parsed[2]!.body, parsed[0]!.body);
+    assert.ok(parsed[2]!.size < parsed[1]!.size);
     assert.deepEqual(parsed.map((c) => c.signatures.length), [1, 1, 2, 1]);
     // Each root is the tree of the content hashes at its size, recomputed here.
     for (const c of parsed) assert.ok(c.root.equals(rootAt(path, c.size)), `root at ${c.size}`);
@@ -1258,21 +1269,33 @@ describe('stored checkpoints verified with the independent implementation', () =
         return JSON.stringify({ logKey, note: note.replace(c.root.toString('base64'), Buffer.from(next.rootHash).toString('base64')) });
       };
     const flipped = (root: Buffer) => Buffer.from(flipHexDigit(root.toString('hex'), 5), 'hex');
-    const cases: { name: string; sequence: number; payload: (row: Row) => string; faults: number[]; detail: RegExp }[] = [
+    const original = new Database(path, { readonly: true, fileMustExist: true });
+    const firstPayload = original.prepare('SELECT payload FROM events WHERE sequence = 19').pluck().get() as string;
+    original.close();
+    const same = (row: Row) => row.payload as string;
+    const cases: { name: string; sequence: number; payload: (row: Row) => string; type?: string; faults: number[]; detail: RegExp }[] = [
       // The log's signature covers the root: an altered root fails it.
       { name: 'root altered', sequence: 22, payload: resigned((c) => ({ rootHash: flipped(c.root) }), null), faults: [22, 25], detail: /signature/ },
       // Even with the log's key, the root must be the file's tree at that size.
       { name: 'root altered and signed again by the log', sequence: 22, payload: resigned((c) => ({ rootHash: flipped(c.root) })), faults: [22, 25], detail: /another root/ },
       { name: 'another origin', sequence: 22, payload: resigned(() => ({ origin: 'example.com/other' })), faults: [22, 25], detail: /origin/ },
       { name: 'a checkpoint of its own row', sequence: 25, payload: resigned(() => ({ size: 25 })), faults: [25], detail: /covers only the events before it/ },
-      { name: 'an older tree with a new text', sequence: 25, payload: resigned(() => ({ size: 10, rootHash: rootAt(path, 10) })), faults: [25], detail: /smaller tree/ },
-      // Row 19 is itself a leaf of the checkpoints of sizes 21 and 24, whose roots it now breaks.
-      { name: 'not a checkpoint', sequence: 19, payload: (row) => JSON.stringify({ ...payloadOfRow(row), at: 1 }), faults: [19, 22, 25], detail: /payload must be/ },
+      { name: 'an older tree with a new text', sequence: 25, payload: resigned(() => ({ size: 10, rootHash: rootAt(path, 10) })), faults: [25], detail: /no larger than the newest/ },
+      // A new tree must be larger than the newest: repeating an earlier size's text takes a `stele.checkpoint_cosigned`.
+      { name: "a checkpoint repeating an earlier size's text", sequence: 25, payload: () => firstPayload, faults: [25], detail: /no larger than the newest/ },
+      { name: 'cosignatures stored as a new checkpoint', sequence: 23, payload: same, type: 'stele.checkpoint', faults: [23, 25], detail: /no larger than the newest/ },
+      // Cosignatures need the text of an earlier `stele.checkpoint`, even when log-signed and of the file's own tree.
+      // (Rows 22 and 23 are leaves of the checkpoint of size 24, whose root they break too.)
+      { name: 'cosignatures of a text never stored', sequence: 23, payload: resigned(() => ({ size: 20, rootHash: rootAt(path, 20) })), faults: [23, 25], detail: /not stored/ },
+      { name: 'a new checkpoint stored as cosignatures', sequence: 22, payload: same, type: 'stele.checkpoint_cosigned', faults: [22, 25], detail: /not stored/ },
+      // Row 19 is itself a leaf of the checkpoints of sizes 21 and 24, whose roots it now breaks;
+      // and the cosignatures of row 23 are of a text no longer stored.
+      { name: 'not a checkpoint', sequence: 19, payload: (row) => JSON.stringify({ ...payloadOfRow(row), at: 1 }), faults: [19, 22, 23, 25], detail: /payload must be/ },
       // History below a checkpoint rewritten: the checkpoints that cover it no longer match.
       { name: 'an event under a checkpoint', sequence: 20, payload: () => '{"forged":true}', faults: [22, 25], detail: /another root/ },
     ];
-    for (const { name, sequence, payload, faults, detail } of cases) {
-      const copy = rewritten(t, path, sequence, payload);
+    for (const { name, sequence, payload, type, faults, detail } of cases) {
+      const copy = rewritten(t, path, sequence, payload, type);
       assert.deepEqual(
         verifyLedgerFile(copy).faults.map((f) => [Number(f.sequence), f.reason]),
         faults.map((at) => [at, 'checkpoint']),

@@ -31,6 +31,11 @@
  *    key registered as an agent at k and as a witness at k+1 → key_registration at k+1; one key
  *    registered as two witnesses (k, k+1), a halt at k+2 and a ceremony at k+3 that both names
  *    sign for real → ceremony at k+3.
+ *  - a stored checkpoint (the newest row, of the tree before it), one byte of its note's root
+ *    changed and the chain recomputed: with the log's signature line kept, which no longer
+ *    verifies, or signed again with the log's key, so that only the file's tree can tell →
+ *    checkpoint at k, after every row and the tree passed (the size never a multiple of 16, so
+ *    that no tile node covers the rewritten row).
  *  - the tables that are not hashed, the chain intact: a valid key registration written into the
  *    newest row behind the triggers (so `agent_keys` lacks its row) → derived_table at 0 after
  *    every row passed; `ledger_meta.witness_quorum` rewritten → ledger_meta at 0 before any row.
@@ -41,7 +46,8 @@ import { join } from 'node:path';
 import { test } from 'node:test';
 import fc from 'fast-check';
 import type Database from 'better-sqlite3';
-import { generateAgentKeyPair, witnessClearHalt } from '../../lib/index.ts';
+import { generateAgentKeyPair, openLedger, witnessClearHalt } from '../../lib/index.ts';
+import { generateKeyPair, signCheckpoint } from '../../lib/proofs/index.ts';
 import { verifyLedgerFile, type VerifyFaultReason } from '../../lib/verify/verify-ledger-file.ts';
 import { buildLedger, copyLedgerFile, flipHexDigit, readRow, rechain, rowAt, tamper } from '../helpers/tamper.ts';
 import { chainOf, tempDir } from '../helpers/temp-ledger.ts';
@@ -72,7 +78,8 @@ type Edit =
   | 'key_row_missing'
   | 'meta_quorum'
   | 'type_outside_taxonomy'
-  | 'type_row_smuggled';
+  | 'type_row_smuggled'
+  | 'checkpoint_root';
 
 const EDITS: Edit[] = [
   'payload',
@@ -101,15 +108,32 @@ const EDITS: Edit[] = [
   'meta_quorum',
   'type_outside_taxonomy',
   'type_row_smuggled',
+  'checkpoint_root',
 ];
 
 /** Edits whose fault is not at k itself, or only a rule (not the chain) can see. */
 const RULE_EDITS = new Set<Edit>([
   'unknown_reserved_stream', 'agents_other_type', 'revoke_unknown_key', 'register_invalid_key', 'clear_without_halt', 'event_while_halted',
-  'witness_while_halted', 'key_in_both_roles', 'one_key_two_witnesses', 'type_outside_taxonomy',
+  'witness_while_halted', 'key_in_both_roles', 'one_key_two_witnesses', 'type_outside_taxonomy', 'checkpoint_root',
 ]);
 /** Edits of the tables that are not hashed: the fault is the file's (sequence 0). */
 const TABLE_EDITS = new Set<Edit>(['key_row_missing', 'meta_quorum', 'type_row_smuggled']);
+/** Edits of a ledger whose newest row is a stored checkpoint of the tree before it. */
+const CHECKPOINT_EDITS = new Set<Edit>(['checkpoint_root']);
+/** The log that signs those checkpoints. */
+const LOG = generateKeyPair('example.com/stele/tamper-property');
+
+/** {@link buildLedger} of `size - 1` events, then the checkpoint of that tree stored as row `size`. */
+async function buildCheckpointedLedger(path: string, size: number, streams: number): Promise<void> {
+  await buildLedger(path, size - 1, streams);
+  const ledger = await openLedger(path, { checkpoint: { origin: 'example.com/stele/tamper-property', secretKey: LOG.signerKey } });
+  try {
+    assert.equal((await ledger.storeCheckpoint()).sequence, size);
+  } finally {
+    await ledger.close();
+  }
+}
+
 /** Rows an edit rewrites from k on (1 unless said): k leaves room for them. */
 const SPAN: Partial<Record<Edit, number>> = { delete: 2, event_while_halted: 2, type_outside_taxonomy: 2, witness_while_halted: 2, key_in_both_roles: 2, one_key_two_witnesses: 4 };
 
@@ -171,6 +195,20 @@ function applyEdit(db: Database.Database, edit: Edit, k: number, size: number, d
     case 'type_row_smuggled':
       db.prepare("INSERT INTO event_types (type) VALUES ('smuggled')").run();
       return ['derived_table', 0];
+    case 'checkpoint_root': {
+      // Row k = size stores the checkpoint of the k - 1 events before it (see CHECKPOINT_EDITS).
+      const { logKey, note } = JSON.parse(row.payload!) as { logKey: string; note: string };
+      const [origin, treeSize, root] = note.split('\n') as [string, string, string];
+      const rootHash = Buffer.from(root, 'base64');
+      rootHash[Math.floor(digit / 2) % 32]! ^= 0x01;
+      const forged =
+        digit % 2 === 0
+          ? note.replace(`\n${root}\n`, `\n${rootHash.toString('base64')}\n`) // the log's line kept: it no longer verifies
+          : signCheckpoint({ origin, size: Number(treeSize), rootHash }, LOG.signerKey); // the log's key used again
+      set('payload = ?', JSON.stringify({ logKey, note: forged }));
+      rechain(db, k);
+      return 'checkpoint';
+    }
     case 'unknown_reserved_stream':
       reserve('$tampered', 'tick', { i: 1 });
       return 'reserved_stream';
@@ -251,6 +289,11 @@ const scenario = fc
     // Deleting the newest row is undetectable without an external head; pick among the others.
     // A key row written into the newest row leaves no stream behind with a skipped version.
     if (s.edit === 'key_row_missing') return { ...s, k: s.size };
+    // The checkpoint is the newest row, in no complete tile: only the checkpoint rules can tell.
+    if (CHECKPOINT_EDITS.has(s.edit)) {
+      const size = s.size % 16 === 0 ? s.size + 1 : s.size;
+      return { ...s, size, k: size };
+    }
     const rows = s.size - (SPAN[s.edit] ?? 1) + 1;
     return { ...s, k: 1 + Math.floor(s.row * rows) };
   });
@@ -262,7 +305,7 @@ test('a random edit behind the triggers is reported at its row with the right re
     fc.asyncProperty(scenario, async ({ size, streams, edit, k, digit, rangeSize }) => {
       run++;
       const original = join(dir, `original-${run}.db`);
-      await buildLedger(original, size, streams);
+      await (CHECKPOINT_EDITS.has(edit) ? buildCheckpointedLedger : buildLedger)(original, size, streams);
       assert.deepEqual(await verifyLedgerFile(original, { rangeSize }), { ok: true, checked: size });
 
       const copy = join(dir, `tampered-${run}.db`);
@@ -297,6 +340,7 @@ test('a random edit behind the triggers is reported at its row with the right re
         assert.equal(result.checked, sequential.checked);
       }
       if (reason === 'sequence_gap' && edit === 'delete') assert.equal(result.firstBad?.actual, k + 1);
+      if (edit === 'checkpoint_root') assert.match(result.firstBad?.detail ?? '', digit % 2 === 0 ? /no valid signature/ : /another root/);
       if (edit === 'prev_hash') assert.equal(result.firstBad?.expected, k === 1 ? '0'.repeat(64) : readRow(copy, k - 1).content_hash);
     }),
     { numRuns: 40 },
