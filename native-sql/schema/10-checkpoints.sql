@@ -52,13 +52,14 @@ BEGIN
    WHERE NOT stele_checkpoint_signed(NEW.payload);
 
   -- The root at the checkpoint's size: the stored node of each 1 bit of the size from level 4 up,
-  -- and the leaves of the incomplete tile after them.
+  -- and the leaves of the incomplete tile after them. CROSS JOIN keeps the levels the outer loop,
+  -- so each node is one primary-key seek (the other order scans merkle_nodes: 20 ms at 1M events).
   SELECT RAISE(ABORT, 'STELE:CHECKPOINT_REFUSED:{"reason":"the tree at that size has another root"}')
    WHERE stele_checkpoint_part(NEW.payload, 'root') IS NOT (
            SELECT stele_merkle_root(part.start, part.level, part.hash)
              FROM (SELECT n.idx << n.level AS start, n.level AS level, n.hash AS hash
                      FROM merkle_levels AS l
-                     JOIN merkle_nodes AS n
+                     CROSS JOIN merkle_nodes AS n
                        ON n.level = l.level AND n.idx = (stele_checkpoint_part(NEW.payload, 'size') >> l.level) - 1
                     WHERE l.level >= 4 AND (stele_checkpoint_part(NEW.payload, 'size') >> l.level) & 1 = 1
                    UNION ALL
