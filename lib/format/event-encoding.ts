@@ -24,6 +24,8 @@ export interface EncodedEvent {
   localTimestamp: number;
   /** null = 'any' */
   expectedVersion: string | number | null;
+  /** The signature verified off the writer thread (format/hash-bytes.ts `signatureVerdict`), when it was. */
+  signatureVerdict?: string;
 }
 
 const MAX_NAME_LENGTH = 256;

@@ -44,3 +44,16 @@ export function eventHash(values: ReadonlyArray<unknown>): string {
 export function rowHash(row: EventRow): string {
   return eventHash(HASHED_COLUMNS.map((column) => row[column]));
 }
+
+const VERDICT_DOMAIN = Buffer.from('stele/signature-verdict/v1\n');
+
+/**
+ * What the writer remembers of a signature Stele verified before the event reached it (off the
+ * writer thread): SHA-256 over a domain line, the public key, the signature and the exact signed
+ * bytes, NUL-separated. The trigger's function computes it again from the row it inserts and the
+ * key the database holds for the agent, so a verdict can only ever stand for that row under that
+ * key. Never stored: it lives in the writer's memory for the group it arrived with.
+ */
+export function signatureVerdict(publicKey: string, signature: string, signed: Uint8Array): string {
+  return hash('sha256', Buffer.concat([VERDICT_DOMAIN, Buffer.from(`${publicKey}\0${signature}\0`), signed]), 'hex');
+}

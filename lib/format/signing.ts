@@ -58,7 +58,11 @@ export function signableBytes(input: AppendInput): Uint8Array {
   if (input.eventId === undefined || input.localTimestamp === undefined || input.agentId === undefined) {
     throw new TypeError('signableBytes needs eventId, localTimestamp and agentId on the input; signEvent() fills them in');
   }
-  const event = encodeInput({ ...input, signature: input.signature ?? 'unsigned' }, undefined, Number.MAX_SAFE_INTEGER);
+  return signedBytesOfEvent(encodeInput({ ...input, signature: input.signature ?? 'unsigned' }, undefined, Number.MAX_SAFE_INTEGER));
+}
+
+/** The bytes an encoded event's signature signs: what the trigger rebuilds from its row. @internal */
+export function signedBytesOfEvent(event: EncodedEvent): Uint8Array {
   // Each signed column is the encoded field of the same name in camelCase (payload_meta → payloadMeta).
   return signedBytesOf(SIGNED_COLUMNS.map((column) => event[camelCase(column) as keyof EncodedEvent]));
 }

@@ -14,6 +14,8 @@ import type { LogLevel, ResolvedOptions } from '../options.ts';
 import type { StoredEvent } from '../writer/protocol.ts';
 import type { Waiter } from '../writer/admission.ts';
 import type { WriterClient } from '../writer/writer-client.ts';
+import type { LedgerReader } from './reader.ts';
+import { SignatureChecks } from './signature-checks.ts';
 import type { AppendBatchOptions, ClockDriftWarning } from './ledger-types.ts';
 
 /** One batch is one transaction and one message to the writer: bulk imports come in several. */
@@ -22,6 +24,7 @@ export const MAX_BATCH_EVENTS = 100_000;
 /** What the append path needs of its ledger. */
 export interface AppendContext {
   readonly path: string;
+  readonly reader: LedgerReader;
   readonly options: ResolvedOptions;
   /** Absent when opened with `readonly: true`, or degraded. */
   readonly writer: WriterClient | undefined;
@@ -65,9 +68,11 @@ export class Appends {
   readonly #context: AppendContext;
   /** Appends accepted by an open ledger that have not reached the writer yet; close() waits for them. */
   readonly #entering = new Set<Promise<unknown>>();
+  readonly #signatures: SignatureChecks;
 
   constructor(context: AppendContext) {
     this.#context = context;
+    this.#signatures = new SignatureChecks((agentId) => context.reader.activeSigningKeys(agentId));
   }
 
   /** Settles once every append that entered before the call has reached the writer or failed. */
@@ -109,6 +114,8 @@ export class Appends {
         if (room === true) this.#context.writer!.release(1);
         throw error;
       }
+      const checked = this.#signatures.attach(events);
+      if (checked) await checked;
       const submitted = this.#context.writer!.submit(events);
       const [stored] = await (site ? submitted.catch((error: unknown) => Promise.reject(atCallSite(error, site))) : submitted);
       return this.#acknowledge(stored!);
@@ -144,6 +151,7 @@ export class Appends {
         }
         ids.add(event.eventId);
       }
+      await this.#signatures.attach(events);
       const stored = await this.#submitEncoded(events, site);
       return stored.map((event) => this.#acknowledge(event));
     });

@@ -28,6 +28,7 @@ export class LedgerReader {
   #sequencesBetween!: Database.Statement<[number, number], number>;
   #lastHaltEvent!: Database.Statement<[], EventRow>;
   #lastTypesPayload!: Database.Statement<[], string>;
+  #activeSigningKeys!: Database.Statement<[string], string>;
   /** The statements of `events()` queries, one per shape of query (a few dozen at most). */
   readonly #pages = new Map<string, Database.Statement<unknown[], EventRow>>();
 
@@ -57,6 +58,7 @@ export class LedgerReader {
       .pluck();
     this.#lastHaltEvent = this.#db.prepare(`${select} WHERE stream_id = '$halt' ORDER BY stream_version DESC LIMIT 1`);
     this.#lastTypesPayload = this.#db.prepare<[], string>("SELECT payload FROM events WHERE stream_id = '$types' ORDER BY stream_version DESC LIMIT 1").pluck();
+    this.#activeSigningKeys = this.#db.prepare<[string], string>("SELECT public_key FROM active_agent_keys WHERE agent_id = ? AND role = 'agent'").pluck();
   }
 
   /** The taxonomy the newest `$types` event recorded ([] when it accepts any type), or undefined when none was ever recorded. */
@@ -74,6 +76,11 @@ export class LedgerReader {
       if (error instanceof LedgerError && error.code === 'SCHEMA_MISMATCH') return error;
       throw error;
     }
+  }
+
+  /** The public keys `agentId` may sign events with now: its active keys of role 'agent'. */
+  activeSigningKeys(agentId: string): string[] {
+    return this.#activeSigningKeys.all(agentId);
   }
 
   /** CEREMONY_REFUSED unless a quorum of `trusted` witness keys signed `bytes` (witness-trust.ts). */

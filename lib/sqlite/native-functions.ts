@@ -7,7 +7,7 @@
 import type Database from 'better-sqlite3';
 import { SIGNED_COLUMNS } from '../format/columns.ts';
 import { isValidPublicKey, verifyEd25519 } from '../format/ed25519.ts';
-import { clearHaltBytes, eventHash, promoteReplicaBytes, signedBytesOf } from '../format/hash-bytes.ts';
+import { clearHaltBytes, eventHash, promoteReplicaBytes, signatureVerdict, signedBytesOf } from '../format/hash-bytes.ts';
 import { merkleLeafHash, merkleNodeHash, merkleSubtreeHash, TILE_LEAVES } from '../format/merkle-hash.ts';
 import { nodeHash, treeRoot } from '../proofs/merkle-tree.ts';
 import { signedByLogKey, storedCheckpointPayload } from './stored-checkpoint.ts';
@@ -23,6 +23,12 @@ interface TileInput {
 /** Settings the triggers read through registered functions rather than from a table. */
 export interface NativeFunctionSettings {
   driftThresholdMs: number;
+  /**
+   * The writer's verdicts of signatures Stele verified before their events arrived (see
+   * `signatureVerdict`): a hit is one lookup instead of one Ed25519 verification. Only the writer
+   * connection has them; every other connection verifies each signature itself.
+   */
+  signatureVerdicts?: Set<string>;
 }
 
 /** Registers Stele's functions on a connection that will append. */
@@ -44,7 +50,12 @@ export function registerNativeFunctions(db: Database.Database, settings: NativeF
     if (signed.length !== SIGNED_COLUMNS.length) {
       throw new TypeError(`stele_signature_valid takes ${2 + SIGNED_COLUMNS.length} arguments, got ${2 + signed.length}`);
     }
-    return verifyEd25519(key, signedBytesOf(signed), signature) ? 1 : 0;
+    const bytes = signedBytesOf(signed);
+    const verdicts = settings.signatureVerdicts;
+    if (verdicts !== undefined && verdicts.size > 0 && typeof key === 'string' && typeof signature === 'string' && verdicts.has(signatureVerdict(key, signature, bytes))) {
+      return 1;
+    }
+    return verifyEd25519(key, bytes, signature) ? 1 : 0;
   });
   db.function(
     'stele_clear_halt_signature_valid',

@@ -47,11 +47,14 @@ export class GroupCommit {
   readonly #statements;
   readonly #lookups;
   readonly #appends: ProposedAppends;
+  readonly #signatureVerdicts: Set<string> | undefined;
 
-  constructor(db: Database.Database, retry: WriterSettings['retry'], log: Log) {
+  /** `signatureVerdicts`: the set the connection's stele_signature_valid reads (native-functions.ts). */
+  constructor(db: Database.Database, retry: WriterSettings['retry'], log: Log, signatureVerdicts?: Set<string>) {
     this.#db = db;
     this.#retry = retry;
     this.#log = log;
+    this.#signatureVerdicts = signatureVerdicts;
     this.#statements = {
       begin: db.prepare('BEGIN IMMEDIATE'),
       commit: db.prepare('COMMIT'),
@@ -75,6 +78,17 @@ export class GroupCommit {
    * so that its callers learn a known outcome instead of one cut short by the close.
    */
   async commit(requests: AppendRequest[], stop?: AbortSignal): Promise<RequestOutcome[]> {
+    // A verdict holds for the group it arrived with only: each attempt sees the same ones.
+    const verdicts = this.#signatureVerdicts;
+    if (verdicts) for (const request of requests) for (const event of request.events) if (event.signatureVerdict) verdicts.add(event.signatureVerdict);
+    try {
+      return await this.#commitWithRetries(requests, stop);
+    } finally {
+      verdicts?.clear();
+    }
+  }
+
+  async #commitWithRetries(requests: AppendRequest[], stop: AbortSignal | undefined): Promise<RequestOutcome[]> {
     const { attempts, delayMs } = this.#retry;
     for (let attempt = 1; ; attempt++) {
       const result = this.#commitOnce(requests);

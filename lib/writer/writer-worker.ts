@@ -47,8 +47,10 @@ function open(): { db: Database.Database; lock: Database.Database; group: GroupC
   try {
     lock = acquireWriterLock(settings.path);
     refuseOrphanedSidecar(settings.path); // before anything is written into a new or empty file
-    ({ db } = openWriteConnection(settings.path, settings));
-    const group = new GroupCommit(db, settings.retry, log);
+    // Signatures verified before their events arrived (ledger/signature-checks.ts), by verdict.
+    const signatureVerdicts = new Set<string>();
+    ({ db } = openWriteConnection(settings.path, { ...settings, signatureVerdicts }));
+    const group = new GroupCommit(db, settings.retry, log, signatureVerdicts);
     if (db.prepare('SELECT EXISTS (SELECT 1 FROM replica_mode)').pluck().get() === 1) {
       throw LedgerError.of('REPLICA_NOT_PROMOTED', { path: settings.path });
     }
