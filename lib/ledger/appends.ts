@@ -151,7 +151,9 @@ export class Appends {
         }
         ids.add(event.eventId);
       }
-      await this.#signatures.attach(events);
+      // Awaited only when there is something to wait for: an extra tick would let later appends overtake.
+      const checked = this.#signatures.attach(events);
+      if (checked) await checked;
       const stored = await this.#submitEncoded(events, site);
       return stored.map((event) => this.#acknowledge(event));
     });
