@@ -9,9 +9,7 @@ import { describe, test } from 'node:test';
 import Database from 'better-sqlite3';
 import { z } from 'zod';
 import { generateAgentKeyPair, type LedgerError, type PayloadIssue, type StandardSchemaV1 } from '../lib/index.ts';
-import { configureWriterConnection } from '../lib/sqlite/connections.ts';
-import { registerNativeFunctions } from '../lib/sqlite/native-functions.ts';
-import { chainOf, createLedger, reopen, tempLedgerPath } from './helpers/temp-ledger.ts';
+import { appendingConnection, chainOf, createLedger, reopen, tempLedgerPath } from './helpers/temp-ledger.ts';
 
 /** The event type Stele was first built for: a turn of a conversation, detected by a listener. */
 const turnDetected = z.object({
@@ -33,15 +31,6 @@ function turn(overrides: Record<string, unknown> = {}): Record<string, unknown> 
     turn_timestamp: '2026-01-05T10:00:00.000Z',
     ...overrides,
   };
-}
-
-/** A raw read-write connection that can append: Stele's functions registered, like the writer's. */
-function appendingConnection(t: { after(fn: () => void): void }, path: string): Database.Database {
-  const db = new Database(path, { timeout: 2000 });
-  t.after(() => db.close());
-  configureWriterConnection(db, 'normal');
-  registerNativeFunctions(db, { driftThresholdMs: 5000 });
-  return db;
 }
 
 function rawAppend(db: Database.Database, type: string, streamId = 's'): void {

@@ -8,14 +8,11 @@ import assert from 'node:assert/strict';
 import { randomUUID } from 'node:crypto';
 import { describe, test } from 'node:test';
 import fc from 'fast-check';
-import Database from 'better-sqlite3';
 import { generateAgentKeyPair, signEvent, type AppendInput, type LedgerError } from '../lib/index.ts';
 import { signatureVerdict } from '../lib/format/hash-bytes.ts';
 import { encodeInput } from '../lib/format/event-encoding.ts';
 import { signedBytesOfEvent } from '../lib/format/signing.ts';
-import { configureWriterConnection } from '../lib/sqlite/connections.ts';
-import { registerNativeFunctions } from '../lib/sqlite/native-functions.ts';
-import { createLedger } from './helpers/temp-ledger.ts';
+import { appendingConnection, createLedger } from './helpers/temp-ledger.ts';
 
 const AGENT = generateAgentKeyPair();
 const OTHER = generateAgentKeyPair();
@@ -28,10 +25,7 @@ async function withVerdicts(t: Parameters<typeof createLedger>[0]) {
   const path = ledger.path;
   await ledger.close();
   const verdicts = new Set<string>();
-  const db = new Database(path, { timeout: 2000 });
-  t.after(() => db.close());
-  configureWriterConnection(db, 'normal');
-  registerNativeFunctions(db, { driftThresholdMs: 5000, signatureVerdicts: verdicts });
+  const db = appendingConnection(t, path, verdicts);
   const insert = (input: AppendInput) => {
     const e = encodeInput(input, undefined, 1 << 20);
     db.prepare(

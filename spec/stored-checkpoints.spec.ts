@@ -28,11 +28,9 @@ import {
   verifyProofBundle,
   MemoryTree,
 } from '../lib/proofs/index.ts';
-import { configureWriterConnection } from '../lib/sqlite/connections.ts';
-import { registerNativeFunctions } from '../lib/sqlite/native-functions.ts';
 import { headSidecarPath } from '../lib/writer/head-sidecar.ts';
 import { rechain, tamper } from './helpers/tamper.ts';
-import { reopen, tempLedgerPath } from './helpers/temp-ledger.ts';
+import { appendingConnection, reopen, tempLedgerPath } from './helpers/temp-ledger.ts';
 
 const ORIGIN = 'example.com/stele/stored';
 const LOG = generateKeyPair(ORIGIN, { seed: new Uint8Array(32).fill(11) });
@@ -60,15 +58,6 @@ function rootOf(path: string, size: number): Uint8Array {
   } finally {
     db.close();
   }
-}
-
-/** A raw connection that can append, with Stele's real functions registered: what another process holding the file can do. */
-function appendingConnection(t: TestContext, path: string): Database.Database {
-  const db = new Database(path, { timeout: 2000 });
-  t.after(() => db.close());
-  configureWriterConnection(db, 'normal');
-  registerNativeFunctions(db, { driftThresholdMs: 5000 });
-  return db;
 }
 
 function rawCheckpoint(db: Database.Database, payload: unknown, type = 'stele.checkpoint'): void {

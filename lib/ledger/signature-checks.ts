@@ -8,37 +8,16 @@
  * refuses with its code. Nothing here decides whether an event is accepted.
  * @internal
  */
-import { availableParallelism } from 'node:os';
-import { Piscina } from 'piscina';
 import { signatureVerdict } from '../format/hash-bytes.ts';
 import type { EncodedEvent } from '../format/event-encoding.ts';
 import { signedBytesOfEvent } from '../format/signing.ts';
-import { workerScript } from '../runtime/worker-script.ts';
+import { poolThreads, threadPool } from '../runtime/thread-pool.ts';
 import type { SignatureTask } from '../verify/signature-worker.ts';
 
 /** Fewer signatures than this in one turn of the event loop are left to the trigger: a round trip to the pool would cost more. */
 const MIN_POOLED = 4;
-const MAX_THREADS = 4;
-const IDLE_TIMEOUT_MS = 10_000;
-
-let pool: Piscina<SignatureTask, number[]> | undefined;
-
-function signaturePool(): Piscina<SignatureTask, number[]> {
-  if (pool) return pool;
-  const script = workerScript('verify/signature-worker');
-  pool = new Piscina<SignatureTask, number[]>({
-    filename: script.filename.href,
-    workerData: { ...script.workerData },
-    minThreads: 0,
-    maxThreads: poolThreads(),
-    idleTimeout: IDLE_TIMEOUT_MS,
-  });
-  return pool;
-}
-
-function poolThreads(): number {
-  return Math.max(1, Math.min(availableParallelism(), MAX_THREADS));
-}
+/** The pool of signature checkers. */
+const signaturePool = threadPool<SignatureTask, number[]>('verify/signature-worker');
 
 interface PendingCheck {
   event: EncodedEvent;

@@ -2,8 +2,6 @@
  * Verifying a ledger file: the whole hash chain, stream versions and signatures, checked in
  * ranges on a pool of read-only worker threads.
  */
-import { availableParallelism } from 'node:os';
-import { Piscina } from 'piscina';
 import { GENESIS_HASH } from '../format/columns.ts';
 import { LedgerError } from '../errors.ts';
 import { requireAbortSignal, requireBoolean, requireFilePath, requireFunction, requireInteger, requireKnownKeys, requireOptions, requirePublicKeys, requireVerifierKey } from '../arguments.ts';
@@ -21,7 +19,7 @@ import { isKnownSchemaVersion } from '../sqlite/migrations.ts';
 import { schemaDiff, schemaMatches, unsupportedFormat } from '../sqlite/schema-pin.ts';
 import { readHeadSidecar } from '../writer/head-sidecar.ts';
 import { eventIdFault, eventTypesTableFault, keyTablesFault, ledgerMetaFault } from './derived-tables.ts';
-import { workerScript } from '../runtime/worker-script.ts';
+import { poolThreads, threadPool } from '../runtime/thread-pool.ts';
 
 export type { VerifyFault, VerifyFaultReason } from './verify-fault.ts';
 
@@ -122,31 +120,11 @@ export interface VerifyResult {
 }
 
 const VERIFY_OPTIONS: readonly (keyof VerifyOptions)[] = ['from', 'to', 'signal', 'onProgress', 'rangeSize', 'expectedHead', 'headSidecar', 'trustedWitnesses', 'witnessQuorum', 'trustedLogKey'];
-const MAX_THREADS = 4;
 const MIN_RANGE_ROWS = 1_024;
 const MAX_RANGE_ROWS = 50_000;
-/** Idle pool threads exit after this; they never keep the process alive meanwhile. */
-const IDLE_TIMEOUT_MS = 10_000;
 
-let pool: Piscina<RangeTask, RangeResult> | undefined;
-
-/** The module's pool, created on first use. Idle threads are unref'd by piscina and exit after a while. */
-function verifyPool(): Piscina<RangeTask, RangeResult> {
-  if (pool) return pool;
-  const script = workerScript('verify/verify-worker');
-  pool = new Piscina<RangeTask, RangeResult>({
-    filename: script.filename.href,
-    workerData: { ...script.workerData },
-    minThreads: 0,
-    maxThreads: poolThreads(),
-    idleTimeout: IDLE_TIMEOUT_MS,
-  });
-  return pool;
-}
-
-function poolThreads(): number {
-  return Math.max(1, Math.min(availableParallelism(), MAX_THREADS));
-}
+/** The module's pool of range checkers. */
+const verifyPool = threadPool<RangeTask, RangeResult>('verify/verify-worker');
 
 /**
  * Verifies a ledger file without opening it for writing, in FORMAT.md's order: the pinned schema

@@ -7,6 +7,8 @@ import { join } from 'node:path';
 import type { TestContext } from 'node:test';
 import Database from 'better-sqlite3';
 import { openLedger, type Ledger, type LedgerOptions } from '../../lib/index.ts';
+import { configureWriterConnection } from '../../lib/sqlite/connections.ts';
+import { registerNativeFunctions } from '../../lib/sqlite/native-functions.ts';
 import { checkChain } from '../../lib/verify/chain-check.ts';
 
 /** Ledgers opened through these helpers, closed before any temp directory is removed. */
@@ -46,6 +48,19 @@ export async function createLedger(t: TestContext, options?: LedgerOptions): Pro
 /** Opens a ledger that is closed after the test (for reopening an existing file). */
 export async function reopen(t: TestContext, path: string, options?: LedgerOptions): Promise<Ledger> {
   return track(t, await openLedger(path, options));
+}
+
+/**
+ * A raw connection that can append, with Stele's real functions registered as the writer's are
+ * (and, when given, the writer's set of signature verdicts): what another process holding the
+ * file can do. Closed after the test.
+ */
+export function appendingConnection(t: TestContext, path: string, signatureVerdicts?: Set<string>): Database.Database {
+  const db = new Database(path, { timeout: 2000 });
+  t.after(() => db.close());
+  configureWriterConnection(db, 'normal');
+  registerNativeFunctions(db, { driftThresholdMs: 5000, ...(signatureVerdicts ? { signatureVerdicts } : {}) });
+  return db;
 }
 
 /** A raw read-write better-sqlite3 connection with none of Stele's functions, closed after the test. */
