@@ -227,11 +227,11 @@ export function peerRatios(stele: readonly ScenarioResult[], peers: readonly Pee
   if (r1 && r0) ratios.push(judged('(r1)/(r0) Stele get ÷ raw SELECT', undefined, r1 / r0, 0.8));
   const comparisons: Array<{ id: 'b' | 'c' | 'd'; peer: Peer['key']; min?: number; atNormal?: boolean }> = [
     { id: 'b', peer: 'hypercore', min: 1.0, atNormal: true },
-    { id: 'c', peer: 'hypercore' },
+    { id: 'c', peer: 'hypercore', min: 15 },
     { id: 'd', peer: 'hypercore', min: 3, atNormal: true },
     { id: 'b', peer: 'emmett', min: 1.5 },
     { id: 'd', peer: 'emmett', min: 10 },
-    { id: 'b', peer: 'emmett-connection' },
+    { id: 'b', peer: 'emmett-connection', min: 1 },
     { id: 'd', peer: 'emmett-connection' },
   ];
   const names: Record<Peer['key'], string> = { hypercore: 'hypercore', emmett: 'Emmett event store', 'emmett-connection': 'Emmett open connection' };

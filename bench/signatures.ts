@@ -3,11 +3,12 @@
  *
  * (s0) one thread: node:crypto `verify(null, bytes, keyObject, signature)` over the signable
  *      bytes and signatures of the very events (s1) appends, pre-decoded: the least any signed
- *      append can cost, since the ledger verifies every signature (in SQL, on node:crypto).
+ *      append can cost, since the ledger verifies every signature (on a pool of threads when
+ *      many arrive at once, else in SQL; node:crypto either way).
  * (s1) 1,000 signed `append()` in flight, then wait for all, as append.ts's (c), at durability
  *      'full' and 'normal', each on a fresh file with the agent's key registered.
  *
- * Target: (s1) ≥ 0.8 × (s0) in events/s at 'full', the default durability; 'normal' is shown
+ * Target: (s1) ≥ 1.2 × (s0) in events/s at 'full', the default durability; 'normal' is shown
  * for information. The events (200-byte JSON payloads) are signed before any timing starts.
  *
  * From the bench runner:
@@ -96,7 +97,7 @@ export async function runSignatureBench(
   const ratios = results.slice(1).map((s1): Ratio => {
     const value = s1.eventsPerSecond / s0.eventsPerSecond;
     const name = '(s1)/(s0)';
-    return s1.durability === 'full' ? { name, durability: 'full', value, target: '>= 0.8', met: value >= 0.8 } : { name, durability: s1.durability!, value };
+    return s1.durability === 'full' ? { name, durability: 'full', value, target: '>= 1.2', met: value >= 1.2 } : { name, durability: s1.durability!, value };
   });
   return { results, ratios };
 }
