@@ -107,4 +107,17 @@ describe('signed appends in flight', () => {
     assert.equal((await ledger.appendBatch(batch, {})).length, 50);
     await assert.rejects(ledger.appendBatch([...batch.slice(0, 3).map((e) => ({ ...e, eventId: randomUUID() }))], {}), (error: LedgerError) => error.code === 'SIGNATURE_INVALID');
   });
+
+  test("Stele's own events made after signed appends do not overtake them: a key revoked in the same tick revokes it after them", async (t) => {
+    const ledger = await createLedger(t, { durability: 'normal' });
+    await ledger.registerAgentKey('bot', AGENT.publicKey, { keyId: 'k1' });
+    const signed = Array.from({ length: 20 }, (_, i) => ledger.append(signEvent({ type: 'invoice', payload: { i } }, 'bot', AGENT.secretKey)));
+    const revoked = ledger.revokeAgentKey('bot', 'k1', 'rotated');
+    const results = await Promise.all(signed);
+    const revocation = await revoked;
+    assert.ok(results.every((r) => r.sequence < revocation.sequence), 'in the order they were made');
+    await assert.rejects(ledger.append(signEvent({ type: 'invoice' }, 'bot', AGENT.secretKey)), (error: LedgerError) => error.code === 'AGENT_KEY_REVOKED');
+    assert.equal((await ledger.verify()).ok, true);
+  });
 });
+

@@ -107,7 +107,10 @@ export class Appends {
       try {
         const writer = this.#writerOrThrow();
         // An input the ledger would refuse anyway says so before backpressure or a closing writer does.
-        await this.#validate([input]);
+        // Awaited only for an async schema: submitting in the caller's tick keeps appends, and
+        // Stele's own events made after them, in the order they were made.
+        const validated = this.#validate([input]);
+        if (validated) await validated;
         if (room !== true) throw room === false ? (writer.refusal ?? LedgerError.of('LEDGER_CLOSED')) : room;
         events = [encodeInput(input, undefined, this.#context.options.maxEventBytes)];
       } catch (error) {
@@ -133,7 +136,8 @@ export class Appends {
       if (typeof options !== 'object' || options === null) throw new TypeError('appendBatch options must be an object');
       this.#writerOrThrow();
       if (inputs.length === 0) return [];
-      await this.#validate(inputs);
+      const validated = this.#validate(inputs);
+      if (validated) await validated;
       const maxEventBytes = this.#context.options.maxEventBytes;
       // Array.from visits holes too (as undefined, refused with their index): map would skip them.
       const events: EncodedEvent[] = Array.from(inputs, (input, index) => {
@@ -151,9 +155,6 @@ export class Appends {
         }
         ids.add(event.eventId);
       }
-      // Awaited only when there is something to wait for: an extra tick would let later appends overtake.
-      const checked = this.#signatures.attach(events);
-      if (checked) await checked;
       const stored = await this.#submitEncoded(events, site);
       return stored.map((event) => this.#acknowledge(event));
     });
@@ -190,11 +191,16 @@ export class Appends {
   }
 
   /**
-   * Takes room for already encoded events (waiting for it if need be), then submits them. The
-   * ledger was open when the batch was made; a close() since then leaves it its timeout.
+   * Takes room for already encoded events (waiting for it if need be), then submits them, after
+   * the signature checks of events made before them (Stele's own events included: a revocation
+   * must not overtake the signed events made before it). The ledger was open when the batch was
+   * made; a close() since then leaves it its timeout.
    */
   async #submitEncoded(events: EncodedEvent[], site: Error): Promise<StoredEvent[]> {
     const writer = this.#writerOrThrow();
+    // Awaited only when there is something to wait for: an extra tick would let later appends overtake.
+    const checked = this.#signatures.attach(events);
+    if (checked) await checked;
     let room = this.#room(events.length);
     if (room === 'full') room = await new Promise<boolean>((wake) => writer.admission.park({ size: events.length, wake }));
     if (room !== true) throw room === false ? (writer.refusal ?? LedgerError.of('LEDGER_CLOSED')) : room;
