@@ -22,7 +22,6 @@ const signaturePool = threadPool<SignatureTask, number[]>('verify/signature-work
 interface PendingCheck {
   event: EncodedEvent;
   keys: readonly string[];
-  signed: Uint8Array;
 }
 
 export class SignatureChecks {
@@ -50,7 +49,7 @@ export class SignatureChecks {
       if (event.signature === null || event.agentId === null) continue;
       const keys = this.#keysOf(event.agentId);
       if (keys.length === 0) continue;
-      this.#batch.push({ event, keys, signed: signedBytesOfEvent(event) });
+      this.#batch.push({ event, keys });
       signed = true;
     }
     if (signed && this.#open === undefined) this.#startBatch();
@@ -80,7 +79,7 @@ export class SignatureChecks {
     const size = Math.ceil(checks.length / poolThreads());
     const parts: Promise<void>[] = [];
     for (let start = 0; start < checks.length; start += size) {
-      const part = checks.slice(start, start + size);
+      const part = checks.slice(start, start + size).map((check) => ({ ...check, signed: signedBytesOfEvent(check.event) }));
       const task: SignatureTask = { checks: part.map(({ event, keys, signed }) => ({ keys, signed, signature: event.signature! })) };
       parts.push(
         signaturePool()
