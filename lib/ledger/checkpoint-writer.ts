@@ -2,8 +2,8 @@
  * Stored checkpoints, written: the log signs the tree at its current size and appends the note
  * to `$checkpoints` (native-sql/schema/10-checkpoints.sql checks it against the file's tree);
  * witnesses' cosignatures are stored as the same checkpoint text again with more signature lines
- * (`stele.checkpoint_cosigned`); and
- * with `checkpoint.every` the ledger does this by itself after the commits that call for it.
+ * (`stele.checkpoint_cosigned`); and with `checkpoint.every` the ledger does this by itself after
+ * the commits that call for it.
  * `Ledger` delegates its checkpoint appends here.
  * @internal
  */
@@ -11,6 +11,7 @@ import { LedgerError } from '../errors.ts';
 import type { AppendResult } from '../event.ts';
 import { systemEvent, type EncodedEvent } from '../format/event-encoding.ts';
 import { cosignatureVerifier } from '../proofs/cosignature.ts';
+import { parseCheckpoint } from '../proofs/checkpoint.ts';
 import { MAX_SIGNATURES, parseNote, verifyNote } from '../proofs/signed-note.ts';
 import { requireKnownKeys, requireOptions, requireVerifierKey } from '../arguments.ts';
 import type { ResolvedOptions } from '../options.ts';
@@ -27,8 +28,8 @@ export class CheckpointWriter {
   readonly #appendSystem: AppendSystem;
   readonly #warn: (error: unknown) => void;
   readonly #timer: NodeJS.Timeout | undefined;
-  /** The size of the newest checkpoint this ledger stored, and the sequence of its row. */
-  #stored: { treeSize: number; sequence: number } | undefined;
+  /** The sequence of the newest checkpoint's row, once known. */
+  #newestSequence: number | undefined;
   #storing: Promise<unknown> | undefined;
   #closed = false;
 
@@ -49,9 +50,10 @@ export class CheckpointWriter {
   async store(): Promise<StoredCheckpoint> {
     const logKey = this.#transparency.logKey();
     const note = this.#transparency.checkpoint();
-    const treeSize = this.#transparency.size();
+    // The size the note names: the writer may commit more events meanwhile.
+    const treeSize = parseCheckpoint(parseNote(note).text).size;
     const { sequence } = await this.#appendSystem(() => systemEvent(CHECKPOINT_STREAM, CHECKPOINT_TYPE, { logKey, note }));
-    this.#stored = { treeSize, sequence };
+    this.#newestSequence = sequence;
     return { sequence, treeSize, note };
   }
 
@@ -107,8 +109,8 @@ export class CheckpointWriter {
   /** Stores a checkpoint once at least `events` events followed the newest stored one, unless one is being stored. */
   #storeIfGrown(events: number, head: number = this.#transparency.size()): void {
     if (this.#closed || this.#storing) return;
-    this.#stored ??= this.#newestStored();
-    const after = this.#stored ? head - this.#stored.sequence : head;
+    this.#newestSequence ??= this.#transparency.storedCheckpoints().at(-1)?.sequence ?? 0;
+    const after = head - this.#newestSequence;
     if (after < events) return;
     // Its own append, after the one that triggered it: never part of an app's request.
     this.#storing = new Promise<void>((resolve) => setImmediate(resolve))
@@ -117,10 +119,5 @@ export class CheckpointWriter {
         if (!this.#closed) this.#warn(error);
       })
       .finally(() => (this.#storing = undefined));
-  }
-
-  #newestStored(): { treeSize: number; sequence: number } | undefined {
-    const newest = this.#transparency.storedCheckpoints().at(-1);
-    return newest && { treeSize: newest.treeSize, sequence: newest.sequence };
   }
 }
