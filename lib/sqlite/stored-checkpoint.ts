@@ -1,6 +1,7 @@
 /**
  * A checkpoint as the file stores it: an event of the reserved stream `$checkpoints`, type
- * `stele.checkpoint` (or `stele.checkpoint_cosigned`), payload `{"logKey": <vkey>, "note": <signed checkpoint note>}`
+ * `stele.checkpoint` (or `stele.checkpoint_cosigned`), payload
+ * `{"logKey": <vkey>, "note": <signed checkpoint note>}`
  * (native-sql/schema/10-checkpoints.sql). The triggers, verify and the writer's start read
  * payloads through this one parser, so they agree on what a well-formed one is.
  * @internal

@@ -1,8 +1,9 @@
 /**
  * The checkpoint checks of the writer's start: the file's Merkle tree at the size of the
- * `trustedCheckpoint`, and of the newest stored checkpoint, must have the checkpoint's root. Since the root commits to every leaf
- * before it, this is exactly "the file holds that tree as a prefix": a rollback or a deleted
- * tail (the size is gone) and any rewrite behind the checkpoint (the root differs) fail it.
+ * `trustedCheckpoint`, and of the newest stored checkpoint, must have the checkpoint's root.
+ * Since the root commits to every leaf before it, this is exactly "the file holds that tree as a
+ * prefix": a rollback or a deleted tail (the size is gone) and any rewrite behind the checkpoint
+ * (the root differs) fail it.
  * @internal
  */
 import type Database from 'better-sqlite3';
