@@ -213,7 +213,7 @@ async function withLedger(path: string, durability: Durability, run: (ledger: Le
   }
 }
 
-/** (b) One request of 1,000 events at a time: one message, one savepoint, one commit each. */
+/** (b) One request of 1,000 events at a time: one message, one commit each. */
 async function batches(ledger: Ledger, durability: Durability, events: number): Promise<ScenarioResult> {
   const batch: AppendInput[] = Array.from({ length: GROUP }, () => INPUT);
   return throughput('b', durability, events, await timeBatches(() => ledger.appendBatch(batch), events));
@@ -221,7 +221,7 @@ async function batches(ledger: Ledger, durability: Durability, events: number): 
 
 /**
  * (c) 1,000 callers appending in the same tick, then waiting for all of them: what group
- * commit is for. Every append is its own request (own promise, savepoint and outcome).
+ * commit is for. Every append is its own request (own promise and outcome).
  */
 async function concurrent(ledger: Ledger, durability: Durability, events: number): Promise<ScenarioResult> {
   return throughput('c', durability, events, await timeInFlight(() => ledger.append(INPUT), events));

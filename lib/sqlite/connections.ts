@@ -106,8 +106,8 @@ export function configureWriterConnection(db: Database.Database, durability: 'fu
   db.pragma('trusted_schema = ON');
   db.pragma('recursive_triggers = ON');
   db.pragma('foreign_keys = ON');
-  // Statement and savepoint journals in memory: each request's SAVEPOINT otherwise spills its
-  // sub-journal to a temp file, one pwrite per page touched.
+  // Statement journals in memory: a trigger's statement otherwise spills its journal to a temp
+  // file, one pwrite per page touched.
   db.pragma('temp_store = MEMORY');
 }
 

@@ -1,9 +1,17 @@
 /**
  * Group commit on the writer's connection: every request that has arrived runs in one
- * BEGIN IMMEDIATE..COMMIT, with a SAVEPOINT per batch (one INSERT is atomic by itself), each row
- * proposed by {@link ProposedAppends} and checked by the guards, and the outcomes go back together. A request that fails rolls back alone and never fails the others;
- * the durable cost (one fsync at `durability: 'full'`) is paid once per group. Runs in-process
- * on any connection opened by `openWriteConnection`, so specs can drive it without a thread.
+ * BEGIN IMMEDIATE..COMMIT, each row proposed by {@link ProposedAppends} and checked by the
+ * guards, and the outcomes go back together; the durable cost (one fsync at `durability: 'full'`)
+ * is paid once per group. Runs in-process on any connection opened by `openWriteConnection`, so
+ * specs can drive it without a thread.
+ *
+ * A request that fails leaves nothing and never fails the others, without a SAVEPOINT per
+ * request (measured: a savepoint around a batch of 1,000 doubles the cost of its rows, every page
+ * it touches going through the sub-journal). A refused INSERT is undone by SQLite alone, so a
+ * request refused before it wrote a row needs nothing more. One refused after it wrote rows (the
+ * rare case: a batch whose k-th event is refused) rolls the whole transaction back, and the group
+ * runs again without it: the requests before it meet the same state again, the ones after it
+ * never saw its rows.
  * @internal
  */
 import type Database from 'better-sqlite3';
@@ -59,9 +67,6 @@ export class GroupCommit {
       begin: db.prepare('BEGIN IMMEDIATE'),
       commit: db.prepare('COMMIT'),
       rollback: db.prepare('ROLLBACK'),
-      savepoint: db.prepare('SAVEPOINT request'),
-      release: db.prepare('RELEASE request'),
-      rollbackTo: db.prepare('ROLLBACK TO request'),
     };
     this.#appends = new ProposedAppends(db);
     this.#lookups = {
@@ -113,44 +118,54 @@ export class GroupCommit {
     }
   }
 
-  /** One transaction for the whole group, or `transient` when the write lock could not be had. */
+  /**
+   * One transaction for the whole group, or `transient` when the write lock could not be had.
+   * A request refused after it wrote rows is dropped and the group runs again without it.
+   */
   #commitOnce(requests: AppendRequest[]): RequestOutcome[] | { transient: string } {
-    const { begin, commit, rollback, savepoint, release, rollbackTo } = this.#statements;
+    const failed = new Map<number, RequestOutcome>();
+    for (;;) {
+      const attempt = this.#runGroup(requests.filter((request) => !failed.has(request.id)), failed);
+      if (attempt !== 'again') return 'transient' in attempt ? attempt : requests.map((request) => failed.get(request.id) ?? attempt.get(request.id)!);
+    }
+  }
+
+  /**
+   * Runs `requests` in one transaction, adding each refusal to `failed`. Returns the committed
+   * outcomes, `transient`, or 'again' after rolling back for a request refused after it wrote rows.
+   */
+  #runGroup(requests: AppendRequest[], failed: Map<number, RequestOutcome>): Map<number, RequestOutcome> | { transient: string } | 'again' {
+    const { begin, commit, rollback } = this.#statements;
     const appends = this.#appends;
     try {
       begin.run();
     } catch (error) {
       const code = (error as { code?: string }).code;
       if (isTransient(code)) return { transient: code! };
-      return requests.map((request) => ({ id: request.id, ok: false, error: this.wireErrorOf(error) }));
+      return this.#failAll(requests, failed, error);
     }
-    const done = new Map<number, StoredEvent[]>();
-    const failed = new Map<number, RequestOutcome>();
+    const done = new Map<number, RequestOutcome>();
     try {
       appends.sync();
     } catch (error) {
       rollback.run();
-      return this.#failAll(requests, [], error);
+      return this.#failAll(requests, failed, error);
     }
     for (const request of requests) {
-      // One INSERT statement is atomic by itself; only a batch needs its own savepoint.
-      const batch = request.events.length > 1;
-      if (batch) savepoint.run();
-      const mark = appends.mark();
+      const before = appends.sequence;
       let current: EncodedEvent | undefined;
       try {
         const stored: StoredEvent[] = [];
         for (current of request.events) stored.push(appends.append(current));
-        if (batch) release.run();
-        done.set(request.id, stored);
+        done.set(request.id, { id: request.id, ok: true, events: stored });
       } catch (error) {
         // Details are read before rolling back, so they describe what the failing event saw.
         failed.set(request.id, { id: request.id, ok: false, error: this.wireErrorOf(error, current) });
-        appends.undo(mark);
-        if (!this.#db.inTransaction) return this.#failAll(requests, [...failed.values()], error);
-        if (batch) {
-          rollbackTo.run();
-          release.run();
+        if (!this.#db.inTransaction) return this.#failAll(requests, failed, error);
+        if (appends.sequence !== before) {
+          rollback.run();
+          appends.reset();
+          return 'again';
         }
       }
     }
@@ -159,23 +174,22 @@ export class GroupCommit {
     } catch (error) {
       if (this.#db.inTransaction) rollback.run();
       // Nothing of the group was written: the rows the cache moved on to are gone.
-      this.#appends.reset();
+      appends.reset();
       const code = (error as { code?: string }).code;
       if (isTransient(code)) return { transient: code! };
-      return this.#failAll(requests, [...failed.values()], error);
+      return this.#failAll(requests, failed, error);
     }
-    return requests.map((request) => failed.get(request.id) ?? { id: request.id, ok: true, events: done.get(request.id)! });
+    return done;
   }
 
   /**
    * SQLite rolled the whole transaction back (I/O error, disk full, a failed COMMIT): requests
    * that had succeeded inside it are not durable, so every request of the group fails.
    */
-  #failAll(requests: AppendRequest[], outcomes: RequestOutcome[], cause: unknown): RequestOutcome[] {
+  #failAll(requests: AppendRequest[], failed: Map<number, RequestOutcome>, cause: unknown): Map<number, RequestOutcome> {
     this.#appends.reset();
     const error = this.wireErrorOf(cause);
-    const failed = new Map(outcomes.filter((o) => !o.ok).map((o) => [o.id, o]));
-    return requests.map((request) => failed.get(request.id) ?? { id: request.id, ok: false, error });
+    return new Map(requests.map((request) => [request.id, failed.get(request.id) ?? { id: request.id, ok: false, error }]));
   }
 
   /**

@@ -33,14 +33,6 @@ SELECT p.sequence, p.event_id, p.stream_id, p.stream_version, p.type, p.payload,
        (SELECT CAST(round(unixepoch('subsec') * 1000) AS INTEGER) AS now) AS t
 RETURNING authority_timestamp, content_hash`;
 
-/** Where the cache stood before a request, to put it back when the request rolls back. */
-export interface ProposalMark {
-  sequence: number;
-  contentHash: string;
-  versions: Array<[streamId: string, version: number | undefined]>;
-}
-
-
 export class ProposedAppends {
   readonly #statements;
   /** The newest row the cache describes; sequence 0 (and the genesis hash) before the first. */
@@ -50,8 +42,6 @@ export class ProposedAppends {
   readonly #versions = new Map<string, number>();
   #replica = false;
   #synced = false;
-  /** The versions the current request changed, with what they were (undefined: not cached). */
-  #changes: Array<[string, number | undefined]> = [];
 
   constructor(db: Database.Database) {
     this.#statements = {
@@ -85,20 +75,9 @@ export class ProposedAppends {
     this.#synced = false;
   }
 
-  /** Where the cache stands before a request that may roll back alone. */
-  mark(): ProposalMark {
-    this.#changes = [];
-    return { sequence: this.#sequence, contentHash: this.#contentHash, versions: this.#changes };
-  }
-
-  /** Puts the cache back where `mark` found it: the request's rows were rolled back. */
-  undo(mark: ProposalMark): void {
-    this.#sequence = mark.sequence;
-    this.#contentHash = mark.contentHash;
-    for (const [streamId, version] of mark.versions.reverse()) {
-      if (version === undefined) this.#versions.delete(streamId);
-      else this.#versions.set(streamId, version);
-    }
+  /** The newest row the cache describes: a request that moved it wrote rows. */
+  get sequence(): number {
+    return this.#sequence;
   }
 
   /**
@@ -121,7 +100,6 @@ export class ProposedAppends {
     } catch (error) {
       return this.#existingOr(event, error);
     }
-    this.#changes.push([event.streamId, this.#versions.get(event.streamId)]);
     this.#versions.set(event.streamId, version + 1);
     this.#sequence = sequence;
     this.#contentHash = stored!.content_hash;
