@@ -1,6 +1,6 @@
 /**
  * `eventTypes` closes the taxonomy: unknown types are refused on the caller's thread and by the
- * events_insert_known_type trigger; each type's payload is checked by its Standard Schema v1
+ * taxonomy rule of the events_insert_rules trigger; each type's payload is checked by its Standard Schema v1
  * validator (zod here, unchanged; or a hand-rolled async one); `true` accepts any payload.
  */
 import assert from 'node:assert/strict';

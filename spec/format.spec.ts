@@ -846,18 +846,29 @@ describe('FORMAT.md signature test vectors', () => {
     assert.equal(CLEAR_HALT_DOMAIN, 'stele/ceremony/clear-halt/v1');
   });
 
-  test('FORMAT.md states the order the guards on events run in, as a new file has them', async (t) => {
-    const paragraph = /\*\*Precedence\.\*\*([\s\S]*?)\n\n/.exec(FORMAT_MD)![1]!;
-    const stated = [...paragraph.matchAll(/`(events_insert_[a-z_]+)`/g)].map((match) => match[1]);
+  test('FORMAT.md states the order the rules of an insert run in, as a new file has them', async (t) => {
+    // The order is the first sentence of the paragraph; its examples follow.
+    const order = /\*\*Precedence\.\*\*([\s\S]*?) \(a spec checks/.exec(FORMAT_MD)![1]!;
+    const stated = [...order.matchAll(/`([a-z_]+_rules|events_insert_extends_chain|[A-Z_]+)`/g)].map((match) => match[1]);
     const path = tempLedgerPath(t);
     await (await reopen(t, path)).close();
     const db = new Database(path, { readonly: true });
     t.after(() => db.close());
-    // SQLite runs the triggers of one event newest first: the reverse of their creation order.
-    const running = db
-      .prepare("SELECT name FROM sqlite_schema WHERE type = 'trigger' AND tbl_name = 'events' AND sql LIKE '%BEFORE INSERT ON events%' ORDER BY rowid DESC")
-      .pluck()
-      .all();
+    // SQLite runs the triggers of one table or view newest first: the reverse of their creation order.
+    const triggersOn = (table: string, kind: string) =>
+      db
+        .prepare<[string, string], string>("SELECT name FROM sqlite_schema WHERE type = 'trigger' AND tbl_name = ? AND sql LIKE ? ORDER BY rowid DESC")
+        .pluck()
+        .all(table, `%${kind} ON ${table}%`);
+    const sqlOf = (name: string) => db.prepare<[string], string>('SELECT sql FROM sqlite_schema WHERE name = ?').pluck().get(name)!;
+    // The route's statements in order: an insert into a view runs that view's rules, a RAISE is a rule itself.
+    const running = triggersOn('events', 'BEFORE INSERT').flatMap((name) =>
+      name !== 'events_insert_rules'
+        ? [name]
+        : [...sqlOf(name).matchAll(/INSERT INTO ([a-z_]+)|RAISE\(ABORT, 'STELE:([A-Z_]+)'\)/g)].flatMap((match) =>
+            match[1] ? triggersOn(match[1], 'INSTEAD OF INSERT') : [match[2]!],
+          ),
+    );
     assert.deepEqual(stated, running);
   });
 

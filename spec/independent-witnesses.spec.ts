@@ -69,8 +69,8 @@ function withStele(path: string, edit: (db: Database.Database, append: (streamId
 /** `edit` with schema 6's trigger dropped and then recreated exactly: the schema is the pinned one again. */
 function pastTheTrigger(path: string, edit: Parameters<typeof withStele>[1]): void {
   withStele(path, (db, append) => {
-    const sql = db.prepare("SELECT sql FROM sqlite_schema WHERE name = 'events_insert_independent_witnesses'").pluck().get() as string;
-    db.exec('DROP TRIGGER events_insert_independent_witnesses');
+    const sql = db.prepare("SELECT sql FROM sqlite_schema WHERE name = 'independent_witness_rules'").pluck().get() as string;
+    db.exec('DROP TRIGGER independent_witness_rules');
     try {
       edit(db, append);
     } finally {

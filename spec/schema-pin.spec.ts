@@ -91,8 +91,8 @@ describe('the pinned schema', () => {
 
   test('a reader opens a file with a dropped trigger only with allowSchemaMismatch, and hears of it', async (t) => {
     const path = await ledgerFile(t);
-    raw(path, (db) => db.exec('DROP TRIGGER events_insert_not_halted'));
-    await assert.rejects(openLedger(path, { readonly: true }), mismatch('missing', 'events_insert_not_halted'));
+    raw(path, (db) => db.exec('DROP TRIGGER events_insert_rules'));
+    await assert.rejects(openLedger(path, { readonly: true }), mismatch('missing', 'events_insert_rules'));
     const logged: Array<Record<string, unknown>> = [];
     const quiet = () => {};
     const logger = { debug: quiet, info: quiet, warn: (fields: object) => void logged.push(fields as Record<string, unknown>), error: quiet, fatal: quiet };
@@ -100,23 +100,23 @@ describe('the pinned schema', () => {
     t.after(() => reader.close());
     const warning = await new Promise<unknown>((resolve) => reader.once('warning', resolve));
     assert.deepEqual((warning as { kind: string; code: string }).kind, 'schema_mismatch');
-    assert.ok(((warning as { details: { missing: string[] } }).details.missing).includes('events_insert_not_halted'));
+    assert.ok(((warning as { details: { missing: string[] } }).details.missing).includes('events_insert_rules'));
     assert.equal(logged[0]?.code, 'SCHEMA_MISMATCH');
     assert.equal(reader.maxSequence(), 5);
     assert.equal((await reader.verify()).firstBad?.reason, 'schema');
-    await assert.rejects(openLedger(path, { allowSchemaMismatch: true }), mismatch('missing', 'events_insert_not_halted'));
+    await assert.rejects(openLedger(path, { allowSchemaMismatch: true }), mismatch('missing', 'events_insert_rules'));
   });
 
   test('a DROP TRIGGER from a raw connection is refused at open and reported by verify', async (t) => {
     const path = await ledgerFile(t);
-    raw(path, (db) => db.exec('DROP TRIGGER events_insert_not_halted'));
-    await assert.rejects(openLedger(path), mismatch('missing', 'events_insert_not_halted'));
+    raw(path, (db) => db.exec('DROP TRIGGER events_insert_rules'));
+    await assert.rejects(openLedger(path), mismatch('missing', 'events_insert_rules'));
     const result = await verifyLedgerFile(path);
     assert.equal(result.ok, false);
     assert.equal(result.checked, 0);
     assert.deepEqual(
       { sequence: result.firstBad?.sequence, reason: result.firstBad?.reason, schema: result.firstBad?.schema },
-      { sequence: 0, reason: 'schema', schema: { added: [], missing: ['events_insert_not_halted'], changed: [] } },
+      { sequence: 0, reason: 'schema', schema: { added: [], missing: ['events_insert_rules'], changed: [] } },
     );
   });
 
@@ -151,8 +151,8 @@ describe('the pinned schema', () => {
     const path = await ledgerFile(t);
     const replica = `${path}-replica.db`;
     assert.equal((await replicateFile(path, replica)).status, 'confirmed');
-    raw(replica, (db) => db.exec('DROP TRIGGER events_insert_signature'));
-    await assert.rejects(openReplica(replica), mismatch('missing', 'events_insert_signature'));
+    raw(replica, (db) => db.exec('DROP TRIGGER signature_rules'));
+    await assert.rejects(openReplica(replica), mismatch('missing', 'signature_rules'));
     const result = await verifyReplicaFile(path, replica);
     assert.equal(result.ok, false);
     assert.equal(result.firstBad?.reason, 'schema');

@@ -98,9 +98,9 @@ test('look-alike functions: a garbage agent key, an event while halted', async (
 
   const again = await haltedLedger(t);
   lookAlike(again.path, (db) => {
-    // The halt trigger calls no function: drop it for the moment, as whoever has the file can.
-    const sql = db.prepare("SELECT sql FROM sqlite_schema WHERE name = 'events_insert_not_halted'").pluck().get() as string;
-    db.exec('DROP TRIGGER events_insert_not_halted');
+    // The trigger with the halt rule calls no function: drop it for the moment, as whoever has the file can.
+    const sql = db.prepare("SELECT sql FROM sqlite_schema WHERE name = 'events_insert_rules'").pluck().get() as string;
+    db.exec('DROP TRIGGER events_insert_rules');
     append(db, '$default', 'while_halted', {});
     db.exec(sql);
   });

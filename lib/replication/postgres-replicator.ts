@@ -55,12 +55,12 @@ const LOCK_NAMESPACE = 1400136044;
  * which also holds the rows of primaries of schema 8 and 9 (they never write that stream). The
  * copy checks a checkpoint's shape, log key, origin, size and log signature; its root at that
  * size is the primary's check, as the copy keeps no Merkle tree (and verifyLedgerFile's on a
- * file restored from the copy).
+ * file restored from the copy). Schema 11 changed only how the triggers reach the same rules.
  */
 const SAME_EVENT_RULES: ReadonlyMap<number, readonly number[]> = new Map([
   [4, [4, 5, 6, 7]],
   [8, [8, 9]],
-  [10, [8, 9, 10]],
+  [10, [8, 9, 10, 11]],
 ]);
 
 /**

@@ -766,7 +766,7 @@ BEGIN
         p := NEW.payload::jsonb;
       END IF;
 
-      -- events_insert_checkpoint (schema 10), first: SQLite runs the newest trigger first. Every
+      -- checkpoint_rules (schema 10), first, as SQLite runs them (FORMAT.md "Precedence"). Every
       -- rule but the root at the checkpoint's size, which needs the Merkle tree this copy does
       -- not keep (the primary refused another root before the row could reach the copy).
       IF NEW.stream_id = '$checkpoints' THEN
@@ -804,7 +804,7 @@ BEGIN
         END IF;
       END IF;
 
-      -- events_insert_replication
+      -- promotion_rules
       IF NEW.stream_id = '$replication' THEN
         IF NEW.type IS DISTINCT FROM 'stele.replica_promoted' THEN
           RAISE EXCEPTION 'STELE:INVALID_EVENT:{"field":"type"}' USING DETAIL = raise_detail;
@@ -829,7 +829,7 @@ BEGIN
         END IF;
       END IF;
 
-      -- events_insert_reserved_streams
+      -- reserved_stream_rules
       IF NEW.stream_id IN ('$agents', '$halt') OR (NEW.stream_id LIKE '$%' AND NEW.stream_id NOT IN ('$default', '$replication')) THEN
         IF NOT ((NEW.stream_id = '$agents' AND NEW.type IN ('stele.agent_key_registered', 'stele.agent_key_revoked'))
              OR (NEW.stream_id = '$halt' AND NEW.type IN ('stele.halted', 'stele.halt_cleared'))
@@ -837,7 +837,7 @@ BEGIN
              OR (NEW.stream_id = '$checkpoints' AND NEW.type IN ('stele.checkpoint', 'stele.checkpoint_cosigned'))) THEN
           RAISE EXCEPTION 'STELE:INVALID_EVENT:{"field":"type"}' USING DETAIL = raise_detail;
         END IF;
-        -- events_insert_event_types (schema 8): the whole taxonomy, non-empty strings in strictly
+        -- event_types_rules (schema 8): the whole taxonomy, non-empty strings in strictly
         -- ascending byte order. Nested IFs: PL/pgSQL does not promise to stop at the first OR.
         IF NEW.stream_id = '$types' THEN
           IF NEW.payload_meta IS NOT NULL OR jsonb_typeof(p) IS DISTINCT FROM 'object' OR jsonb_typeof(p -> 'types') IS DISTINCT FROM 'array'
@@ -897,7 +897,7 @@ BEGIN
         END IF;
       END IF;
 
-      -- events_insert_signature (require_signatures is the primary's to apply while this is a replica)
+      -- signature_rules and required signatures (require_signatures is the primary's to apply while this is a replica)
       IF NEW.signature IS NOT NULL OR NEW.agent_id IS NOT NULL THEN   -- unsigned rows: events_check_inserted
         IF NEW.signature IS NULL OR NEW.agent_id IS NULL THEN
           RAISE EXCEPTION 'STELE:SIGNATURE_REQUIRED' USING DETAIL = raise_detail;
@@ -1037,7 +1037,7 @@ BEGIN
         LEFT JOIN LATERAL (SELECT e.sequence, e.content_hash FROM events AS e ORDER BY e.sequence DESC LIMIT 1) AS h ON true;
       SELECT h.sequence, h.type, h.content_hash INTO halt FROM events AS h
        WHERE h.stream_id = '$halt' ORDER BY h.stream_version DESC LIMIT 1;
-      -- events_insert_known_type
+      -- the taxonomy (events_insert_rules)
       IF typed AND NEW.stream_id NOT IN ('$agents', '$halt', '$replication', '$types', '$checkpoints')
          AND NOT coalesce(stele.type_allowed((SELECT t.payload FROM events AS t WHERE t.stream_id = '$types'
                                                ORDER BY t.stream_version DESC LIMIT 1), NEW.type), true) THEN
@@ -1048,7 +1048,7 @@ BEGIN
          AND (NEW.signature IS NULL OR NEW.agent_id IS NULL) AND NOT EXISTS (SELECT 1 FROM replica_mode) THEN
         RAISE EXCEPTION 'STELE:SIGNATURE_REQUIRED' USING DETAIL = raise_detail;
       END IF;
-      -- events_insert_not_halted
+      -- the halt (events_insert_rules)
       IF NEW.stream_id NOT IN ('$halt', '$agents', '$replication', '$checkpoints') AND halt.type = 'stele.halted' THEN
         RAISE EXCEPTION 'STELE:LEDGER_HALTED' USING DETAIL = raise_detail;
       END IF;

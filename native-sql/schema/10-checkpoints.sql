@@ -19,7 +19,7 @@
 --   stele_merkle_root(start, level, hash)  aggregate: the root of the tree the given complete
 --                                          subtrees tile from leaf 0; NULL if they do not
 --   stele_merkle_leaf(content_hash)        SHA-256(0x00 ‖ the 32 bytes of content_hash)
-CREATE TRIGGER events_insert_checkpoint BEFORE INSERT ON events
+CREATE TRIGGER checkpoint_rules INSTEAD OF INSERT ON reserved_stream_event
 WHEN NEW.stream_id = '$checkpoints'
 BEGIN
   SELECT RAISE(ABORT, 'STELE:INVALID_EVENT:{"field":"note"}')

@@ -132,6 +132,20 @@ BEGIN
     FROM chain_head AS h;
 END;
 
+-- The rules of Stele's own streams ('$...') and of signed events are INSTEAD OF triggers of these
+-- two views, in the file of each concern: events_insert_rules (append-rules.sql) inserts a row's
+-- values into one only when the row is one of those, so that an ordinary row pays nothing for
+-- their rules. The views hold no row, and an insert into them writes nothing: it runs the rules.
+CREATE VIEW reserved_stream_event AS
+SELECT sequence, event_id, stream_id, type, payload, payload_meta, metadata, metadata_meta,
+       agent_id, signature, local_timestamp, prev_hash
+  FROM events WHERE 0;
+
+CREATE VIEW signed_event AS
+SELECT sequence, event_id, stream_id, type, payload, payload_meta, metadata, metadata_meta,
+       agent_id, signature, local_timestamp, prev_hash
+  FROM events WHERE 0;
+
 -- recursive_triggers is ON on the writer connection, so INSERT OR REPLACE and UPSERT, which
 -- delete or update the conflicting row, reach these triggers too.
 CREATE TRIGGER events_no_update BEFORE UPDATE ON events

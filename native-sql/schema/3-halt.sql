@@ -11,10 +11,5 @@ SELECT sequence, content_hash, type FROM events
 -- or the ceremony that clears it), '$agents' (revoking a compromised key, registering agents) and
 -- '$replication' (a halted replica can be promoted, and stays halted until the clearing
 -- ceremony) and '$checkpoints' (the log can still be checkpointed and witnessed: a halt stops
--- what the ledger records, not what observers can prove about it). This runs for every
--- connection that can append at all.
-CREATE TRIGGER events_insert_not_halted BEFORE INSERT ON events
-WHEN NEW.stream_id NOT IN ('$halt', '$agents', '$replication', '$checkpoints')
-BEGIN
-  SELECT RAISE(ABORT, 'STELE:LEDGER_HALTED') FROM newest_halt WHERE type = 'stele.halted';
-END;
+-- what the ledger records, not what observers can prove about it). It is checked for every
+-- row, from every connection that can append at all, in append-rules.sql.

@@ -33,15 +33,13 @@ SELECT k.agent_id, k.key_id, k.public_key, k.role
   FROM agent_keys AS k
  WHERE NOT EXISTS (SELECT 1 FROM agent_key_revocations AS r WHERE r.agent_id = k.agent_id AND r.key_id = k.key_id);
 
--- Signed events must verify against an active key of their agent. With require_signatures set
--- (it can be set, never unset: ledger_meta refuses updates and deletes), unsigned events outside
--- Stele's own streams are refused; an unpromoted replica leaves that setting to its primary
--- (replication.sql).
-CREATE TRIGGER events_insert_signature BEFORE INSERT ON events
+-- Signed events must verify against an active key of their agent, and an event with a signature
+-- and no agent (or the reverse) is refused. With require_signatures set (it can be set, never
+-- unset: ledger_meta refuses updates and deletes), unsigned events outside Stele's own streams are
+-- refused too, a rule of every row checked in append-rules.sql; an unpromoted replica leaves that
+-- setting to its primary (replication.sql).
+CREATE TRIGGER signature_rules INSTEAD OF INSERT ON signed_event
 WHEN NEW.signature IS NOT NULL OR NEW.agent_id IS NOT NULL
-  OR (NEW.stream_id NOT IN ('$agents', '$halt', '$replication', '$types', '$checkpoints')
-      AND EXISTS (SELECT 1 FROM ledger_meta WHERE key = 'require_signatures')
-      AND NOT EXISTS (SELECT 1 FROM replica_mode))
 BEGIN
   SELECT RAISE(ABORT, 'STELE:SIGNATURE_REQUIRED')
    WHERE NEW.signature IS NULL OR NEW.agent_id IS NULL;

@@ -13,18 +13,12 @@ CREATE TABLE event_types (
   type TEXT PRIMARY KEY
 ) STRICT;
 
-CREATE TRIGGER events_insert_known_type BEFORE INSERT ON events
-WHEN NEW.stream_id NOT IN ('$agents', '$halt', '$replication', '$types', '$checkpoints')
- AND EXISTS (SELECT 1 FROM event_types)
- AND NOT EXISTS (SELECT 1 FROM event_types WHERE type = NEW.type)
-BEGIN
-  SELECT RAISE(ABORT, 'STELE:UNKNOWN_EVENT_TYPE');
-END;
+-- (Whether an event's type is in the set is checked for every row, in append-rules.sql.)
 
 -- A '$types' event names the whole set: a plain JSON object whose only member `types` is an
 -- array of non-empty strings in strictly ascending order (so each type once, one spelling of
 -- each set). Its type was checked by reserved-streams.sql.
-CREATE TRIGGER events_insert_event_types BEFORE INSERT ON events
+CREATE TRIGGER event_types_rules INSTEAD OF INSERT ON reserved_stream_event
 WHEN NEW.stream_id = '$types'
 BEGIN
   SELECT RAISE(ABORT, 'STELE:INVALID_EVENT:{"field":"types"}')

@@ -1,12 +1,12 @@
 -- The reserved streams hold only Stele's own event types, each checked before it is written.
 -- '$agents' (keys.sql), '$halt' (halt.sql), '$types' (event-types.sql) and '$checkpoints'
 -- (checkpoints.sql) are checked here;
--- '$replication' has its own trigger (replication.sql); '$default' is the stream of events that
+-- '$replication' has its own rules (replication.sql); '$default' is the stream of events that
 -- name none, an ordinary stream. Any other stream id that starts with '$' is refused.
 --
 -- Functions registered by the writer (lib/sqlite/native-functions.ts):
 --   stele_clear_halt_signature_valid(key, signature, halt_sequence, halt_hash, reason)
-CREATE TRIGGER events_insert_reserved_streams BEFORE INSERT ON events
+CREATE TRIGGER reserved_stream_rules INSTEAD OF INSERT ON reserved_stream_event
 WHEN NEW.stream_id IN ('$agents', '$halt')
   OR (substr(NEW.stream_id, 1, 1) = '$' AND NEW.stream_id NOT IN ('$default', '$replication'))
 BEGIN

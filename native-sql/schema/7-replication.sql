@@ -49,7 +49,7 @@ END;
 -- distinct witnesses with active keys over (replica id, head sequence, head hash, reason). The
 -- same checks hold for a copy of another file's ceremony, whose head and witnesses were those of
 -- the same history; only a ceremony naming this replica's id ends its replica mode.
-CREATE TRIGGER events_insert_replication BEFORE INSERT ON events
+CREATE TRIGGER promotion_rules INSTEAD OF INSERT ON reserved_stream_event
 WHEN NEW.stream_id = '$replication'
 BEGIN
   SELECT RAISE(ABORT, 'STELE:INVALID_EVENT:{"field":"type"}')

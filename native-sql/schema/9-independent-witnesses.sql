@@ -6,8 +6,8 @@
 --   - witness keys are neither registered nor revoked while the ledger is halted, so whoever holds
 --     the Ledger during a halt cannot make the witnesses that clear it;
 --   - a public key holds one role: a witness key is never also an agent key, and the reverse.
--- The checks of reserved-streams.sql and replication.sql run too; these come on top.
-CREATE TRIGGER events_insert_independent_witnesses BEFORE INSERT ON events
+-- The checks of reserved-streams.sql and replication.sql run too; these come first.
+CREATE TRIGGER independent_witness_rules INSTEAD OF INSERT ON reserved_stream_event
 WHEN NEW.stream_id IN ('$agents', '$halt', '$replication')
  AND json_valid(NEW.payload)
  AND NEW.sequence >= (SELECT CAST(value AS INTEGER) FROM ledger_meta WHERE key = 'independent_witnesses_since')
