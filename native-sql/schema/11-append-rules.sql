@@ -2,7 +2,8 @@
 -- that states the precedence of their errors when a row breaks several (FORMAT.md "Append path
 -- and triggers"). Each rule lives in the file of its concern; this trigger routes to them.
 --
---   1. A row of Stele's own streams ('$...'): the INSTEAD OF triggers of reserved_stream_event
+--   1. A row of Stele's own streams ('$...' but '$default', the stream of events that name
+--      none, an ordinary one): the INSTEAD OF triggers of reserved_stream_event
 --      (events.sql), which SQLite runs newest first: checkpoint_rules (checkpoints.sql),
 --      independent_witness_rules (independent-witnesses.sql), promotion_rules (replication.sql),
 --      reserved_stream_rules (reserved-streams.sql) and event_types_rules (event-types.sql).
@@ -23,7 +24,7 @@ BEGIN
                                      metadata_meta, agent_id, signature, local_timestamp, prev_hash)
   SELECT NEW.sequence, NEW.event_id, NEW.stream_id, NEW.type, NEW.payload, NEW.payload_meta, NEW.metadata,
          NEW.metadata_meta, NEW.agent_id, NEW.signature, NEW.local_timestamp, NEW.prev_hash
-   WHERE substr(NEW.stream_id, 1, 1) = '$';
+   WHERE substr(NEW.stream_id, 1, 1) = '$' AND NEW.stream_id <> '$default';
 
   -- While the set of types is not empty, an event outside Stele's own streams has one of them.
   SELECT RAISE(ABORT, 'STELE:UNKNOWN_EVENT_TYPE')
