@@ -72,19 +72,10 @@ export function publishDiagnostic<Name extends keyof DiagnosticMessages>(name: N
  */
 export function commitMessage(
   path: string,
-  outcomes: ReadonlyArray<{ ok: true; events: ReadonlyArray<{ sequence: number }> } | { ok: false }>,
+  outcomes: { ids: readonly number[]; errors: readonly unknown[]; sequences: Float64Array },
 ): DiagnosticMessages['stele:commit'] {
-  let events = 0;
-  let failedRequests = 0;
+  const { sequences } = outcomes;
   let lastSequence: number | undefined;
-  for (const outcome of outcomes) {
-    if (!outcome.ok) {
-      failedRequests++;
-      continue;
-    }
-    events += outcome.events.length;
-    const last = outcome.events.at(-1);
-    if (last && (lastSequence === undefined || last.sequence > lastSequence)) lastSequence = last.sequence;
-  }
-  return { path, requests: outcomes.length, failedRequests, events, lastSequence };
+  for (const sequence of sequences) if (lastSequence === undefined || sequence > lastSequence) lastSequence = sequence;
+  return { path, requests: outcomes.ids.length, failedRequests: outcomes.errors.length, events: sequences.length, lastSequence };
 }

@@ -239,7 +239,10 @@ describe('a writer that breaks its protocol', () => {
     assert.doesNotThrow(() => writer.receiveForTesting({ kind: 'surprise' }));
     assert.equal(logger.find('error', { message: "{ kind: 'surprise' }" }).length, 1);
     await waitFor(() => ledger.health().restarts === 1 && ledger.health().writer === 'running');
-    assert.doesNotThrow(() => writer.receiveForTesting({ kind: 'outcomes', outcomes: [{ id: 424242, ok: true, events: [] }] }));
+    const none = new Float64Array(0);
+    const unknownRequest = { kind: 'outcomes', ids: [424242], errors: [], sequences: none, streamVersions: none, authorityTimestamps: none, localTimestamps: none, contentHashes: '', prevHashes: '' };
+    assert.doesNotThrow(() => writer.receiveForTesting(unknownRequest));
+    assert.equal(logger.find('error', { message: 'an outcome of unknown request 424242' }).length, 1);
     await waitFor(() => ledger.health().restarts === 2 && ledger.health().writer === 'running');
 
     assert.equal((await ledger.append({ type: 'after' })).sequence, 2);

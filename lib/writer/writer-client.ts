@@ -17,13 +17,14 @@ import { fromWire, LedgerError } from '../errors.ts';
 import type { EncodedEvent } from '../format/event-encoding.ts';
 import type { ResolvedOptions } from '../options.ts';
 import { Admission } from './admission.ts';
-import type { AppendRequest, FromWriter, RequestOutcome, StoredEvent, ToWriter, WriterSettings } from './protocol.ts';
+import { unpackEvents, type AppendRequest, type FromWriter, type GroupOutcomes, type StoredEvent, type ToWriter, type WriterSettings } from './protocol.ts';
 import { spawnWriter, type WriterConnection, type WriterLog } from './spawn-writer.ts';
 
 export type WriterState = 'starting' | 'running' | 'restarting' | 'failed' | 'closed';
 
 interface Pending {
-  size: number;
+  /** What the request sent: its size, and the ids and streams its outcome does not repeat. */
+  events: EncodedEvent[];
   /** Posted to the current worker, so its outcome dies with that worker. */
   sent: boolean;
   resolve(events: StoredEvent[]): void;
@@ -137,13 +138,13 @@ export class WriterClient {
   /** Handles one message of a running worker; returns a description of it when the protocol does not allow it. */
   #receive(message: FromWriter): string | undefined {
     switch (message?.kind) {
-      case 'outcomes':
-        for (const outcome of message.outcomes) {
-          if (!this.#pending.has(outcome.id)) return `an outcome of unknown request ${inspect(outcome.id)}`;
-        }
-        for (const outcome of message.outcomes) this.#settle(outcome);
-        publishDiagnostic('stele:commit', () => commitMessage(this.#settings.path, message.outcomes));
+      case 'outcomes': {
+        const unexpected = this.#checkOutcomes(message);
+        if (unexpected !== undefined) return unexpected;
+        this.#settleGroup(message);
+        publishDiagnostic('stele:commit', () => commitMessage(this.#settings.path, message));
         return undefined;
+      }
       case 'log':
         this.#log(message.level, message.fields, message.message);
         return undefined;
@@ -161,17 +162,42 @@ export class WriterClient {
     }
   }
 
-  #settle(outcome: RequestOutcome): void {
-    const pending = this.#pending.get(outcome.id)!;
-    this.#pending.delete(outcome.id);
-    this.#release(pending.size);
-    if (outcome.ok) {
-      this.stats.appendedCount += outcome.events.length;
+  /** Why `outcomes` cannot be this client's (a description), or undefined: every request pending, every column complete. */
+  #checkOutcomes(outcomes: GroupOutcomes): string | undefined {
+    const { ids, errors, sequences } = outcomes;
+    if (!Array.isArray(ids) || !Array.isArray(errors) || !(sequences instanceof Float64Array)) return `outcomes of another shape: ${inspect(outcomes)}`;
+    const refused = new Set(errors.map(([id]) => id));
+    let count = 0;
+    for (const id of ids) {
+      const pending = this.#pending.get(id);
+      if (!pending) return `an outcome of unknown request ${inspect(id)}`;
+      if (!refused.has(id)) count += pending.events.length;
+    }
+    const columns = [outcomes.streamVersions, outcomes.authorityTimestamps, outcomes.localTimestamps];
+    if (sequences.length !== count || columns.some((column) => column?.length !== count) || outcomes.contentHashes?.length !== count * 64 || outcomes.prevHashes?.length !== count * 64) {
+      return `outcomes whose columns do not hold ${count} events`;
+    }
+    return undefined;
+  }
+
+  #settleGroup(outcomes: GroupOutcomes): void {
+    const errors = outcomes.errors.length === 0 ? undefined : new Map(outcomes.errors);
+    let at = 0;
+    for (const id of outcomes.ids) {
+      const pending = this.#pending.get(id)!;
+      this.#pending.delete(id);
+      const size = pending.events.length;
+      this.#release(size);
+      const error = errors?.get(id);
+      if (error) {
+        if (error.code === 'WRITE_FAILED' || error.code === 'DISK_FULL') this.stats.failedWriteCount++;
+        pending.reject(fromWire(error));
+        continue;
+      }
+      this.stats.appendedCount += size;
       this.stats.lastWriteAt = new Date();
-      pending.resolve(outcome.events);
-    } else {
-      if (outcome.error.code === 'WRITE_FAILED' || outcome.error.code === 'DISK_FULL') this.stats.failedWriteCount++;
-      pending.reject(fromWire(outcome.error));
+      pending.resolve(unpackEvents(outcomes, pending.events, at));
+      at += size;
     }
   }
 
@@ -183,7 +209,7 @@ export class WriterClient {
     for (const [id, pending] of this.#pending) {
       if (!pending.sent) continue;
       this.#pending.delete(id);
-      this.#release(pending.size);
+      this.#release(pending.events.length);
       pending.reject(LedgerError.of('WRITER_CRASHED', { ...cause, outcome: 'unknown', retry: 'safe with the same eventId' }));
     }
     if (this.#state === 'closed') return;
@@ -243,7 +269,7 @@ export class WriterClient {
       return Promise.reject(this.#refusal);
     }
     const id = this.#nextId++;
-    const result = new Promise<StoredEvent[]>((resolve, reject) => this.#pending.set(id, { size: events.length, sent: false, resolve, reject }));
+    const result = new Promise<StoredEvent[]>((resolve, reject) => this.#pending.set(id, { events, sent: false, resolve, reject }));
     this.#queue.push({ id, events });
     this.#queuedEvents += events.length;
     if (this.#queuedEvents >= EAGER_FLUSH_EVENTS) {
@@ -360,7 +386,7 @@ export class WriterClient {
     for (const [id, pending] of this.#pending) {
       if (unsentOnly && pending.sent) continue;
       this.#pending.delete(id);
-      rejected += pending.size;
+      rejected += pending.events.length;
       pending.reject(error);
     }
     this.#queue = this.#queue.filter((request) => this.#pending.has(request.id));

@@ -19,7 +19,7 @@ import { readHead, witnessQuorumOf } from '../sqlite/queries.ts';
 import { GroupCommit, wireErrorOf } from './group-commit.ts';
 import { FileIdentity } from './file-identity.ts';
 import { writeHeadSidecar } from './head-sidecar.ts';
-import type { AppendRequest, FromWriter, ToWriter, WriterStartup } from './protocol.ts';
+import { packOutcomes, type AppendRequest, type FromWriter, type ToWriter, type WriterStartup } from './protocol.ts';
 import { refuseOrphanedSidecar, startupFault, type StartupFault } from './startup-check.ts';
 import { acquireWriterLock, keepWriterLock } from './writer-lock.ts';
 
@@ -27,6 +27,9 @@ const { settings, port } = workerData as WriterStartup;
 
 /** How often the writer checks that its path still names its file, off the append path. */
 const FILE_CHECK_INTERVAL_MS = 1_000;
+/** Committed events after which an idle writer checkpoints the WAL into the database file. */
+const CHECKPOINT_AFTER_EVENTS = 1_000;
+const AUTOCHECKPOINT_PAGES = 10_000;
 
 function send(message: FromWriter): void {
   port.postMessage(message);
@@ -62,6 +65,9 @@ function open(): { db: Database.Database; lock: Database.Database; group: GroupC
     if (settings.witnessQuorum !== undefined) applyWitnessQuorum(db, settings.witnessQuorum);
     // Retries are ours (GroupCommit.commit), with their own budget: SQLite must not wait on its own.
     db.pragma('busy_timeout = 0');
+    // Checkpoints run while the writer is idle (checkpointWhenIdle); SQLite's own, inside a
+    // COMMIT, only past this many WAL pages (~40 MB), for a writer that is never idle.
+    db.pragma(`wal_autocheckpoint = ${AUTOCHECKPOINT_PAGES}`);
     const { head, fault } = startupFault(db, settings);
     if (fault) {
       const halted = haltForInconsistency(db, fault);
@@ -178,13 +184,40 @@ async function run(): Promise<void> {
       inbox = [];
       const error = replaced;
       const outcomes = error ? requests.map((request) => ({ id: request.id, ok: false as const, error })) : await group.commit(requests, closeRequested.signal);
-      send({ kind: 'outcomes', outcomes });
+      const packed = packOutcomes(outcomes);
+      send({ kind: 'outcomes', ...packed });
+      eventsSinceCheckpoint += packed.sequences.length;
       scheduleHeadSidecar();
     }
   } finally {
     running = false;
   }
   if (closing) shutDown();
+  else if (eventsSinceCheckpoint >= CHECKPOINT_AFTER_EVENTS) setImmediate(checkpointWhenIdle);
+}
+
+let eventsSinceCheckpoint = 0;
+
+/**
+ * Copies the WAL into the database file while no request waits: the work SQLite would
+ * otherwise do inside the COMMIT of whichever group crossed its threshold, with that group's
+ * callers waiting on it. Requests that arrived meanwhile go first. PASSIVE: readers are never
+ * blocked, and what they still read stays in the WAL for a later checkpoint.
+ */
+function checkpointWhenIdle(): void {
+  if (running || closing || eventsSinceCheckpoint < CHECKPOINT_AFTER_EVENTS) return;
+  for (let next = receiveMessageOnPort(port); next; next = receiveMessageOnPort(port)) take(next.message as ToWriter);
+  if (inbox.length > 0 || closing) {
+    void run();
+    return;
+  }
+  eventsSinceCheckpoint = 0;
+  try {
+    db.pragma('wal_checkpoint(PASSIVE)');
+  } catch (error) {
+    // A checkpoint that fails (a full disk) leaves the WAL as it was; the next one retries it.
+    log('warn', { error: String(error) }, 'idle checkpoint failed');
+  }
 }
 
 let sidecarTimer: NodeJS.Timeout | undefined;
