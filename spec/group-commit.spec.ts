@@ -1,5 +1,7 @@
 import assert from 'node:assert/strict';
 import { describe, test } from 'node:test';
+import { statSync } from 'node:fs';
+import { setTimeout as sleep } from 'node:timers/promises';
 import Database from 'better-sqlite3';
 import type { ClockDriftWarning, LedgerError } from '../lib/index.ts';
 import { chainOf, createLedger } from './helpers/temp-ledger.ts';
@@ -86,5 +88,22 @@ describe('group commit, backpressure and clock drift', () => {
     }>;
     assert.deepEqual(rows, [{ sequence: skewed.sequence, drift_ms: warnings[0]!.driftMs, threshold_ms: 1000 }]);
     assert.equal(fine.sequence, 2);
+  });
+
+  test('an idle writer checkpoints the WAL into the file once 1,000 events are committed, not inside a COMMIT', async (t) => {
+    const ledger = await createLedger(t);
+    const empty = statSync(ledger.path).size;
+    // 999 events: below the writer's threshold and far below SQLite's own (10,000 pages), so the
+    // rows are in the WAL only.
+    await ledger.appendBatch(Array.from({ length: 999 }, () => ({ type: 'before', payload: 'x'.repeat(200) })));
+    assert.equal(statSync(ledger.path).size, empty);
+    await ledger.append({ type: 'the 1,000th' });
+    // The checkpoint runs once the writer has nothing to do: the file grows to hold the rows.
+    for (let waited = 0; statSync(ledger.path).size === empty; waited += 10) {
+      assert.ok(waited < 10_000, 'no checkpoint within 10 s of the writer going idle');
+      await sleep(10);
+    }
+    assert.ok(statSync(ledger.path).size > empty + 999 * 200);
+    assert.equal(ledger.readAll({ from: 1000 })[0]!.type, 'the 1,000th');
   });
 });
