@@ -62,6 +62,10 @@ for (const { file, version } of fixtures) {
       const expected = schemaOf(fresh);
       assert.deepEqual(schemaOf(upgraded), expected);
       assert.ok(Object.keys(expected.objects).length > 60);
+      // The derived row the schema creates empty: filled from the file (its halt was cleared).
+      const db = new Database(upgraded, { readonly: true });
+      t.after(() => db.close());
+      assert.deepEqual(db.prepare('SELECT * FROM append_state').all(), [{ id: 1, halted: 0, typed: 0, signatures_required: 0 }]);
     });
 
     test('verifies as it was written, opens, reads back every value, takes an append and verifies again', async (t) => {

@@ -98,6 +98,7 @@ export function applyMigrations(db: Database.Database): number {
   if (from === 0) {
     db.transaction(() => {
       createSchema(db);
+      fillAppendState(db);
       db.pragma(`user_version = ${latest}`);
     }).immediate();
     return latest;
@@ -106,11 +107,26 @@ export function applyMigrations(db: Database.Database): number {
     if (upgrade.version <= from) continue;
     db.transaction(() => {
       db.exec(upgrade.sql);
-      if (upgrade.version === latest) replaceRules(db);
+      if (upgrade.version === latest) {
+        replaceRules(db);
+        fillAppendState(db);
+      }
       db.pragma(`user_version = ${upgrade.version}`);
     }).immediate();
   }
   return latest;
+}
+
+/**
+ * The one row of `append_state` (schema/11-append-rules.sql), derived from the tables it
+ * describes; its guard refuses any other. A table holds rows, not rules, so `schema/` creates it
+ * empty and this fills it, for a new file and an upgraded one alike.
+ */
+function fillAppendState(db: Database.Database): void {
+  db.prepare(
+    `INSERT INTO append_state (id, halted, typed, signatures_required)
+     SELECT 1, halted, typed, signatures_required FROM append_state_derived WHERE NOT EXISTS (SELECT 1 FROM append_state)`,
+  ).run();
 }
 
 /**

@@ -1,7 +1,8 @@
 /**
  * The tables that are not hashed, compared with what the chain says they must hold:
  * `ledger_meta`'s fixed settings, `agent_keys` (one row per registration) and
- * `agent_key_revocations` (one row per revocation), `event_types` (the newest `$types` set).
+ * `agent_key_revocations` (one row per revocation), `event_types` (the newest `$types` set),
+ * `append_state` (what the chain says of halts, the taxonomy and required signatures).
  * FORMAT.md "Verifying a ledger", steps 12-13.
  * Run once per verification, on the main thread, after the chain passed: a table fault has no
  * sequence of its own (reported as 0), and a chain fault explains the table's anyway.
@@ -106,6 +107,28 @@ export function eventTypesTableFault(db: Database.Database, to: number): VerifyF
   const expected = (Array.isArray(types) ? (types as unknown[]) : []).map((type) => JSON.stringify(type));
   const actual = db.prepare<[], unknown>('SELECT type FROM event_types ORDER BY type').pluck().all().map((type) => JSON.stringify(type));
   return tableFault('event_types', expected, actual);
+}
+
+/** The schema version that keeps append_state (upgrades/011). */
+const APPEND_STATE_SINCE = 11;
+
+/**
+ * The row of `append_state`, when the file has one, holds what the chain up to `to` says, when
+ * no later `$halt` or `$types` row changed it: halted, a taxonomy in force, signatures required.
+ */
+export function appendStateFault(db: Database.Database, to: number): VerifyFault | undefined {
+  if ((db.pragma('user_version', { simple: true }) as number) < APPEND_STATE_SINCE) return undefined;
+  const row = db.prepare<[], { halted: number; typed: number; signatures_required: number }>('SELECT halted, typed, signatures_required FROM append_state').get();
+  if (!row) return undefined;
+  const newest = (stream: string) =>
+    db.prepare<[string], { sequence: number; type: string; payload: string | null }>('SELECT sequence, type, payload FROM events WHERE stream_id = ? ORDER BY sequence DESC LIMIT 1').get(stream);
+  const halt = newest('$halt');
+  const types = newest('$types');
+  if ((halt && halt.sequence > to) || (types && types.sequence > to)) return undefined;
+  const set = parse(types?.payload ?? null).types;
+  const required = db.prepare<[], number>("SELECT EXISTS (SELECT 1 FROM ledger_meta WHERE key = 'require_signatures')").pluck().get();
+  const expected = JSON.stringify([halt?.type === 'stele.halted' ? 1 : 0, Array.isArray(set) && set.length > 0 ? 1 : 0, required]);
+  return tableFault('append_state', [expected], [JSON.stringify([row.halted, row.typed, row.signatures_required])]);
 }
 
 function tableFault(table: string, expected: string[], actual: string[]): VerifyFault | undefined {

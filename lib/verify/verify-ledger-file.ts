@@ -18,7 +18,7 @@ import { storedCheckpointFault } from './checkpoint-rules.ts';
 import { isKnownSchemaVersion } from '../sqlite/migrations.ts';
 import { schemaDiff, schemaMatches, unsupportedFormat } from '../sqlite/schema-pin.ts';
 import { readHeadSidecar } from '../writer/head-sidecar.ts';
-import { eventIdFault, eventTypesTableFault, keyTablesFault, ledgerMetaFault } from './derived-tables.ts';
+import { appendStateFault, eventIdFault, eventTypesTableFault, keyTablesFault, ledgerMetaFault } from './derived-tables.ts';
 import { poolThreads, threadPool } from '../runtime/thread-pool.ts';
 
 export type { VerifyFault, VerifyFaultReason } from './verify-fault.ts';
@@ -342,11 +342,11 @@ function readBounds(path: string, from: number, options: VerifyOptions): Bounds 
   }
 }
 
-/** The event_id index, the key tables and the type table against the chain [1, to] that just verified. */
+/** The event_id index, the key tables, the type table and append_state against the chain [1, to] that just verified. */
 function checkKeyTables(path: string, to: number, wholeFile: boolean): VerifyFault | undefined {
   const db = openReadConnection(path);
   try {
-    return (wholeFile ? eventIdFault(db, to) : undefined) ?? keyTablesFault(db, to) ?? eventTypesTableFault(db, to);
+    return (wholeFile ? eventIdFault(db, to) : undefined) ?? keyTablesFault(db, to) ?? eventTypesTableFault(db, to) ?? appendStateFault(db, to);
   } finally {
     db.close();
   }

@@ -13,3 +13,10 @@ SELECT sequence, content_hash, type FROM events
 -- ceremony) and '$checkpoints' (the log can still be checkpointed and witnessed: a halt stops
 -- what the ledger records, not what observers can prove about it). It is checked for every
 -- row, from every connection that can append at all, in append-rules.sql.
+
+-- append_state.halted follows the newest '$halt' event (append-rules.sql).
+CREATE TRIGGER events_apply_halt AFTER INSERT ON events
+WHEN NEW.stream_id = '$halt'
+BEGIN
+  UPDATE append_state SET halted = NEW.type = 'stele.halted';
+END;

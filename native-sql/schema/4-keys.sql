@@ -55,6 +55,13 @@ BEGIN
                                                   NEW.metadata_meta, NEW.agent_id, NEW.local_timestamp));
 END;
 
+-- append_state.signatures_required follows ledger_meta (append-rules.sql).
+CREATE TRIGGER ledger_meta_apply_require_signatures AFTER INSERT ON ledger_meta
+WHEN NEW.key = 'require_signatures'
+BEGIN
+  UPDATE append_state SET signatures_required = 1;
+END;
+
 CREATE TRIGGER events_apply_key_registration AFTER INSERT ON events
 WHEN NEW.stream_id = '$agents' AND NEW.type = 'stele.agent_key_registered'
 BEGIN

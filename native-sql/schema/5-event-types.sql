@@ -40,6 +40,7 @@ BEGIN
   DELETE FROM event_types WHERE type NOT IN (SELECT value FROM json_each(NEW.payload, '$.types'));
   INSERT INTO event_types (type)
   SELECT value FROM json_each(NEW.payload, '$.types') WHERE value NOT IN (SELECT type FROM event_types);
+  UPDATE append_state SET typed = EXISTS (SELECT 1 FROM event_types);
 END;
 
 -- event_types changes only as the trigger above changes it: towards the set of the newest event,

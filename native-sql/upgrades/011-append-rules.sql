@@ -1,7 +1,7 @@
--- 011-append-rules: the rules of an insert into events routed by one trigger
--- (schema/11-append-rules.sql).
+-- 011-append-rules: the rules of an insert into events routed by one trigger, and the derived
+-- table append_state (schema/11-append-rules.sql).
 --
--- No table or row changes: the same rules hold for the same rows. The triggers and views of
--- schema/ then replace those of schema 10, which is how the route, its two views and their rule
--- triggers arrive.
+-- No row of the tables a file of schema 10 has changes: the same rules hold for the same rows.
+-- The triggers and views of schema/ then replace those of schema 10, and its missing table,
+-- append_state, is created and filled from the file (lib/sqlite/migrations.ts).
 SELECT 1;
