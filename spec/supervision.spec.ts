@@ -239,11 +239,14 @@ describe('a writer that breaks its protocol', () => {
     assert.doesNotThrow(() => writer.receiveForTesting({ kind: 'surprise' }));
     assert.equal(logger.find('error', { message: "{ kind: 'surprise' }" }).length, 1);
     await waitFor(() => ledger.health().restarts === 1 && ledger.health().writer === 'running');
+    // Outcomes without their columns: reading them used to throw inside the listener.
+    assert.doesNotThrow(() => writer.receiveForTesting({ kind: 'outcomes' }));
+    await waitFor(() => ledger.health().restarts === 2 && ledger.health().writer === 'running');
     const none = new Float64Array(0);
     const unknownRequest = { kind: 'outcomes', ids: [424242], errors: [], sequences: none, streamVersions: none, authorityTimestamps: none, localTimestamps: none, contentHashes: '', prevHashes: '' };
     assert.doesNotThrow(() => writer.receiveForTesting(unknownRequest));
     assert.equal(logger.find('error', { message: 'an outcome of unknown request 424242' }).length, 1);
-    await waitFor(() => ledger.health().restarts === 2 && ledger.health().writer === 'running');
+    await waitFor(() => ledger.health().restarts === 3 && ledger.health().writer === 'running');
 
     assert.equal((await ledger.append({ type: 'after' })).sequence, 2);
     assert.equal(ledger.health().writer, 'running');
